@@ -1,0 +1,189 @@
+//! A product's gallery: from the links that eligible assets ask for (the claims) to the ordered entries the
+//! product should show, and from what is applied to the operations that reach it.
+//!
+//! Rules (DESIGN.md, "Matching"): each role belongs to at most one asset per product, the claimant with the
+//! newest `repo:modifyDate` (ties: the greater asset id); explicit positions are written as given, the others
+//! follow (max explicit + 1, then by asset id). Nothing depends on the order events arrived in.
+
+use crate::ids::{AssetId, ContentId, MediaType, Role};
+use crate::metadata::DesiredLink;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One entry of the gallery a product should have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GalleryEntry {
+    pub asset_id: AssetId,
+    pub roles: BTreeSet<Role>,
+    pub position: u32,
+    pub label: Option<String>,
+    pub media_type: MediaType,
+    pub content_id: ContentId,
+}
+
+/// One entry as it stands on the commerce side (what assetsync applied and owns).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedEntry {
+    #[serde(flatten)]
+    pub entry: GalleryEntry,
+    /// The commerce platform's id of the entry (Magento media entry id); `None` for the built-in catalog.
+    pub remote_id: Option<String>,
+}
+
+/// A change to one product's gallery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operation {
+    /// Add a new entry.
+    Create(GalleryEntry),
+    /// Change roles, position, label or media type of an entry whose binary is unchanged.
+    Update {
+        from: AppliedEntry,
+        to: GalleryEntry,
+    },
+    /// The binary changed: a new entry replaces the old one.
+    Replace {
+        from: AppliedEntry,
+        to: GalleryEntry,
+    },
+    /// The link is gone.
+    Delete(AppliedEntry),
+}
+
+impl Operation {
+    /// The asset the operation concerns.
+    pub fn asset_id(&self) -> &AssetId {
+        match self {
+            Self::Create(to) | Self::Update { to, .. } | Self::Replace { to, .. } => &to.asset_id,
+            Self::Delete(from) => &from.entry.asset_id,
+        }
+    }
+
+    /// True when the operation only takes something away (roles, or the whole entry). These run first, so a
+    /// role is taken from its old holder before it is granted.
+    fn only_takes_away(&self) -> bool {
+        match self {
+            Self::Delete(_) => true,
+            Self::Update { from, to } => {
+                to.roles.is_subset(&from.entry.roles) && to.roles != from.entry.roles
+            }
+            Self::Create(_) | Self::Replace { .. } => false,
+        }
+    }
+}
+
+/// The gallery one product should have, from the links that eligible assets ask for on it.
+pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
+    let mut claims: Vec<&DesiredLink> = claims.iter().collect();
+    claims.sort_by(|a, b| a.asset_id.cmp(&b.asset_id));
+    claims.dedup_by(|a, b| a.asset_id == b.asset_id);
+
+    let mut holders: BTreeMap<&Role, &DesiredLink> = BTreeMap::new();
+    for claim in &claims {
+        for role in &claim.roles {
+            let holder = holders.entry(role).or_insert(claim);
+            if (claim.modified_ms, &claim.asset_id) > (holder.modified_ms, &holder.asset_id) {
+                *holder = claim;
+            }
+        }
+    }
+
+    let max_explicit = claims.iter().filter_map(|c| c.position).max();
+    let mut next_free = max_explicit.map_or(1, |m| m.saturating_add(1));
+    let mut gallery: Vec<GalleryEntry> = claims
+        .iter()
+        .map(|claim| {
+            let position = claim.position.unwrap_or_else(|| {
+                let p = next_free;
+                next_free = next_free
+                    .saturating_add(1)
+                    .min(crate::metadata::MAX_POSITION);
+                p
+            });
+            GalleryEntry {
+                asset_id: claim.asset_id.clone(),
+                roles: holders
+                    .iter()
+                    .filter(|(_, holder)| holder.asset_id == claim.asset_id)
+                    .map(|(role, _)| (*role).clone())
+                    .collect(),
+                position,
+                label: claim.label.clone(),
+                media_type: claim.media_type,
+                content_id: claim.content_id.clone(),
+            }
+        })
+        .collect();
+    gallery.sort_by(|a, b| (a.position, &a.asset_id).cmp(&(b.position, &b.asset_id)));
+    gallery
+}
+
+/// The operations that turn `applied` into `desired`. Operations that only take away come first.
+pub fn reconcile(desired: &[GalleryEntry], applied: &[AppliedEntry]) -> Vec<Operation> {
+    let applied_by_asset: BTreeMap<&AssetId, &AppliedEntry> =
+        applied.iter().map(|a| (&a.entry.asset_id, a)).collect();
+    let desired_ids: BTreeSet<&AssetId> = desired.iter().map(|d| &d.asset_id).collect();
+    let mut ops: Vec<Operation> = applied
+        .iter()
+        .filter(|a| !desired_ids.contains(&a.entry.asset_id))
+        .map(|a| Operation::Delete(a.clone()))
+        .collect();
+    for want in desired {
+        match applied_by_asset.get(&want.asset_id) {
+            None => ops.push(Operation::Create(want.clone())),
+            Some(have)
+                if have.entry.content_id != want.content_id
+                    || have.entry.media_type != want.media_type =>
+            {
+                ops.push(Operation::Replace {
+                    from: (*have).clone(),
+                    to: want.clone(),
+                });
+            }
+            Some(have) if have.entry != *want => ops.push(Operation::Update {
+                from: (*have).clone(),
+                to: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    ops.sort_by_key(|op| !op.only_takes_away());
+    ops
+}
+
+/// What `applied` becomes once `ops` succeed (remote ids of new entries unknown: `None`).
+pub fn apply_operations(applied: &[AppliedEntry], ops: &[Operation]) -> Vec<AppliedEntry> {
+    let mut by_asset: BTreeMap<AssetId, AppliedEntry> = applied
+        .iter()
+        .map(|a| (a.entry.asset_id.clone(), a.clone()))
+        .collect();
+    for op in ops {
+        match op {
+            Operation::Create(to) | Operation::Replace { to, .. } => {
+                by_asset.insert(
+                    to.asset_id.clone(),
+                    AppliedEntry {
+                        entry: to.clone(),
+                        remote_id: None,
+                    },
+                );
+            }
+            Operation::Update { from, to } => {
+                by_asset.insert(
+                    to.asset_id.clone(),
+                    AppliedEntry {
+                        entry: to.clone(),
+                        remote_id: from.remote_id.clone(),
+                    },
+                );
+            }
+            Operation::Delete(from) => {
+                by_asset.remove(&from.entry.asset_id);
+            }
+        }
+    }
+    let mut out: Vec<AppliedEntry> = by_asset.into_values().collect();
+    out.sort_by(|a, b| {
+        (a.entry.position, &a.entry.asset_id).cmp(&(b.entry.position, &b.entry.asset_id))
+    });
+    out
+}

@@ -1,0 +1,320 @@
+//! Match by SKU: an AEM asset's metadata (reference §3.1, §5.2) read into the links it asks for.
+//!
+//! [`evaluate`] decides one of three outcomes. `Eligible` carries the desired links (possibly none);
+//! `NotEligible` means the asset must leave every product; `Invalid` means the metadata cannot be read as
+//! the contract says: the asset fails and its existing links stay.
+
+use crate::ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
+use crate::time::parse_rfc3339_ms;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// The settings matching depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatchSettings {
+    /// The metadata property holding the SKUs (default `commerce:skus`).
+    pub sku_attribute: String,
+}
+
+impl Default for MatchSettings {
+    fn default() -> Self {
+        Self {
+            sku_attribute: "commerce:skus".to_owned(),
+        }
+    }
+}
+
+/// Longest label written, in characters.
+pub const MAX_LABEL_CHARS: usize = 255;
+/// Largest explicit gallery position (Magento stores a signed 32-bit int).
+pub const MAX_POSITION: u32 = i32::MAX as u32;
+
+/// The Author API's metadata reply: `{"assetId", "repositoryMetadata": {...}, "assetMetadata": {...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetMetadata {
+    #[serde(rename = "assetId")]
+    pub asset_id: AssetId,
+    #[serde(rename = "repositoryMetadata", default)]
+    pub repository: Map<String, Value>,
+    #[serde(rename = "assetMetadata", default)]
+    pub asset: Map<String, Value>,
+}
+
+/// Why a metadata document could not be read at all.
+#[derive(Debug, thiserror::Error)]
+#[error("metadata reply is not {{assetId, repositoryMetadata, assetMetadata}}: {0}")]
+pub struct MetadataShapeError(#[from] serde_json::Error);
+
+impl AssetMetadata {
+    /// Parses the Author API's JSON reply.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, MetadataShapeError> {
+        Ok(serde_json::from_slice(bytes)?)
+    }
+
+    fn asset_str(&self, key: &str) -> Option<&str> {
+        single_string(self.asset.get(key))
+    }
+
+    fn repo_str(&self, key: &str) -> Option<&str> {
+        single_string(self.repository.get(key))
+    }
+}
+
+/// A string, or an array holding exactly one string (checkbox fields may be stored either way).
+fn single_string(value: Option<&Value>) -> Option<&str> {
+    match value? {
+        Value::String(s) => Some(s),
+        Value::Array(items) if items.len() == 1 => items[0].as_str(),
+        _ => None,
+    }
+}
+
+/// One link an eligible asset asks for: this asset on this product, with these roles and position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredLink {
+    pub asset_id: AssetId,
+    pub sku: Sku,
+    pub roles: BTreeSet<Role>,
+    /// Explicit gallery position; `None` = after the positioned entries.
+    pub position: Option<u32>,
+    pub label: Option<String>,
+    pub media_type: MediaType,
+    pub content_id: ContentId,
+    /// `repo:modifyDate` in Unix ms (0 when absent): decides which asset holds a contested role.
+    pub modified_ms: i64,
+}
+
+/// The outcome of reading one asset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evaluation {
+    /// The asset belongs exactly on these products (an empty list unlinks it everywhere).
+    Eligible {
+        links: Vec<DesiredLink>,
+        warnings: Vec<String>,
+    },
+    /// Deleted, unapproved, rejected or not for commerce: it leaves every product.
+    NotEligible { reason: String },
+    /// The metadata breaks the contract: the asset fails, its links stay as they are.
+    Invalid { reason: String },
+}
+
+/// Reads an asset's metadata into its desired links (match by SKU).
+pub fn evaluate(meta: &AssetMetadata, settings: &MatchSettings) -> Evaluation {
+    if let Some(reason) = ineligibility(meta) {
+        return Evaluation::NotEligible { reason };
+    }
+    match desired_links(meta, settings) {
+        Ok((links, warnings)) => Evaluation::Eligible { links, warnings },
+        Err(reason) => Evaluation::Invalid { reason },
+    }
+}
+
+/// `None` when the asset is eligible, else the reason it is not.
+fn ineligibility(meta: &AssetMetadata) -> Option<String> {
+    let status = meta.asset_str("dam:status").map(str::trim);
+    if status != Some("approved") {
+        return Some(format!(
+            "dam:status is {}, not approved",
+            status.map_or("unset".into(), |s| format!("{s:?}"))
+        ));
+    }
+    let commerce = meta.asset_str("commerce:isCommerce").map(str::trim);
+    if !commerce.is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
+        return Some("commerce:isCommerce is not yes".to_owned());
+    }
+    match meta.asset_str("dam:activationTarget").map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.eq_ignore_ascii_case("delivery") => None,
+        Some(other) => Some(format!("dam:activationTarget is {other:?}, not delivery")),
+    }
+}
+
+type Links = (Vec<DesiredLink>, Vec<String>);
+
+fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links, String> {
+    let mut warnings = Vec::new();
+    let attribute = settings.sku_attribute.as_str();
+    let skus = string_list(meta.asset.get(attribute), attribute)?;
+    let roles = string_list(meta.asset.get("commerce:roles"), "commerce:roles")?;
+    let positions = positions(meta.asset.get("commerce:positions"))?;
+    let label = label(meta, &mut warnings)?;
+    let media_type = MediaType::from_format(
+        meta.repo_str("dc:format")
+            .or_else(|| meta.asset_str("dc:format")),
+    );
+    let content_id = ContentId(
+        meta.repo_str("dam:sha1")
+            .or_else(|| meta.repo_str("repo:version"))
+            .unwrap_or("unknown")
+            .to_owned(),
+    );
+    let modified_ms = match meta.repo_str("repo:modifyDate") {
+        Some(raw) => parse_rfc3339_ms(raw)
+            .ok_or_else(|| format!("repo:modifyDate {raw:?} is not an RFC 3339 time"))?,
+        None => 0,
+    };
+
+    let mut links: Vec<DesiredLink> = Vec::new();
+    for (index, raw_sku) in skus.iter().enumerate() {
+        let raw_sku = raw_sku.as_deref().unwrap_or("");
+        let sku = match Sku::parse(raw_sku) {
+            Ok(sku) => sku,
+            Err(IdError::EmptySku) => continue,
+            Err(e) => {
+                warnings.push(format!("{attribute}[{index}] rejected: {e}"));
+                continue;
+            }
+        };
+        let mut link_roles = BTreeSet::new();
+        for role in roles
+            .get(index)
+            .and_then(Option::as_deref)
+            .unwrap_or("")
+            .split(';')
+        {
+            if role.trim().is_empty() {
+                continue;
+            }
+            match Role::parse(role) {
+                Ok(r) => {
+                    link_roles.insert(r);
+                }
+                Err(e) => warnings.push(format!("commerce:roles[{index}] for {sku}: {e}; dropped")),
+            }
+        }
+        let position = match positions.get(index).copied().flatten() {
+            Some(p) if (0..=i64::from(MAX_POSITION)).contains(&p) => u32::try_from(p).ok(),
+            Some(-1) | None => None,
+            Some(p) => {
+                warnings.push(format!("commerce:positions[{index}] = {p} is out of range; placed after the positioned entries"));
+                None
+            }
+        };
+        if let Some(existing) = links.iter_mut().find(|l| l.sku == sku) {
+            existing.roles.extend(link_roles);
+            continue;
+        }
+        links.push(DesiredLink {
+            asset_id: meta.asset_id.clone(),
+            sku,
+            roles: link_roles,
+            position,
+            label: label.clone(),
+            media_type,
+            content_id: content_id.clone(),
+            modified_ms,
+        });
+    }
+    Ok((links, warnings))
+}
+
+/// A list of strings: a single string counts as one item; `null` items are kept as gaps; missing = empty.
+fn string_list(value: Option<&Value>, name: &str) -> Result<Vec<Option<String>>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![Some(s.clone())]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(Some(s.clone())),
+                Value::Null => Ok(None),
+                other => Err(format!("{name}[{i}] is {}, not a string", kind(other))),
+            })
+            .collect(),
+        Some(other) => Err(format!("{name} is {}, not a list of strings", kind(other))),
+    }
+}
+
+/// Positions as integers; `-1`, `null` or missing are gaps; numeric strings are accepted (CSV imports).
+fn positions(value: Option<&Value>) -> Result<Vec<Option<i64>>, String> {
+    let one = |i: usize, v: &Value| -> Result<Option<i64>, String> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Number(n) => match n.as_i64() {
+                Some(p) => Ok(Some(p)),
+                None => match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(Some(f as i64)),
+                    Some(f) if f.fract() == 0.0 => Ok(Some(i64::MAX)),
+                    _ => Err(format!("commerce:positions[{i}] = {n} is not an integer")),
+                },
+            },
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| format!("commerce:positions[{i}] = {s:?} is not an integer")),
+            other => Err(format!(
+                "commerce:positions[{i}] is {}, not a number",
+                kind(other)
+            )),
+        }
+    };
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| one(i, v)).collect(),
+        Some(single @ (Value::Number(_) | Value::String(_))) => Ok(vec![one(0, single)?]),
+        Some(other) => Err(format!(
+            "commerce:positions is {}, not a list of numbers",
+            kind(other)
+        )),
+    }
+}
+
+/// The all-store-views label: alt text of store view `default`, else the first alt text, else `dc:title`.
+fn label(meta: &AssetMetadata, warnings: &mut Vec<String>) -> Result<Option<String>, String> {
+    let views = string_list(
+        meta.asset.get("commerce:altTextStoreViews"),
+        "commerce:altTextStoreViews",
+    )?;
+    let values = string_list(
+        meta.asset.get("commerce:altTextValues"),
+        "commerce:altTextValues",
+    )?;
+    let alt_texts: Vec<(String, String)> = views
+        .iter()
+        .zip(values.iter())
+        .filter_map(|(view, value)| {
+            let value = value.as_deref()?.trim();
+            (!value.is_empty()).then(|| {
+                (
+                    view.as_deref().unwrap_or("").trim().to_lowercase(),
+                    value.to_owned(),
+                )
+            })
+        })
+        .collect();
+    let chosen = alt_texts
+        .iter()
+        .find(|(view, _)| view == "default")
+        .or_else(|| alt_texts.first())
+        .map(|(_, v)| v.clone())
+        .or_else(|| {
+            single_string(meta.asset.get("dc:title"))
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+        });
+    Ok(chosen.map(|text| {
+        if text.chars().count() > MAX_LABEL_CHARS {
+            warnings.push(format!(
+                "label is longer than {MAX_LABEL_CHARS} characters; cut"
+            ));
+            text.chars().take(MAX_LABEL_CHARS).collect()
+        } else {
+            text
+        }
+    }))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,219 @@
+//! Storage for assetsync behind one narrow trait, [`Store`], named after what the domain needs. This is the
+//! only crate that speaks SQL. [`SqliteStore`] is the embedded default (WAL, one writer connection,
+//! `BEGIN IMMEDIATE` for every write transaction).
+//!
+//! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use domain::events::EventKind;
+use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+
+/// A storage failure. The caller retries or reports it; nothing is half-written (every method is one
+/// transaction).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored value is corrupt: {0}")]
+    Corrupt(String),
+    #[error("unsupported database url {0:?} (expected sqlite://PATH)")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A verified event, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub event_id: String,
+    pub event_type: String,
+    pub kind: EventKind,
+    pub asset_id: Option<AssetId>,
+    pub received_ms: i64,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored; asset work queued if it is an asset event.
+    Stored,
+    /// This event id was seen before: nothing changed.
+    Duplicate,
+}
+
+/// An asset claimed for re-reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetWork {
+    pub asset_id: AssetId,
+    /// Bumped by every new hint; completing an older generation leaves the work queued.
+    pub generation: i64,
+    /// A `deleted` event arrived for it.
+    pub deleted: bool,
+    pub attempt: i64,
+    /// Whether a first 404 was already seen (a second one confirms the asset is gone).
+    pub missing_once: bool,
+}
+
+/// How the reading of one asset ended.
+#[derive(Debug, Clone)]
+pub enum AssetOutcome {
+    /// The asset's full set of desired links (empty when it must leave every product).
+    Links {
+        links: Vec<DesiredLink>,
+        eligible: bool,
+        warnings: Vec<String>,
+        note: Option<String>,
+    },
+    /// The asset failed: status Failed with the reason, its links stay. `retry_at_ms` re-queues it.
+    Failed {
+        error: String,
+        retry_at_ms: Option<i64>,
+    },
+    /// A first 404: re-read at `retry_at_ms` to confirm before unlinking.
+    MissingOnce { retry_at_ms: i64 },
+}
+
+/// A SKU claimed for writing its gallery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuWork {
+    pub sku: Sku,
+    pub generation: i64,
+    pub attempt: i64,
+    pub first_enqueued_ms: i64,
+}
+
+/// Everything needed to bring one SKU's gallery to the desired state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuState {
+    /// Whether the built-in catalog holds the product.
+    pub product_exists: bool,
+    /// Desired links of eligible assets on this SKU.
+    pub claims: Vec<DesiredLink>,
+    /// What is applied now.
+    pub applied: Vec<AppliedEntry>,
+}
+
+/// How the work on one SKU ended.
+#[derive(Debug, Clone)]
+pub enum SkuOutcome {
+    /// The gallery now holds exactly these entries.
+    Applied(Vec<AppliedEntry>),
+    /// The product does not exist: skipped and remembered until it appears.
+    ProductMissing,
+    /// A failure; `retry_at_ms` re-queues the SKU, `None` gives up on this generation.
+    Failed {
+        error: String,
+        retry_at_ms: Option<i64>,
+    },
+}
+
+/// The sync status of one asset (reference §9.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetStatus {
+    pub asset_id: AssetId,
+    /// `Success`, `Failed` or `Waiting`.
+    pub status: String,
+    pub processing_ms: Option<i64>,
+    pub dispatched_ms: Option<i64>,
+    pub eligible: bool,
+    /// SKUs whose galleries hold the asset now.
+    pub linked_skus: Vec<Sku>,
+    /// SKUs the asset asks for that are not in the catalog yet.
+    pub waiting_for_products: Vec<Sku>,
+    pub warnings: Vec<String>,
+    pub last_error: Option<String>,
+    pub last_latency_ms: Option<i64>,
+}
+
+/// Queue depths and counters, for health and progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    pub asset_work: i64,
+    pub sku_work: i64,
+    pub waiting_assets: i64,
+    pub failed_assets: i64,
+    pub events: i64,
+    pub unused_events: i64,
+}
+
+/// The storage the engine and the API need.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Records verified events in one transaction (group commit): deduplicates by event id, queues asset work
+    /// for asset events, counts unused types. Returns one outcome per event, in order.
+    async fn record_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Recorded>>;
+
+    /// Leases up to `limit` due asset work items until `now_ms + lease_ms`.
+    async fn claim_asset_work(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<AssetWork>>;
+
+    /// Stores how reading an asset ended: replaces its claims, queues work for every SKU whose claim changed,
+    /// updates its status, and finishes (or, if a newer hint came, re-queues) its work item.
+    async fn complete_asset(
+        &self,
+        work: &AssetWork,
+        outcome: AssetOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// Leases up to `limit` due SKUs until `now_ms + lease_ms`.
+    async fn claim_sku_work(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<SkuWork>>;
+
+    /// Loads the desired and applied state of one SKU.
+    async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState>;
+
+    /// Stores how the work on one SKU ended and updates the status of the assets that waited on it.
+    async fn complete_sku(
+        &self,
+        work: &SkuWork,
+        outcome: SkuOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// Adds a product to the built-in catalog (idempotent); queues its gallery when assets already claim it.
+    /// Returns `true` when the product is new.
+    async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool>;
+
+    /// Adds many products in one transaction (the demo's generator, imports). Returns how many were new.
+    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<u64>;
+
+    /// The status of one asset, `None` when never seen.
+    async fn asset_status(&self, asset_id: &AssetId) -> StoreResult<Option<AssetStatus>>;
+
+    /// Every known product with its applied gallery (products with no entries included), for the read cache.
+    async fn all_galleries(&self) -> StoreResult<Vec<(Sku, Vec<AppliedEntry>)>>;
+
+    /// One product's applied gallery; `None` when the product is unknown and has no entries.
+    async fn gallery(&self, sku: &Sku) -> StoreResult<Option<Vec<AppliedEntry>>>;
+
+    /// Releases every lease (the embedded single-process mode calls this at start-up).
+    async fn release_all_leases(&self) -> StoreResult<()>;
+
+    /// Queue depths and counters.
+    async fn backlog(&self) -> StoreResult<Backlog>;
+
+    /// Event→applied latencies of the assets' last syncs, in ms.
+    async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
+}
+
+/// Opens the store named by a database URL (`sqlite://PATH`; a missing file is created) and migrates it.
+pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+    if url.starts_with("sqlite:") {
+        SqliteStore::open(url).await
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}

@@ -1,0 +1,734 @@
+//! The SQLite implementation of [`Store`]: WAL, `synchronous=NORMAL`, one writer connection whose every
+//! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
+
+use crate::{
+    AssetOutcome, AssetStatus, AssetWork, Backlog, NewEvent, Recorded, SkuOutcome, SkuState,
+    SkuWork, Store, StoreError, StoreResult,
+};
+use async_trait::async_trait;
+use domain::events::EventKind;
+use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Migrations, applied in order; the version is the position in this list, plus one.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_foundation.sql")];
+
+/// The embedded SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    readers: SqlitePool,
+}
+
+type Tx<'a> = Transaction<'a, Sqlite>;
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations.
+    pub async fn open(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let store = Self {
+            readers: SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await?,
+            writer,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)")
+            .execute(&mut *tx)
+            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                .fetch_one(&mut *tx)
+                .await?;
+        for (index, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i64::try_from(index).unwrap_or(i64::MAX) + 1;
+            if version <= applied {
+                continue;
+            }
+            sqlx::raw_sql(*sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn begin_write(&self) -> StoreResult<Tx<'static>> {
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{e}: {text:.200}")))
+}
+
+fn parse_sku(raw: &str) -> StoreResult<Sku> {
+    Sku::parse(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Queues (or re-arms) the work of one SKU and returns its new generation.
+async fn enqueue_sku(tx: &mut Tx<'_>, sku: &str, now_ms: i64, first_ms: i64) -> StoreResult<i64> {
+    let generation: i64 = sqlx::query_scalar(
+        "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms) VALUES (?1, 1, ?2, 0, ?3)
+         ON CONFLICT (sku) DO UPDATE SET generation = generation + 1, run_at_ms = excluded.run_at_ms,
+             first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms)
+         RETURNING generation",
+    )
+    .bind(sku)
+    .bind(now_ms)
+    .bind(first_ms)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(generation)
+}
+
+/// Turns an asset to Success when nothing about it is pending any more.
+async fn settle_asset(tx: &mut Tx<'_>, asset_id: &str, now_ms: i64) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE assets SET status = 'Success', dispatched_ms = ?2,
+             last_latency_ms = ?2 - COALESCE(waiting_since_ms, ?2), waiting_since_ms = NULL,
+             last_error = NULL, failure_kind = NULL
+         WHERE asset_id = ?1 AND (status = 'Waiting' OR (status = 'Failed' AND failure_kind = 'sku'))
+           AND NOT EXISTS (SELECT 1 FROM asset_pending p WHERE p.asset_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM asset_work w WHERE w.asset_id = ?1)",
+    )
+    .bind(asset_id)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn record_events(&self, events: &[NewEvent]) -> StoreResult<Vec<Recorded>> {
+        let mut tx = self.begin_write().await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let inserted = sqlx::query(
+                "INSERT INTO events (event_id, event_type, asset_id, received_ms) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (event_id) DO NOTHING",
+            )
+            .bind(&event.event_id)
+            .bind(&event.event_type)
+            .bind(event.asset_id.as_ref().map(AssetId::as_str))
+            .bind(event.received_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                outcomes.push(Recorded::Duplicate);
+                continue;
+            }
+            outcomes.push(Recorded::Stored);
+            match (event.kind, &event.asset_id) {
+                (EventKind::AssetChanged | EventKind::AssetDeleted, Some(asset_id)) => {
+                    sqlx::query(
+                        "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt, first_event_ms)
+                         VALUES (?1, 1, ?2, ?3, 0, ?3)
+                         ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1,
+                             deleted = MAX(deleted, excluded.deleted), run_at_ms = excluded.run_at_ms",
+                    )
+                    .bind(asset_id.as_str())
+                    .bind(event.kind == EventKind::AssetDeleted)
+                    .bind(event.received_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(
+                        "INSERT INTO assets (asset_id, status, waiting_since_ms) VALUES (?1, 'Waiting', ?2)
+                         ON CONFLICT (asset_id) DO UPDATE SET status = 'Waiting',
+                             waiting_since_ms = COALESCE(waiting_since_ms, excluded.waiting_since_ms)",
+                    )
+                    .bind(asset_id.as_str())
+                    .bind(event.received_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                _ => {
+                    sqlx::query(
+                        "INSERT INTO counters (name, value) VALUES ('unused_events', 1)
+                         ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    async fn claim_asset_work(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<AssetWork>> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE asset_work SET lease_until_ms = ?1 + ?3, attempt = attempt + 1
+             WHERE asset_id IN (SELECT asset_id FROM asset_work
+                                WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
+                                ORDER BY run_at_ms LIMIT ?2)
+             RETURNING asset_id, generation, deleted, attempt, missing_once",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .bind(lease_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                let raw: String = row.try_get("asset_id")?;
+                Ok(AssetWork {
+                    asset_id: AssetId::parse(&raw)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    generation: row.try_get("generation")?,
+                    deleted: row.try_get("deleted")?,
+                    attempt: row.try_get("attempt")?,
+                    missing_once: row.try_get("missing_once")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn complete_asset(
+        &self,
+        work: &AssetWork,
+        outcome: AssetOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let asset = work.asset_id.as_str();
+        let mut tx = self.begin_write().await?;
+        match outcome {
+            AssetOutcome::Links {
+                links,
+                eligible,
+                warnings,
+                note,
+            } => {
+                let old: BTreeMap<String, String> =
+                    sqlx::query("SELECT sku, link FROM claims WHERE asset_id = ?")
+                        .bind(asset)
+                        .fetch_all(&mut *tx)
+                        .await?
+                        .iter()
+                        .map(|row| Ok((row.try_get("sku")?, row.try_get("link")?)))
+                        .collect::<StoreResult<_>>()?;
+                let mut new = BTreeMap::new();
+                for link in &links {
+                    new.insert(link.sku.as_str().to_owned(), to_json(link)?);
+                }
+                let first_ms: Option<i64> =
+                    sqlx::query_scalar("SELECT waiting_since_ms FROM assets WHERE asset_id = ?")
+                        .bind(asset)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .flatten();
+                for (sku, old_link) in &old {
+                    if !new.contains_key(sku) {
+                        sqlx::query("DELETE FROM claims WHERE sku = ? AND asset_id = ?")
+                            .bind(sku)
+                            .bind(asset)
+                            .execute(&mut *tx)
+                            .await?;
+                        let generation =
+                            enqueue_sku(&mut tx, sku, now_ms, first_ms.unwrap_or(now_ms)).await?;
+                        mark_pending(&mut tx, asset, sku, generation).await?;
+                    } else if new.get(sku) == Some(old_link) {
+                        continue;
+                    }
+                }
+                for (sku, link) in &new {
+                    if old.get(sku) == Some(link) {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO claims (sku, asset_id, link) VALUES (?, ?, ?)
+                         ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link",
+                    )
+                    .bind(sku)
+                    .bind(asset)
+                    .bind(link)
+                    .execute(&mut *tx)
+                    .await?;
+                    let generation =
+                        enqueue_sku(&mut tx, sku, now_ms, first_ms.unwrap_or(now_ms)).await?;
+                    mark_pending(&mut tx, asset, sku, generation).await?;
+                }
+                let mut all_warnings = warnings;
+                all_warnings.extend(note);
+                sqlx::query(
+                    "INSERT INTO assets (asset_id, status, processing_ms, eligible, warnings)
+                     VALUES (?1, 'Waiting', ?2, ?3, ?4)
+                     ON CONFLICT (asset_id) DO UPDATE SET processing_ms = ?2, eligible = ?3, warnings = ?4,
+                         status = 'Waiting', last_error = NULL, failure_kind = NULL,
+                         waiting_since_ms = COALESCE(waiting_since_ms, ?2)",
+                )
+                .bind(asset)
+                .bind(now_ms)
+                .bind(eligible)
+                .bind(to_json(&all_warnings)?)
+                .execute(&mut *tx)
+                .await?;
+                finish_asset_work(&mut tx, work, None, now_ms).await?;
+                settle_asset(&mut tx, asset, now_ms).await?;
+            }
+            AssetOutcome::Failed { error, retry_at_ms } => {
+                sqlx::query(
+                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
+                     WHERE asset_id = ?1",
+                )
+                .bind(asset)
+                .bind(&error)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                finish_asset_work(&mut tx, work, retry_at_ms, now_ms).await?;
+            }
+            AssetOutcome::MissingOnce { retry_at_ms } => {
+                sqlx::query(
+                    "UPDATE asset_work SET lease_until_ms = NULL, missing_once = 1,
+                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
+                     WHERE asset_id = ?1",
+                )
+                .bind(asset)
+                .bind(work.generation)
+                .bind(retry_at_ms)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE assets SET processing_ms = ?2 WHERE asset_id = ?1")
+                    .bind(asset)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_sku_work(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<SkuWork>> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "UPDATE sku_work SET lease_until_ms = ?1 + ?3, attempt = attempt + 1
+             WHERE sku IN (SELECT sku FROM sku_work
+                           WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
+                           ORDER BY run_at_ms LIMIT ?2)
+             RETURNING sku, generation, attempt, first_enqueued_ms",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .bind(lease_ms)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter()
+            .map(|row| {
+                Ok(SkuWork {
+                    sku: parse_sku(row.try_get("sku")?)?,
+                    generation: row.try_get("generation")?,
+                    attempt: row.try_get("attempt")?,
+                    first_enqueued_ms: row.try_get("first_enqueued_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState> {
+        let mut tx = self.readers.begin().await?;
+        let product_exists = sqlx::query("SELECT 1 FROM products WHERE sku = ?")
+            .bind(sku.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        let claims = sqlx::query_scalar::<_, String>("SELECT link FROM claims WHERE sku = ?")
+            .bind(sku.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|text| from_json::<DesiredLink>(text))
+            .collect::<StoreResult<_>>()?;
+        let applied = load_gallery(&mut tx, sku).await?;
+        tx.commit().await?;
+        Ok(SkuState {
+            product_exists,
+            claims,
+            applied,
+        })
+    }
+
+    async fn complete_sku(
+        &self,
+        work: &SkuWork,
+        outcome: SkuOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let sku = work.sku.as_str();
+        let mut tx = self.begin_write().await?;
+        let retry_at = match outcome {
+            SkuOutcome::Applied(entries) => {
+                sqlx::query("DELETE FROM gallery WHERE sku = ?")
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?;
+                for entry in &entries {
+                    sqlx::query("INSERT INTO gallery (sku, asset_id, entry) VALUES (?, ?, ?)")
+                        .bind(sku)
+                        .bind(entry.entry.asset_id.as_str())
+                        .bind(to_json(entry)?)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM missing_products WHERE sku = ?")
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?;
+                resolve_pending(&mut tx, work, now_ms).await?;
+                None
+            }
+            SkuOutcome::ProductMissing => {
+                sqlx::query("INSERT INTO missing_products (sku, since_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING")
+                    .bind(sku)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                resolve_pending(&mut tx, work, now_ms).await?;
+                None
+            }
+            SkuOutcome::Failed { error, retry_at_ms } => {
+                sqlx::query(
+                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'sku'
+                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)",
+                )
+                .bind(sku)
+                .bind(&error)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE sku_work SET last_error = ?2 WHERE sku = ?1")
+                    .bind(sku)
+                    .bind(&error)
+                    .execute(&mut *tx)
+                    .await?;
+                if retry_at_ms.is_none() {
+                    sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
+                        .bind(sku)
+                        .bind(work.generation)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                retry_at_ms
+            }
+        };
+        match retry_at {
+            Some(at) => {
+                sqlx::query(
+                    "UPDATE sku_work SET lease_until_ms = NULL,
+                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
+                     WHERE sku = ?1",
+                )
+                .bind(sku)
+                .bind(work.generation)
+                .bind(at)
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                let deleted = sqlx::query("DELETE FROM sku_work WHERE sku = ? AND generation = ?")
+                    .bind(sku)
+                    .bind(work.generation)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    sqlx::query(
+                        "UPDATE sku_work SET lease_until_ms = NULL, attempt = 0 WHERE sku = ?",
+                    )
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
+        Ok(self
+            .upsert_products(std::slice::from_ref(sku), now_ms)
+            .await?
+            == 1)
+    }
+
+    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut created = 0;
+        for sku in skus {
+            let inserted = sqlx::query(
+                "INSERT INTO products (sku, created_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING",
+            )
+            .bind(sku.as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if inserted == 0 {
+                continue;
+            }
+            created += 1;
+            let claimed = sqlx::query("SELECT 1 FROM claims WHERE sku = ? LIMIT 1")
+                .bind(sku.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+            if claimed {
+                enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn asset_status(&self, asset_id: &AssetId) -> StoreResult<Option<AssetStatus>> {
+        let mut tx = self.readers.begin().await?;
+        let Some(row) = sqlx::query(
+            "SELECT status, processing_ms, dispatched_ms, eligible, warnings, last_error, last_latency_ms
+             FROM assets WHERE asset_id = ?",
+        )
+        .bind(asset_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let linked: Vec<String> =
+            sqlx::query_scalar("SELECT sku FROM gallery WHERE asset_id = ? ORDER BY sku")
+                .bind(asset_id.as_str())
+                .fetch_all(&mut *tx)
+                .await?;
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT c.sku FROM claims c JOIN missing_products m ON m.sku = c.sku WHERE c.asset_id = ? ORDER BY c.sku",
+        )
+        .bind(asset_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let warnings: String = row.try_get("warnings")?;
+        Ok(Some(AssetStatus {
+            asset_id: asset_id.clone(),
+            status: row.try_get("status")?,
+            processing_ms: row.try_get("processing_ms")?,
+            dispatched_ms: row.try_get("dispatched_ms")?,
+            eligible: row.try_get("eligible")?,
+            linked_skus: linked
+                .iter()
+                .map(|s| parse_sku(s))
+                .collect::<StoreResult<_>>()?,
+            waiting_for_products: waiting
+                .iter()
+                .map(|s| parse_sku(s))
+                .collect::<StoreResult<_>>()?,
+            warnings: from_json(&warnings)?,
+            last_error: row.try_get("last_error")?,
+            last_latency_ms: row.try_get("last_latency_ms")?,
+        }))
+    }
+
+    async fn all_galleries(&self) -> StoreResult<Vec<(Sku, Vec<AppliedEntry>)>> {
+        let mut galleries: BTreeMap<String, Vec<AppliedEntry>> = BTreeMap::new();
+        for sku in sqlx::query_scalar::<_, String>("SELECT sku FROM products")
+            .fetch_all(&self.readers)
+            .await?
+        {
+            galleries.entry(sku).or_default();
+        }
+        for row in sqlx::query("SELECT sku, entry FROM gallery")
+            .fetch_all(&self.readers)
+            .await?
+        {
+            let entry: String = row.try_get("entry")?;
+            galleries
+                .entry(row.try_get("sku")?)
+                .or_default()
+                .push(from_json(&entry)?);
+        }
+        galleries
+            .into_iter()
+            .map(|(sku, mut entries)| {
+                sort_entries(&mut entries);
+                Ok((parse_sku(&sku)?, entries))
+            })
+            .collect()
+    }
+
+    async fn gallery(&self, sku: &Sku) -> StoreResult<Option<Vec<AppliedEntry>>> {
+        let mut tx = self.readers.begin().await?;
+        let entries = load_gallery(&mut tx, sku).await?;
+        let exists = sqlx::query("SELECT 1 FROM products WHERE sku = ?")
+            .bind(sku.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .is_some();
+        tx.commit().await?;
+        Ok((exists || !entries.is_empty()).then_some(entries))
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE asset_work SET lease_until_ms = NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE sku_work SET lease_until_ms = NULL")
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn backlog(&self) -> StoreResult<Backlog> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM asset_work) AS asset_work,
+                    (SELECT COUNT(*) FROM sku_work) AS sku_work,
+                    (SELECT COUNT(*) FROM assets WHERE status = 'Waiting') AS waiting_assets,
+                    (SELECT COUNT(*) FROM assets WHERE status = 'Failed') AS failed_assets,
+                    (SELECT COUNT(*) FROM events) AS events,
+                    (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'unused_events') AS unused_events",
+        )
+        .fetch_one(&self.readers)
+        .await?;
+        Ok(Backlog {
+            asset_work: row.try_get("asset_work")?,
+            sku_work: row.try_get("sku_work")?,
+            waiting_assets: row.try_get("waiting_assets")?,
+            failed_assets: row.try_get("failed_assets")?,
+            events: row.try_get("events")?,
+            unused_events: row.try_get("unused_events")?,
+        })
+    }
+
+    async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT last_latency_ms FROM assets WHERE last_latency_ms IS NOT NULL",
+        )
+        .fetch_all(&self.readers)
+        .await?)
+    }
+}
+
+async fn mark_pending(tx: &mut Tx<'_>, asset: &str, sku: &str, generation: i64) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO asset_pending (asset_id, sku, generation) VALUES (?, ?, ?)
+         ON CONFLICT (asset_id, sku) DO UPDATE SET generation = excluded.generation",
+    )
+    .bind(asset)
+    .bind(sku)
+    .bind(generation)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Finishes an asset's work item: deleted when no newer hint came (and no retry is due), else released.
+async fn finish_asset_work(
+    tx: &mut Tx<'_>,
+    work: &AssetWork,
+    retry_at_ms: Option<i64>,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let asset = work.asset_id.as_str();
+    if let Some(at) = retry_at_ms {
+        sqlx::query(
+            "UPDATE asset_work SET lease_until_ms = NULL, run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
+             WHERE asset_id = ?1",
+        )
+        .bind(asset)
+        .bind(work.generation)
+        .bind(at)
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    }
+    let deleted = sqlx::query("DELETE FROM asset_work WHERE asset_id = ? AND generation = ?")
+        .bind(asset)
+        .bind(work.generation)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        sqlx::query("UPDATE asset_work SET lease_until_ms = NULL, attempt = 0, missing_once = 0 WHERE asset_id = ?")
+            .bind(asset)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Clears what assets waited for on this SKU (up to the claimed generation) and settles those assets.
+async fn resolve_pending(tx: &mut Tx<'_>, work: &SkuWork, now_ms: i64) -> StoreResult<()> {
+    let assets: Vec<String> = sqlx::query_scalar(
+        "DELETE FROM asset_pending WHERE sku = ? AND generation <= ? RETURNING asset_id",
+    )
+    .bind(work.sku.as_str())
+    .bind(work.generation)
+    .fetch_all(&mut **tx)
+    .await?;
+    for asset in assets {
+        settle_asset(tx, &asset, now_ms).await?;
+    }
+    Ok(())
+}
+
+async fn load_gallery(tx: &mut Tx<'_>, sku: &Sku) -> StoreResult<Vec<AppliedEntry>> {
+    let mut entries = sqlx::query_scalar::<_, String>("SELECT entry FROM gallery WHERE sku = ?")
+        .bind(sku.as_str())
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|text| from_json::<AppliedEntry>(text))
+        .collect::<StoreResult<Vec<_>>>()?;
+    sort_entries(&mut entries);
+    Ok(entries)
+}
+
+fn sort_entries(entries: &mut [AppliedEntry]) {
+    entries.sort_by(|a, b| {
+        (a.entry.position, &a.entry.asset_id).cmp(&(b.entry.position, &b.entry.asset_id))
+    });
+}
