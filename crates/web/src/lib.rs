@@ -1,1 +1,38 @@
-//! placeholder
+//! The HTTP surface of assetsync (the only crate that serves HTTP in production): the Adobe I/O Events
+//! webhook, the admin REST API, the public storefront read API and the health check.
+//!
+//! Entry point: [`router`], given an [`AppState`].
+
+mod error;
+mod routes;
+
+pub use error::ApiError;
+pub use routes::router;
+
+use connectors::ioevents::EventVerifier;
+use engine::Engine;
+use std::fmt;
+use std::sync::Arc;
+
+/// Largest webhook body accepted (bigger deliveries get 413).
+pub const MAX_EVENT_BODY: usize = 2 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub verifier: Arc<EventVerifier>,
+    /// Deliveries must be addressed to this I/O Events client id.
+    pub recipient_client_id: String,
+    /// Bearer token of the admin API.
+    pub admin_token: String,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("recipient_client_id", &self.recipient_client_id)
+            .field("admin_token", &"***")
+            .finish_non_exhaustive()
+    }
+}

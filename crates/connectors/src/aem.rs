@@ -1,0 +1,160 @@
+//! The AEM Assets Author API (reference §10.5): the full metadata of one asset.
+
+use domain::{AssetId, AssetMetadata};
+use reqwest::StatusCode;
+use std::fmt;
+use std::time::Duration;
+
+/// A failed call to the DAM. None of these ever unlinks anything.
+#[derive(Debug, thiserror::Error)]
+pub enum DamError {
+    #[error("AEM refused the credentials (HTTP {0})")]
+    Unauthorized(u16),
+    #[error("AEM is unavailable (HTTP {status})")]
+    Unavailable {
+        status: u16,
+        retry_after_ms: Option<u64>,
+    },
+    #[error("AEM answered HTTP {status}: {message}")]
+    Rejected { status: u16, message: String },
+    #[error("AEM could not be reached: {0}")]
+    Transport(String),
+    #[error("AEM's reply is malformed: {0}")]
+    Malformed(String),
+}
+
+impl DamError {
+    /// The delay the DAM asked for, if any.
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        match self {
+            Self::Unavailable { retry_after_ms, .. } => *retry_after_ms,
+            _ => None,
+        }
+    }
+}
+
+/// The metadata read: found, or not found (deleted, or never existed).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetadataReply {
+    Found(AssetMetadata),
+    NotFound,
+}
+
+/// A client of the Author API of one AEM environment.
+#[derive(Clone)]
+pub struct AuthorClient {
+    http: reqwest::Client,
+    origin: String,
+    access_token: String,
+}
+
+impl fmt::Debug for AuthorClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorClient")
+            .field("origin", &self.origin)
+            .field("access_token", &"***")
+            .finish()
+    }
+}
+
+impl AuthorClient {
+    /// A client of `origin` (e.g. `https://author-p1-e2.adobeaemcloud.com`) with a bearer token.
+    pub fn new(origin: &str, access_token: &str, timeout: Duration) -> Result<Self, DamError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| DamError::Transport(e.to_string()))?;
+        Ok(Self {
+            http,
+            origin: origin.trim_end_matches('/').to_owned(),
+            access_token: access_token.to_owned(),
+        })
+    }
+
+    /// `GET {origin}/adobe/assets/{assetId}/metadata`.
+    pub async fn metadata(&self, asset_id: &AssetId) -> Result<MetadataReply, DamError> {
+        let url = format!("{}/adobe/assets/{}/metadata", self.origin, asset_id);
+        let reply = self
+            .http
+            .get(url)
+            .bearer_auth(&self.access_token)
+            .header("X-Adobe-Accept-Experimental", "1")
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .map_err(|e| DamError::Transport(without_url(e)))?;
+        let status = reply.status();
+        if status == StatusCode::NOT_FOUND {
+            return Ok(MetadataReply::NotFound);
+        }
+        check_status(&reply)?;
+        if !status.is_success() {
+            let message = reply
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            return Err(DamError::Rejected {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        let body = reply
+            .bytes()
+            .await
+            .map_err(|e| DamError::Transport(without_url(e)))?;
+        let metadata =
+            AssetMetadata::from_json(&body).map_err(|e| DamError::Malformed(e.to_string()))?;
+        if &metadata.asset_id != asset_id {
+            return Err(DamError::Malformed(format!(
+                "asked for {asset_id}, got {}",
+                metadata.asset_id
+            )));
+        }
+        Ok(MetadataReply::Found(metadata))
+    }
+}
+
+/// Maps the statuses that are not about this one request (credentials, availability) to errors.
+fn check_status(reply: &reqwest::Response) -> Result<(), DamError> {
+    let status = reply.status();
+    match status.as_u16() {
+        401 | 403 => Err(DamError::Unauthorized(status.as_u16())),
+        408 | 429 | 500..=599 => Err(DamError::Unavailable {
+            status: status.as_u16(),
+            retry_after_ms: retry_after_ms(reply.headers()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is read as "soon": one second).
+pub fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let raw = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    Some(
+        raw.parse::<u64>()
+            .map_or(1000, |secs| secs.saturating_mul(1000)),
+    )
+}
+
+/// A transport error's text without the URL (which may carry query secrets in other clients).
+fn without_url(error: reqwest::Error) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "reply body could not be read"
+    } else {
+        "request failed"
+    };
+    format!("{kind}: {}", error.without_url())
+}

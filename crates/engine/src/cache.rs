@@ -1,0 +1,108 @@
+//! The storefront read cache: per SKU, the pre-serialised JSON of its gallery, swapped whole on change.
+
+use bytes::Bytes;
+use domain::urls::{base_url, rendition_url};
+use domain::{AppliedEntry, Sku};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// SKU → serialised `{"sku", "entries": [...]}`.
+pub struct GalleryCache {
+    origin: String,
+    galleries: RwLock<HashMap<Sku, Bytes>>,
+}
+
+#[derive(Serialize)]
+struct MediaView<'a> {
+    sku: &'a str,
+    entries: Vec<EntryView<'a>>,
+}
+
+#[derive(Serialize)]
+struct EntryView<'a> {
+    asset_id: &'a str,
+    url: String,
+    rendition_url: String,
+    media_type: &'static str,
+    roles: Vec<&'a str>,
+    position: u32,
+    label: Option<&'a str>,
+    hidden: bool,
+    source: &'static str,
+}
+
+impl GalleryCache {
+    /// An empty cache publishing URLs on `origin`.
+    pub fn new(origin: String) -> Self {
+        Self {
+            origin,
+            galleries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Replaces the gallery of `sku` (entries already in gallery order).
+    pub fn put(&self, sku: &Sku, entries: &[AppliedEntry]) {
+        let Some(bytes) = self.serialise(sku, entries) else {
+            return;
+        };
+        if let Ok(mut map) = self.galleries.write() {
+            map.insert(sku.clone(), bytes);
+        }
+    }
+
+    fn serialise(&self, sku: &Sku, entries: &[AppliedEntry]) -> Option<Bytes> {
+        let view = MediaView {
+            sku: sku.as_str(),
+            entries: entries
+                .iter()
+                .map(|applied| {
+                    let e = &applied.entry;
+                    EntryView {
+                        asset_id: e.asset_id.as_str(),
+                        url: base_url(&self.origin, &e.asset_id),
+                        rendition_url: rendition_url(&self.origin, &e.asset_id, sku),
+                        media_type: e.media_type.as_str(),
+                        roles: e.roles.iter().map(|r| r.as_str()).collect(),
+                        position: e.position,
+                        label: e.label.as_deref(),
+                        hidden: false,
+                        source: "aem_assets",
+                    }
+                })
+                .collect(),
+        };
+        match serde_json::to_vec(&view) {
+            Ok(bytes) => Some(Bytes::from(bytes)),
+            Err(error) => {
+                tracing::error!(%sku, %error, "could not serialise a gallery");
+                None
+            }
+        }
+    }
+
+    /// Makes sure a known product is served, with an empty gallery when it has none yet.
+    pub fn ensure(&self, sku: &Sku) {
+        let Some(empty) = self.serialise(sku, &[]) else {
+            return;
+        };
+        if let Ok(mut map) = self.galleries.write() {
+            map.entry(sku.clone()).or_insert(empty);
+        }
+    }
+
+    /// The serialised gallery of `sku`, `None` for an unknown product.
+    pub fn get(&self, sku: &Sku) -> Option<Bytes> {
+        self.galleries.read().ok()?.get(sku).cloned()
+    }
+
+    /// How many products are cached.
+    pub fn len(&self) -> usize {
+        self.galleries.read().map(|map| map.len()).unwrap_or(0)
+    }
+
+    /// True when no product is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

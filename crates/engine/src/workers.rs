@@ -1,0 +1,248 @@
+//! The two worker pools. Asset workers re-read an asset from the DAM (events are only hints) and store its
+//! desired links; SKU workers compute the product's gallery, reconcile it against what is applied and push
+//! the operations through the sink. Work is leased in the store, so it survives a restart, and one SKU is
+//! never written by two workers at once.
+
+use crate::{Engine, now_ms};
+use connectors::aem::{DamError, MetadataReply};
+use connectors::sink::{SinkError, SinkOutcome};
+use domain::gallery::{compute_gallery, reconcile};
+use domain::metadata::{Evaluation, evaluate};
+use domain::retry::retry_delay_ms;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{AssetOutcome, AssetWork, SkuOutcome, SkuWork};
+use tokio::sync::{Notify, Semaphore, watch};
+
+/// Largest number of items claimed in one statement.
+const MAX_CLAIM: usize = 64;
+
+pub(crate) async fn run_asset_workers(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
+    let concurrency = engine.settings.asset_concurrency;
+    let claimer = engine.clone();
+    let processor = engine.clone();
+    run_pool(
+        &engine.assets_ready,
+        concurrency,
+        shutdown,
+        &engine.settings,
+        move |limit| {
+            let engine = claimer.clone();
+            async move {
+                engine
+                    .store
+                    .claim_asset_work(now_ms(), limit, lease_ms(&engine))
+                    .await
+            }
+        },
+        move |work| process_asset(processor.clone(), work),
+    )
+    .await;
+}
+
+pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
+    let concurrency = engine.settings.sku_concurrency;
+    let claimer = engine.clone();
+    let processor = engine.clone();
+    run_pool(
+        &engine.skus_ready,
+        concurrency,
+        shutdown,
+        &engine.settings,
+        move |limit| {
+            let engine = claimer.clone();
+            async move {
+                engine
+                    .store
+                    .claim_sku_work(now_ms(), limit, lease_ms(&engine))
+                    .await
+            }
+        },
+        move |work| process_sku(processor.clone(), work),
+    )
+    .await;
+}
+
+fn lease_ms(engine: &Engine) -> i64 {
+    i64::try_from(engine.settings.lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Claims work while permits are free, runs each item on its own task, and sleeps until woken (or the poll
+/// interval passes) when nothing is due.
+async fn run_pool<W, C, CF, P, PF>(
+    ready: &Notify,
+    concurrency: usize,
+    mut shutdown: watch::Receiver<bool>,
+    settings: &crate::EngineSettings,
+    claim: C,
+    process: P,
+) where
+    W: Send + 'static,
+    C: Fn(i64) -> CF,
+    CF: Future<Output = Result<Vec<W>, store::StoreError>>,
+    P: Fn(W) -> PF,
+    PF: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let free = permits.available_permits().min(MAX_CLAIM);
+        if free == 0 {
+            tokio::select! {
+                permit = permits.clone().acquire_owned() => drop(permit),
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        let batch = match claim(i64::try_from(free).unwrap_or(1)).await {
+            Ok(batch) => batch,
+            Err(error) => {
+                tracing::error!(%error, "could not claim work; retrying");
+                Vec::new()
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                () = ready.notified() => {}
+                () = tokio::time::sleep(settings.poll) => {}
+                _ = shutdown.changed() => return,
+            }
+            continue;
+        }
+        for work in batch {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let task = process(work);
+            tokio::spawn(async move {
+                task.await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Re-reads one asset and stores its desired links (or why it failed).
+async fn process_asset(engine: Arc<Engine>, work: AssetWork) {
+    let outcome = asset_outcome(&engine, &work).await;
+    if let AssetOutcome::Failed { error, .. } = &outcome {
+        tracing::warn!(asset = %work.asset_id, %error, "asset failed");
+    }
+    match engine.store.complete_asset(&work, outcome, now_ms()).await {
+        Ok(()) => engine.skus_ready.notify_one(),
+        Err(error) => {
+            tracing::error!(asset = %work.asset_id, %error, "could not store an asset's outcome; its lease will expire")
+        }
+    }
+}
+
+async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
+    if work.deleted {
+        return unlinked("deleted in AEM");
+    }
+    match engine.dam.metadata(&work.asset_id).await {
+        Ok(MetadataReply::Found(metadata)) => {
+            match evaluate(&metadata, &engine.settings.matching) {
+                Evaluation::Eligible { links, warnings } => AssetOutcome::Links {
+                    links,
+                    eligible: true,
+                    warnings,
+                    note: None,
+                },
+                Evaluation::NotEligible { reason } => unlinked(&reason),
+                Evaluation::Invalid { reason } => AssetOutcome::Failed {
+                    error: format!("metadata: {reason}"),
+                    retry_at_ms: None,
+                },
+            }
+        }
+        Ok(MetadataReply::NotFound) if work.missing_once => {
+            unlinked("deleted in AEM (not found twice)")
+        }
+        Ok(MetadataReply::NotFound) => AssetOutcome::MissingOnce {
+            retry_at_ms: now_ms()
+                + i64::try_from(engine.settings.confirm_missing_after.as_millis()).unwrap_or(500),
+        },
+        Err(error) => AssetOutcome::Failed {
+            error: error.to_string(),
+            retry_at_ms: Some(retry_at(work.attempt, &error)),
+        },
+    }
+}
+
+fn unlinked(reason: &str) -> AssetOutcome {
+    AssetOutcome::Links {
+        links: Vec::new(),
+        eligible: false,
+        warnings: Vec::new(),
+        note: Some(format!("not synced: {reason}")),
+    }
+}
+
+fn retry_at(attempt: i64, error: &DamError) -> i64 {
+    let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
+    let delay = retry_delay_ms(attempt, error.retry_after_ms(), fastrand::f64());
+    now_ms() + i64::try_from(delay).unwrap_or(i64::MAX)
+}
+
+/// Brings one SKU's gallery to the desired state.
+async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
+    let outcome = match engine.store.sku_state(&work.sku).await {
+        Ok(state) => {
+            let desired = compute_gallery(&state.claims);
+            let ops = reconcile(&desired, &state.applied);
+            match engine
+                .sink
+                .apply(&work.sku, state.product_exists, &state.applied, &ops)
+                .await
+            {
+                Ok(SinkOutcome::Applied(entries)) => SkuOutcome::Applied(entries),
+                Ok(SinkOutcome::ProductMissing) => SkuOutcome::ProductMissing,
+                Err(error) => sink_failure(&work, &error),
+            }
+        }
+        Err(error) => {
+            tracing::error!(sku = %work.sku, %error, "could not load a SKU's state; its lease will expire");
+            return;
+        }
+    };
+    let applied = match &outcome {
+        SkuOutcome::Applied(entries) => Some(entries.clone()),
+        _ => None,
+    };
+    match engine.store.complete_sku(&work, outcome, now_ms()).await {
+        Ok(()) => {
+            if let Some(entries) = applied {
+                engine.cache.put(&work.sku, &entries);
+            }
+        }
+        Err(error) => {
+            tracing::error!(sku = %work.sku, %error, "could not store a SKU's outcome; its lease will expire")
+        }
+    }
+}
+
+fn sink_failure(work: &SkuWork, error: &SinkError) -> SkuOutcome {
+    tracing::warn!(sku = %work.sku, %error, "commerce write failed");
+    let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
+    let retry_after = match error {
+        SinkError::Unavailable { retry_after_ms, .. } => *retry_after_ms,
+        SinkError::Unauthorized(_) => Some(Duration::from_secs(30).as_millis() as u64),
+        SinkError::Rejected(_) => None,
+    };
+    let retry_at_ms = match error {
+        SinkError::Rejected(_) => None,
+        _ => Some(
+            now_ms()
+                + i64::try_from(retry_delay_ms(attempt, retry_after, fastrand::f64()))
+                    .unwrap_or(i64::MAX),
+        ),
+    };
+    SkuOutcome::Failed {
+        error: error.to_string(),
+        retry_at_ms,
+    }
+}
