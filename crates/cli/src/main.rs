@@ -1,1 +1,110 @@
-fn main() {}
+//! `assetsync`: keeps commerce product galleries in sync with AEM Assets. One binary whose subcommands are
+//! roles: `serve`, `sandbox`, `demo`, `default-config`.
+
+mod config;
+mod demo;
+mod launch;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "assetsync",
+    version,
+    about = "Keeps commerce product galleries in sync with AEM Assets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the service: webhook, APIs and workers.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Runs the AEM emulator alone (Author API, search, renditions, signed I/O Events deliveries).
+    Sandbox(demo::SandboxArgs),
+    /// Emulator and service in one process on SQLite: generates a catalog, approves assets through signed
+    /// deliveries, waits until every gallery is applied and prints a summary.
+    Demo(demo::DemoArgs),
+    /// Prints a commented example configuration.
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = match cli.command {
+        Command::Serve { .. } | Command::Sandbox(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("assetsync: could not start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("assetsync: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config } => {
+            let config = config::Config::load(&config)?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("could not listen on {}", config.listen))?;
+            let service = launch::Service::start(&config, listener).await?;
+            tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            service.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sandbox(args) => demo::sandbox(args).await,
+        Command::Demo(args) => demo::demo(args).await,
+        Command::DefaultConfig => {
+            print!("{}", config::EXAMPLE);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn wait_for_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}

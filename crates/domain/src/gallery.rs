@@ -88,7 +88,9 @@ pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
     }
 
     let max_explicit = claims.iter().filter_map(|c| c.position).max();
-    let mut next_free = max_explicit.map_or(1, |m| m.saturating_add(1));
+    let mut next_free = max_explicit.map_or(1, |m| {
+        m.saturating_add(1).min(crate::metadata::MAX_POSITION)
+    });
     let mut gallery: Vec<GalleryEntry> = claims
         .iter()
         .map(|claim| {

@@ -4,7 +4,7 @@
 use crate::{Engine, EngineError};
 use std::sync::Arc;
 use store::{NewEvent, Recorded};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Largest batch written in one transaction.
 const MAX_BATCH: usize = 512;
@@ -36,25 +36,44 @@ impl IngestHandle {
     }
 }
 
-/// The writer loop: runs until every sender is gone.
-pub(crate) async fn run_writer(engine: Arc<Engine>, mut rx: mpsc::Receiver<(NewEvent, Reply)>) {
+/// The writer loop: runs until shutdown, then stores what is already queued and stops.
+pub(crate) async fn run_writer(
+    engine: Arc<Engine>,
+    mut rx: mpsc::Receiver<(NewEvent, Reply)>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
-        match engine.store.record_events(&events).await {
-            Ok(outcomes) => {
-                if outcomes.contains(&Recorded::Stored) {
-                    engine.assets_ready.notify_one();
-                }
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    let _ = reply.send(Ok(outcome));
-                }
+    loop {
+        let stopping = tokio::select! {
+            received = rx.recv_many(&mut batch, MAX_BATCH) => received == 0,
+            _ = shutdown.wait_for(|stopped| *stopped) => true,
+        };
+        if stopping {
+            rx.close();
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                write_batch(&engine, &mut batch).await;
             }
-            Err(error) => {
-                tracing::error!(%error, count = events.len(), "could not store events; deliveries refused");
-                for reply in replies {
-                    let _ = reply.send(Err(error.to_string()));
-                }
+            return;
+        }
+        write_batch(&engine, &mut batch).await;
+    }
+}
+
+async fn write_batch(engine: &Engine, batch: &mut Vec<(NewEvent, Reply)>) {
+    let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
+    match engine.store.record_events(&events).await {
+        Ok(outcomes) => {
+            if outcomes.contains(&Recorded::Stored) {
+                engine.assets_ready.notify_one();
+            }
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(outcome));
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, count = events.len(), "could not store events; deliveries refused");
+            for reply in replies {
+                let _ = reply.send(Err(error.to_string()));
             }
         }
     }

@@ -35,6 +35,8 @@ pub struct EngineSettings {
     pub poll: Duration,
     /// Delay before re-reading an asset that answered 404 once.
     pub confirm_missing_after: Duration,
+    /// When false, events are stored and assets evaluated, but nothing is written to commerce.
+    pub sync_enabled: bool,
 }
 
 impl Default for EngineSettings {
@@ -47,6 +49,7 @@ impl Default for EngineSettings {
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(250),
             confirm_missing_after: Duration::from_millis(500),
+            sync_enabled: true,
         }
     }
 }
@@ -98,11 +101,24 @@ impl Engine {
             skus_ready: Notify::new(),
             ingest,
         });
-        let handles = vec![
-            tokio::spawn(ingest::run_writer(engine.clone(), ingest_rx)),
+        let mut handles = vec![
+            tokio::spawn(ingest::run_writer(
+                engine.clone(),
+                ingest_rx,
+                shutdown.clone(),
+            )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
-            tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown)),
         ];
+        if engine.settings.sync_enabled {
+            handles.push(tokio::spawn(workers::run_sku_workers(
+                engine.clone(),
+                shutdown,
+            )));
+        } else {
+            tracing::warn!(
+                "synchronization is disabled: events are stored, nothing is written to commerce"
+            );
+        }
         Ok((engine, handles))
     }
 

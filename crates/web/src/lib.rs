@@ -36,3 +36,14 @@ impl fmt::Debug for AppState {
             .finish_non_exhaustive()
     }
 }
+
+/// Serves the router on `listener` until `shutdown` completes (then finishes in-flight requests).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

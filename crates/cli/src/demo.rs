@@ -1,0 +1,465 @@
+//! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
+
+use crate::config::{AemConfig, CommerceConfig, Config, EventsConfig, SyncConfig};
+use crate::launch::Service;
+use anyhow::{Context, bail};
+use clap::Args;
+use domain::gallery::compute_gallery;
+use domain::metadata::{AssetMetadata, Evaluation, evaluate};
+use domain::{MatchSettings, Sku};
+use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const PROGRAM_ID: &str = "142461";
+const ENVIRONMENT_ID: &str = "1463137";
+const CLIENT_ID: &str = "assetsync-demo";
+
+/// `assetsync sandbox` options.
+#[derive(Args)]
+pub struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 9101)]
+    port: u16,
+    /// Folder where the public keys `pub-1.pem` and `pub-2.pem` are written.
+    #[arg(long, default_value = "keys")]
+    keys_dir: PathBuf,
+    /// Bearer token the Author API accepts.
+    #[arg(long, default_value = "sandbox-token")]
+    access_token: String,
+    /// `recipient_client_id` written into every event.
+    #[arg(long, default_value = CLIENT_ID)]
+    client_id: String,
+    /// A webhook to subscribe at start (retried until it answers the challenge).
+    #[arg(long)]
+    webhook: Option<String>,
+}
+
+/// `assetsync demo` options.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Products in the generated catalog.
+    #[arg(long, default_value_t = 1000)]
+    products: usize,
+    /// Assets in the emulated DAM.
+    #[arg(long, default_value_t = 3000)]
+    assets: usize,
+    /// Exit once every gallery is applied: 0 when they equal the expected ones, 1 otherwise.
+    #[arg(long)]
+    exit_after_sync: bool,
+    /// Folder for the database and keys (default: a temporary folder removed at exit).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Seed of the generated catalog.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Give up waiting after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+}
+
+pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
+    let emulator = AemEmulator::start(
+        AemSettings {
+            program_id: PROGRAM_ID.into(),
+            environment_id: ENVIRONMENT_ID.into(),
+            access_token: args.access_token,
+            recipient_client_id: args.client_id,
+        },
+        args.port,
+    )
+    .await?;
+    let keys = write_keys(&emulator, &args.keys_dir)?;
+    println!("AEM emulator on {}", emulator.url());
+    println!(
+        "public keys: {}",
+        keys.iter()
+            .map(|k| k.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if let Some(webhook) = args.webhook {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match emulator.subscribe(&webhook).await {
+                Ok(()) => break,
+                Err(error) if Instant::now() < deadline => {
+                    tracing::info!(%error, "webhook not ready; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        println!("subscribed {webhook}");
+    }
+    crate::wait_for_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_keys(emulator: &AemEmulator, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let mut paths = Vec::new();
+    for index in 0..2 {
+        let path = dir.join(format!("pub-{}.pem", index + 1));
+        std::fs::write(&path, emulator.keys().public_key_pem(index)?)
+            .with_context(|| format!("could not write {}", path.display()))?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// One generated asset: its metadata and what happens to it.
+struct Plan {
+    metadata: Map<String, Value>,
+    approve: bool,
+    reject_later: bool,
+}
+
+fn generate(products: &[Sku], assets: usize, seed: u64) -> Vec<Plan> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let role_sets = [
+        "image;small_image;thumbnail",
+        "swatch_image",
+        "small_image",
+        "thumbnail",
+        "",
+        "",
+        "",
+    ];
+    (0..assets)
+        .map(|i| {
+            let sku_count = match rng.u8(..10) {
+                0 => 3,
+                1 | 2 => 2,
+                _ => 1,
+            };
+            let mut skus: Vec<String> = Vec::new();
+            while skus.len() < sku_count.min(products.len()) {
+                let sku = products[rng.usize(..products.len())].as_str().to_owned();
+                if !skus.contains(&sku) {
+                    skus.push(sku);
+                }
+            }
+            let roles: Vec<&str> = skus
+                .iter()
+                .map(|_| role_sets[rng.usize(..role_sets.len())])
+                .collect();
+            let positions: Vec<i64> = skus
+                .iter()
+                .map(|_| {
+                    if rng.bool() {
+                        i64::from(rng.u8(1..10))
+                    } else {
+                        -1
+                    }
+                })
+                .collect();
+            let mut metadata = Map::new();
+            metadata.insert("dc:title".into(), json!(format!("Demo asset {i}")));
+            metadata.insert(
+                "commerce:isCommerce".into(),
+                json!(if rng.bool() { "Yes" } else { "yes" }),
+            );
+            metadata.insert("commerce:skus".into(), json!(skus));
+            metadata.insert("commerce:roles".into(), json!(roles));
+            metadata.insert("commerce:positions".into(), json!(positions));
+            if rng.u8(..4) == 0 {
+                metadata.insert("commerce:altTextStoreViews".into(), json!(["default"]));
+                metadata.insert(
+                    "commerce:altTextValues".into(),
+                    json!([format!("Alt text of asset {i}")]),
+                );
+            }
+            let approve = rng.u8(..100) >= 5;
+            Plan {
+                metadata,
+                approve,
+                reject_later: approve && rng.u8(..100) < 3,
+            }
+        })
+        .collect()
+}
+
+/// The galleries the emulator's final state calls for: SKU → [(asset id, position, roles)].
+type Expected = BTreeMap<String, Vec<(String, u32, Vec<String>)>>;
+
+fn expected_galleries(emulator: &AemEmulator, products: &[Sku]) -> anyhow::Result<Expected> {
+    let settings = MatchSettings::default();
+    let mut claims: BTreeMap<String, Vec<domain::DesiredLink>> = BTreeMap::new();
+    for value in emulator.all_metadata() {
+        let metadata: AssetMetadata = serde_json::from_value(value)?;
+        if let Evaluation::Eligible { links, .. } = evaluate(&metadata, &settings) {
+            for link in links {
+                claims
+                    .entry(link.sku.as_str().to_owned())
+                    .or_default()
+                    .push(link);
+            }
+        }
+    }
+    Ok(products
+        .iter()
+        .map(|sku| {
+            let gallery = compute_gallery(claims.get(sku.as_str()).map_or(&[][..], Vec::as_slice));
+            let entries = gallery
+                .into_iter()
+                .map(|e| {
+                    (
+                        e.asset_id.to_string(),
+                        e.position,
+                        e.roles.iter().map(ToString::to_string).collect(),
+                    )
+                })
+                .collect();
+            (sku.as_str().to_owned(), entries)
+        })
+        .collect())
+}
+
+/// Reads the galleries the service serves (from its read cache) in the same shape.
+fn served_galleries(service: &Service, products: &[Sku]) -> Expected {
+    products
+        .iter()
+        .map(|sku| {
+            let entries = service
+                .engine
+                .cache()
+                .get(sku)
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .map(|body| gallery_of(&body))
+                .unwrap_or_default();
+            (sku.as_str().to_owned(), entries)
+        })
+        .collect()
+}
+
+fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
+    body["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    let roles = e["roles"].as_array().map(|r| {
+                        r.iter()
+                            .filter_map(|x| x.as_str().map(str::to_owned))
+                            .collect()
+                    });
+                    (
+                        e["asset_id"].as_str().unwrap_or_default().to_owned(),
+                        u32::try_from(e["position"].as_u64().unwrap_or_default())
+                            .unwrap_or(u32::MAX),
+                        roles.unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn count_entries(galleries: &Expected) -> usize {
+    galleries.values().map(Vec::len).sum()
+}
+
+fn matching_entries(expected: &Expected, served: &Expected) -> usize {
+    expected
+        .iter()
+        .map(|(sku, entries)| {
+            let served = served.get(sku);
+            entries
+                .iter()
+                .filter(|e| served.is_some_and(|s| s.contains(e)))
+                .count()
+        })
+        .sum()
+}
+
+pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.products == 0 {
+        bail!("--products must be at least 1");
+    }
+    let temporary = match &args.dir {
+        Some(_) => None,
+        None => Some(tempfile::tempdir().context("could not create a temporary folder")?),
+    };
+    let dir = match (&args.dir, &temporary) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let access_token = format!("demo-{}", sandbox::aem::random_uuid());
+    let emulator = AemEmulator::start(
+        AemSettings {
+            program_id: PROGRAM_ID.into(),
+            environment_id: ENVIRONMENT_ID.into(),
+            access_token: access_token.clone(),
+            recipient_client_id: CLIENT_ID.into(),
+        },
+        0,
+    )
+    .await?;
+    let keys = write_keys(&emulator, &dir.join("keys"))?;
+    let admin_token = sandbox::aem::random_uuid();
+    let config = Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
+        admin_token: admin_token.clone(),
+        aem: AemConfig {
+            program_id: PROGRAM_ID.into(),
+            environment_id: ENVIRONMENT_ID.into(),
+            author_url: Some(emulator.url().to_owned()),
+            delivery_url: Some(emulator.url().to_owned()),
+            access_token,
+        },
+        events: EventsConfig {
+            recipient_client_id: CLIENT_ID.into(),
+            public_keys: keys,
+        },
+        commerce: CommerceConfig::default(),
+        sync: SyncConfig::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let service = Service::start(&config, listener).await?;
+    emulator
+        .subscribe(&format!("{}/events/aem", service.url))
+        .await?;
+
+    println!(
+        "assetsync demo: {} products, {} assets, data in {}",
+        args.products,
+        args.assets,
+        dir.display()
+    );
+    let products: Vec<Sku> = (1..=args.products)
+        .map(|i| Sku::parse(&format!("DEMO-{i:05}")))
+        .collect::<Result<_, _>>()?;
+    let late_count = (args.products / 50).max(1).min(products.len());
+    let (early, late) = products.split_at(products.len() - late_count);
+    service.engine.add_products(early).await?;
+
+    let started = Instant::now();
+    let plans = generate(&products, args.assets, args.seed);
+    let mut ids = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        ids.push(emulator.create_asset(NewAsset {
+            metadata: plan.metadata.clone(),
+            ..NewAsset::default()
+        })?);
+    }
+    for (plan, id) in plans.iter().zip(&ids) {
+        if plan.approve {
+            emulator.approve(id)?;
+        }
+    }
+    for (plan, id) in plans.iter().zip(&ids) {
+        if plan.reject_later {
+            emulator.reject(id)?;
+        }
+    }
+    println!(
+        "generated: {} assets created, {} approved, {} rejected after approval, {} products added later",
+        plans.len(),
+        plans.iter().filter(|p| p.approve).count(),
+        plans.iter().filter(|p| p.reject_later).count(),
+        late.len()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.engine.add_products(late).await?;
+
+    let expected = expected_galleries(&emulator, &products)?;
+    let total = count_entries(&expected);
+    let deadline = started + Duration::from_secs(args.timeout_secs);
+    let mut last_print = Instant::now();
+    let settled = loop {
+        let deliveries = emulator.deliveries();
+        let backlog = service.engine.backlog().await?;
+        let served = served_galleries(&service, &products);
+        let applied = matching_entries(&expected, &served);
+        let quiet = deliveries.in_flight() == 0 && backlog.asset_work == 0 && backlog.sku_work == 0;
+        if quiet && served == expected {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            println!(
+                "  {:>5.1}s  events delivered {}/{}  assets queued {}  SKUs queued {}  entries applied {applied}/{total}",
+                started.elapsed().as_secs_f64(),
+                deliveries.delivered,
+                deliveries.queued,
+                backlog.asset_work,
+                backlog.sku_work
+            );
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    let mut latencies = service.engine.store().sync_latencies().await?;
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> i64 {
+        if latencies.is_empty() {
+            return 0;
+        }
+        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        latencies[rank - 1]
+    };
+    let deliveries = emulator.deliveries();
+    println!();
+    println!("summary");
+    println!("  assets    {}", plans.len());
+    println!("  products  {}", products.len());
+    println!(
+        "  entries   {total} expected, {} applied",
+        matching_entries(&expected, &served_galleries(&service, &products))
+    );
+    println!(
+        "  events    {} delivered ({} retried attempts)",
+        deliveries.delivered, deliveries.failed_attempts
+    );
+    println!("  seconds   {seconds:.2}");
+    println!(
+        "  latency   p50 {} ms  p99 {} ms  (event received → gallery applied)",
+        percentile(0.50),
+        percentile(0.99)
+    );
+    let example = expected
+        .iter()
+        .find(|(_, e)| !e.is_empty())
+        .map_or("DEMO-00001", |(sku, _)| sku.as_str());
+    println!();
+    println!("open");
+    println!("  {}/api/v1/products/{example}/media", service.url);
+    println!("  {}/healthz", service.url);
+    if let Some(id) = ids.first() {
+        println!(
+            "  {}/api/v1/assets/{id}   (Authorization: Bearer {admin_token})",
+            service.url
+        );
+    }
+    if !settled {
+        println!();
+        println!(
+            "the galleries did not reach the expected state within {} s",
+            args.timeout_secs
+        );
+    }
+    if args.exit_after_sync {
+        service.stop().await;
+        return Ok(if settled {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    println!();
+    println!("serving until Ctrl-C");
+    crate::wait_for_signal().await;
+    service.stop().await;
+    Ok(ExitCode::SUCCESS)
+}

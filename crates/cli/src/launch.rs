@@ -1,0 +1,97 @@
+//! Wiring: from a [`Config`] to a running service (store, engine, HTTP server).
+
+use crate::config::Config;
+use anyhow::Context;
+use connectors::aem::AuthorClient;
+use connectors::ioevents::EventVerifier;
+use connectors::sink::BuiltinCatalog;
+use engine::{Engine, EngineSettings};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use web::AppState;
+
+/// A running service.
+pub struct Service {
+    pub engine: Arc<Engine>,
+    pub url: String,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Opens the store, starts the engine and serves HTTP on `listener`.
+    pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Self> {
+        let mut keys = Vec::new();
+        for path in &config.events.public_keys {
+            let content = std::fs::read(path).with_context(|| {
+                format!(
+                    "could not read the I/O Events public key {}",
+                    path.display()
+                )
+            })?;
+            keys.push((path.display().to_string(), content));
+        }
+        let verifier = EventVerifier::from_keys(
+            keys.iter()
+                .map(|(name, content)| (name.as_str(), content.as_slice())),
+        )?;
+        let store = store::open(&config.database_url)
+            .await
+            .with_context(|| format!("could not open the database {}", config.database_url))?;
+        let dam = AuthorClient::new(
+            &config.author_origin(),
+            &config.aem.access_token,
+            Duration::from_secs(20),
+        )?;
+        let settings = EngineSettings {
+            matching: domain::MatchSettings {
+                sku_attribute: config.sync.sku_attribute.clone(),
+            },
+            public_delivery_origin: config.delivery_origin(),
+            sync_enabled: config.sync.enabled,
+            ..EngineSettings::default()
+        };
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (engine, mut tasks) = Engine::start(
+            Arc::new(store),
+            dam,
+            Arc::new(BuiltinCatalog),
+            settings,
+            shutdown_rx.clone(),
+        )
+        .await?;
+        let state = AppState {
+            engine: engine.clone(),
+            verifier: Arc::new(verifier),
+            recipient_client_id: config.events.recipient_client_id.clone(),
+            admin_token: config.admin_token.clone(),
+        };
+        let url = format!("http://{}", listener.local_addr()?);
+        let mut stop = shutdown_rx;
+        tasks.push(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            };
+            if let Err(error) = web::serve(listener, state, stopped).await {
+                tracing::error!(%error, "HTTP server stopped");
+            }
+        }));
+        Ok(Self {
+            engine,
+            url,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops accepting requests and lets the workers finish their current items (up to 10 s).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+    }
+}

@@ -1,0 +1,719 @@
+//! The AEM Assets emulator: the Author API metadata endpoint and search (reference §10.5, §10.6), delivery
+//! renditions (§8.1), and Adobe I/O Events deliveries of asset events (§10.1–§10.2), signed with keys it
+//! generates. Control operations (create, update, approve, reject, delete) are offered both as methods and
+//! as HTTP endpoints under `/control`.
+
+use crate::SigningKeys;
+use crate::delivery::{self, Delivery, DeliveryStats};
+use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, patch, post};
+use axum::{Json, Router};
+use domain::time::format_rfc3339_ms as rfc3339;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+
+/// How the emulator presents itself.
+#[derive(Debug, Clone)]
+pub struct AemSettings {
+    pub program_id: String,
+    pub environment_id: String,
+    /// The bearer token the Author API accepts.
+    pub access_token: String,
+    /// Written into every event as `recipient_client_id`.
+    pub recipient_client_id: String,
+}
+
+/// Why a control operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ControlError {
+    #[error("no asset {0}")]
+    UnknownAsset(String),
+    #[error("webhook {url} did not echo the challenge: {reason}")]
+    Handshake { url: String, reason: String },
+    #[error("emulator could not start: {0}")]
+    Start(String),
+}
+
+/// A new asset for [`AemEmulator::create_asset`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewAsset {
+    /// Chosen id (`urn:aaid:aem:<uuid>`); a random one when absent.
+    #[serde(rename = "assetId")]
+    pub asset_id: Option<String>,
+    /// File name; `<uuid>.jpg` when absent.
+    pub name: Option<String>,
+    /// `dc:format`; `image/jpeg` when absent.
+    pub format: Option<String>,
+    /// Initial `assetMetadata` (commerce fields, `dam:status`, `dc:title`, ...).
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+}
+
+struct Asset {
+    repository: Map<String, Value>,
+    metadata: Map<String, Value>,
+    version: u64,
+}
+
+struct Inner {
+    assets: BTreeMap<String, Asset>,
+    webhooks: Vec<String>,
+    last_modify_ms: i64,
+}
+
+struct Shared {
+    settings: AemSettings,
+    inner: Mutex<Inner>,
+    deliveries: mpsc::UnboundedSender<Delivery>,
+    stats: Arc<DeliveryStats>,
+    keys: Arc<SigningKeys>,
+}
+
+/// A running AEM emulator bound to `127.0.0.1`.
+#[derive(Clone)]
+pub struct AemEmulator {
+    shared: Arc<Shared>,
+    url: String,
+}
+
+/// Delivery counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub queued: u64,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    pub gave_up: u64,
+}
+
+impl DeliveryCounts {
+    /// Deliveries neither delivered nor given up yet.
+    pub fn in_flight(&self) -> u64 {
+        self.queued.saturating_sub(self.delivered + self.gave_up)
+    }
+}
+
+impl AemEmulator {
+    /// Generates signing keys and serves the emulator on `127.0.0.1:port` (0 = any free port).
+    pub async fn start(settings: AemSettings, port: u16) -> Result<Self, ControlError> {
+        let keys =
+            Arc::new(SigningKeys::generate().map_err(|e| ControlError::Start(e.to_string()))?);
+        let stats = Arc::new(DeliveryStats::default());
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(delivery::run(rx, keys.clone(), stats.clone()));
+        let shared = Arc::new(Shared {
+            settings,
+            inner: Mutex::new(Inner {
+                assets: BTreeMap::new(),
+                webhooks: Vec::new(),
+                last_modify_ms: 0,
+            }),
+            deliveries: tx,
+            stats,
+            keys,
+        });
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .map_err(|e| ControlError::Start(e.to_string()))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ControlError::Start(e.to_string()))?;
+        let app = router(shared.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "emulator server stopped");
+            }
+        });
+        Ok(Self {
+            shared,
+            url: format!("http://{addr}"),
+        })
+    }
+
+    /// The emulator's origin, serving both the author and the delivery endpoints.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The signing keys (their public halves go into assetsync's configuration).
+    pub fn keys(&self) -> &SigningKeys {
+        &self.shared.keys
+    }
+
+    /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
+    pub async fn subscribe(&self, url: &str) -> Result<(), ControlError> {
+        let challenge = random_uuid();
+        let handshake = |reason: String| ControlError::Handshake {
+            url: url.to_owned(),
+            reason,
+        };
+        let reply = reqwest::Client::new()
+            .get(url)
+            .query(&[("challenge", &challenge)])
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .map_err(|e| handshake(e.to_string()))?;
+        let status = reply.status();
+        let body = reply.text().await.map_err(|e| handshake(e.to_string()))?;
+        if !status.is_success() || body.trim() != challenge {
+            return Err(handshake(format!("HTTP {status}, body {body:.80}")));
+        }
+        self.shared.lock().webhooks.push(url.to_owned());
+        Ok(())
+    }
+
+    /// Creates an asset (an upload that finished processing) and emits `aem.assets.asset.processing_completed`.
+    pub fn create_asset(&self, new: NewAsset) -> Result<String, ControlError> {
+        self.shared.create_asset(new)
+    }
+
+    /// Merges `fields` into the asset's metadata (`null` removes a field) and emits `metadata_updated`.
+    pub fn update_metadata(
+        &self,
+        asset_id: &str,
+        fields: Map<String, Value>,
+    ) -> Result<(), ControlError> {
+        self.shared.update(asset_id, fields)
+    }
+
+    /// Sets `dam:status` to `approved`.
+    pub fn approve(&self, asset_id: &str) -> Result<(), ControlError> {
+        self.shared.update(asset_id, status_fields("approved"))
+    }
+
+    /// Sets `dam:status` to `rejected`.
+    pub fn reject(&self, asset_id: &str) -> Result<(), ControlError> {
+        self.shared.update(asset_id, status_fields("rejected"))
+    }
+
+    /// Deletes the asset and emits `aem.assets.asset.deleted`.
+    pub fn delete_asset(&self, asset_id: &str) -> Result<(), ControlError> {
+        self.shared.delete(asset_id)
+    }
+
+    /// The asset as the Author API's metadata endpoint returns it, `None` when absent.
+    pub fn metadata(&self, asset_id: &str) -> Option<Value> {
+        let inner = self.shared.lock();
+        inner
+            .assets
+            .get(asset_id)
+            .map(|asset| asset_json(asset_id, asset))
+    }
+
+    /// Every asset, as the metadata endpoint returns them.
+    pub fn all_metadata(&self) -> Vec<Value> {
+        let inner = self.shared.lock();
+        inner
+            .assets
+            .iter()
+            .map(|(id, asset)| asset_json(id, asset))
+            .collect()
+    }
+
+    /// Delivery counters now.
+    pub fn deliveries(&self) -> DeliveryCounts {
+        let s = &self.shared.stats;
+        DeliveryCounts {
+            queued: s.queued.load(Ordering::Relaxed),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
+            gave_up: s.gave_up.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn status_fields(status: &str) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("dam:status".into(), Value::String(status.into()));
+    fields
+}
+
+/// A random RFC 4122 version-4 UUID.
+pub fn random_uuid() -> String {
+    let hex: String = (0..32)
+        .map(|_| char::from(b"0123456789abcdef"[fastrand::usize(..16)]))
+        .collect();
+    format!(
+        "{}-{}-4{}-{}{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        ["8", "9", "a", "b"][fastrand::usize(..4)],
+        &hex[17..20],
+        &hex[20..32]
+    )
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+fn asset_json(asset_id: &str, asset: &Asset) -> Value {
+    json!({ "assetId": asset_id, "repositoryMetadata": asset.repository, "assetMetadata": asset.metadata })
+}
+
+/// A tiny valid PNG (1×1), the binary every emulated asset delivers.
+const PIXEL_PNG: &[u8] = &[
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
+    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+];
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn repository_id(&self) -> String {
+        format!(
+            "author-p{}-e{}.adobeaemcloud.com",
+            self.settings.program_id, self.settings.environment_id
+        )
+    }
+
+    fn create_asset(&self, new: NewAsset) -> Result<String, ControlError> {
+        let asset_id = new
+            .asset_id
+            .unwrap_or_else(|| format!("urn:aaid:aem:{}", random_uuid()));
+        let uuid = asset_id.trim_start_matches("urn:aaid:aem:").to_owned();
+        let name = new.name.unwrap_or_else(|| format!("{uuid}.jpg"));
+        let mut inner = self.lock();
+        let modified = next_modify(&mut inner);
+        let mut repository = Map::new();
+        for (key, value) in [
+            ("repo:assetId", json!(asset_id)),
+            ("repo:repositoryId", json!(self.repository_id())),
+            ("repo:name", json!(name)),
+            ("repo:path", json!(format!("/content/dam/commerce/{name}"))),
+            (
+                "dc:format",
+                json!(new.format.unwrap_or_else(|| "image/jpeg".into())),
+            ),
+            ("repo:size", json!(PIXEL_PNG.len().to_string())),
+            ("repo:state", json!("ACTIVE")),
+            ("aem:assetState", json!("processed")),
+            ("repo:createDate", json!(rfc3339(modified))),
+        ] {
+            repository.insert(key.into(), value);
+        }
+        let mut asset = Asset {
+            repository,
+            metadata: new.metadata,
+            version: 0,
+        };
+        touch(&mut asset, modified, &asset_id);
+        let changed: Vec<String> = asset.metadata.keys().cloned().collect();
+        let event = self.event(
+            "aem.assets.asset.processing_completed",
+            &asset_id,
+            &asset,
+            &changed,
+        );
+        inner.assets.insert(asset_id.clone(), asset);
+        self.emit(&inner, event);
+        Ok(asset_id)
+    }
+
+    fn update(&self, asset_id: &str, fields: Map<String, Value>) -> Result<(), ControlError> {
+        let mut inner = self.lock();
+        let modified = next_modify(&mut inner);
+        let asset = inner
+            .assets
+            .get_mut(asset_id)
+            .ok_or_else(|| ControlError::UnknownAsset(asset_id.to_owned()))?;
+        let mut changed = Vec::new();
+        for (key, value) in fields {
+            if value.is_null() {
+                asset.metadata.remove(&key);
+            } else {
+                asset.metadata.insert(key.clone(), value);
+            }
+            changed.push(key);
+        }
+        touch(asset, modified, asset_id);
+        let event = self.event(
+            "aem.assets.asset.metadata_updated",
+            asset_id,
+            asset,
+            &changed,
+        );
+        self.emit(&inner, event);
+        Ok(())
+    }
+
+    fn delete(&self, asset_id: &str) -> Result<(), ControlError> {
+        let mut inner = self.lock();
+        let asset = inner
+            .assets
+            .remove(asset_id)
+            .ok_or_else(|| ControlError::UnknownAsset(asset_id.to_owned()))?;
+        let event = self.event("aem.assets.asset.deleted", asset_id, &asset, &[]);
+        self.emit(&inner, event);
+        Ok(())
+    }
+
+    /// A CloudEvent as I/O Events delivers it: the changed fields only, under `data.assetMetadata`.
+    fn event(
+        &self,
+        event_type: &str,
+        asset_id: &str,
+        asset: &Asset,
+        changed: &[String],
+    ) -> (String, String, Vec<u8>) {
+        let mut changed_metadata = Map::new();
+        for key in changed {
+            if let Some(value) = asset.metadata.get(key) {
+                changed_metadata.insert(key.clone(), value.clone());
+            }
+        }
+        changed_metadata.insert("event:updated".into(), json!(changed));
+        let id = random_uuid();
+        let body = json!({
+            "specversion": "1.0",
+            "id": id,
+            "source": format!("acct:aem-p{}-e{}@adobe.com", self.settings.program_id, self.settings.environment_id),
+            "type": event_type,
+            "datacontenttype": "application/json",
+            "time": rfc3339(now_ms()),
+            "eventid": id,
+            "event_id": id,
+            "recipient_client_id": self.settings.recipient_client_id,
+            "recipientclientid": self.settings.recipient_client_id,
+            "data": {
+                "user": { "imsUserId": "emulator@AdobeID", "displayName": "Emulator" },
+                "repositoryMetadata": asset.repository,
+                "assetMetadata": changed_metadata,
+                "assetId": asset_id,
+            }
+        });
+        (id, event_type.to_owned(), body.to_string().into_bytes())
+    }
+
+    fn emit(&self, inner: &Inner, (event_id, event_type, body): (String, String, Vec<u8>)) {
+        for url in &inner.webhooks {
+            self.stats.queued.fetch_add(1, Ordering::Relaxed);
+            let delivery = Delivery {
+                url: url.clone(),
+                event_id: event_id.clone(),
+                event_type: event_type.clone(),
+                body: body.clone(),
+            };
+            if self.deliveries.send(delivery).is_err() {
+                self.stats.gave_up.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// A strictly increasing modification time (ms), so that later edits always win.
+fn next_modify(inner: &mut Inner) -> i64 {
+    inner.last_modify_ms = now_ms().max(inner.last_modify_ms + 1);
+    inner.last_modify_ms
+}
+
+fn touch(asset: &mut Asset, modified: i64, asset_id: &str) {
+    asset.version += 1;
+    let sha1 = digest(
+        &SHA1_FOR_LEGACY_USE_ONLY,
+        format!("{asset_id}:{}", asset.version).as_bytes(),
+    );
+    let sha1_hex: String = sha1.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    asset.repository.insert(
+        "repo:version".into(),
+        json!(format!("oak:1.0::ci:{}", asset.version)),
+    );
+    asset
+        .repository
+        .insert("repo:modifyDate".into(), json!(rfc3339(modified)));
+    asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+}
+
+// ---- HTTP ----
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/adobe/assets/{asset_id}/metadata", get(get_metadata))
+        .route("/adobe/assets/search", post(search))
+        .route("/adobe/assets/{asset_id}/as/{seo}", get(rendition))
+        .route("/adobe/assets/{asset_id}/original/as/{seo}", get(rendition))
+        .route("/control/subscriptions", post(control_subscribe))
+        .route("/control/assets", post(control_create))
+        .route("/control/assets/{asset_id}", delete(control_delete))
+        .route("/control/assets/{asset_id}/metadata", patch(control_update))
+        .route("/control/assets/{asset_id}/approve", post(control_approve))
+        .route("/control/assets/{asset_id}/reject", post(control_reject))
+        .route("/control/deliveries", get(control_deliveries))
+        .with_state(shared)
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    (status, Json(json!({ "type": format!("https://ns.adobe.com/aem/errors/{}", status.as_u16()), "title": title, "detail": detail })))
+        .into_response()
+}
+
+/// Author API requests need the bearer token and the experimental-API header.
+fn author_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(shared.settings.access_token.as_str()) {
+        return Some(problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid IMS bearer token is required",
+        ));
+    }
+    if headers
+        .get("x-adobe-accept-experimental")
+        .and_then(|v| v.to_str().ok())
+        != Some("1")
+    {
+        return Some(problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "No RequestProcessor can handle this request (experimental API: send X-Adobe-Accept-Experimental: 1)",
+        ));
+    }
+    None
+}
+
+async fn get_metadata(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(asset_id): Path<String>,
+) -> Response {
+    if let Some(refusal) = author_refusal(&shared, &headers) {
+        return refusal;
+    }
+    let inner = shared.lock();
+    match inner.assets.get(&asset_id) {
+        Some(asset) => Json(asset_json(&asset_id, asset)).into_response(),
+        None => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("asset {asset_id} not found"),
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    #[serde(default)]
+    query: Vec<Value>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Search (§10.6): `match` with text `*` matches everything; `term {field: [values]}` matches assets whose
+/// field (a string or a list) holds any value. Results by asset id, paged with an opaque cursor.
+async fn search(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Some(refusal) = author_refusal(&shared, &headers) {
+        return refusal;
+    }
+    let Ok(body) = serde_json::from_slice::<SearchBody>(&body) else {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "body must be {query, limit?, cursor?}",
+        );
+    };
+    let limit = body.limit.unwrap_or(10);
+    if limit == 0 || limit > 1000 {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "Bad Request",
+            "limit must be between 1 and 1000",
+        );
+    }
+    let offset = match body.cursor.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(offset)) => offset,
+        Some(Err(_)) => return problem(StatusCode::BAD_REQUEST, "Bad Request", "invalid cursor"),
+    };
+    let mut terms = Vec::new();
+    for clause in &body.query {
+        if let Some(term) = clause.get("term").and_then(Value::as_object) {
+            terms.extend(term.iter().map(|(k, v)| (k.clone(), v.clone())));
+        } else if clause.get("match").is_none() {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "only match and term clauses are supported",
+            );
+        }
+    }
+    let inner = shared.lock();
+    let matching: Vec<Value> = inner
+        .assets
+        .iter()
+        .filter(|(_, asset)| {
+            terms
+                .iter()
+                .all(|(field, wanted)| term_matches(asset, field, wanted))
+        })
+        .map(|(id, asset)| asset_json(id, asset))
+        .collect();
+    let total = matching.len();
+    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    let next = offset + page.len();
+    let mut reply = json!({
+        "hits": { "results": page },
+        "search_metadata": { "count": page.len(), "totalCount": { "total": total, "relation": "eq" }, "searchDuration": 1 },
+    });
+    if next < total {
+        reply["cursor"] = json!(next.to_string());
+    }
+    Json(reply).into_response()
+}
+
+fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {
+    let value = if let Some(key) = field.strip_prefix("assetMetadata.") {
+        asset.metadata.get(key)
+    } else if let Some(key) = field.strip_prefix("repositoryMetadata.") {
+        asset.repository.get(key)
+    } else {
+        None
+    };
+    let wanted: Vec<&Value> = wanted
+        .as_array()
+        .map_or_else(|| vec![wanted], |a| a.iter().collect());
+    match value {
+        Some(Value::Array(items)) => items.iter().any(|item| wanted.contains(&item)),
+        Some(single) => wanted.contains(&single),
+        None => false,
+    }
+}
+
+/// Delivery serves approved assets only (approved to `delivery` or with no target).
+async fn rendition(
+    State(shared): State<Arc<Shared>>,
+    Path((asset_id, _seo)): Path<(String, String)>,
+) -> Response {
+    let inner = shared.lock();
+    let deliverable = inner.assets.get(&asset_id).is_some_and(|asset| {
+        asset.metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
+            && asset
+                .metadata
+                .get("dam:activationTarget")
+                .and_then(Value::as_str)
+                .is_none_or(|t| t == "delivery")
+    });
+    if !deliverable {
+        return problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            "asset not found or not approved for delivery",
+        );
+    }
+    ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG).into_response()
+}
+
+fn control_result(result: Result<Value, ControlError>) -> Response {
+    match result {
+        Ok(body) => Json(body).into_response(),
+        Err(ControlError::UnknownAsset(id)) => problem(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            &format!("no asset {id}"),
+        ),
+        Err(other) => problem(StatusCode::BAD_REQUEST, "Bad Request", &other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+struct Subscription {
+    url: String,
+}
+
+async fn control_subscribe(
+    State(shared): State<Arc<Shared>>,
+    Json(body): Json<Subscription>,
+) -> Response {
+    let emulator = AemEmulator {
+        shared,
+        url: String::new(),
+    };
+    control_result(
+        emulator
+            .subscribe(&body.url)
+            .await
+            .map(|()| json!({ "subscribed": body.url })),
+    )
+}
+
+async fn control_create(State(shared): State<Arc<Shared>>, Json(body): Json<NewAsset>) -> Response {
+    control_result(shared.create_asset(body).map(|id| json!({ "assetId": id })))
+}
+
+async fn control_update(
+    State(shared): State<Arc<Shared>>,
+    Path(asset_id): Path<String>,
+    Json(fields): Json<Map<String, Value>>,
+) -> Response {
+    control_result(
+        shared
+            .update(&asset_id, fields)
+            .map(|()| json!({ "assetId": asset_id })),
+    )
+}
+
+async fn control_approve(
+    State(shared): State<Arc<Shared>>,
+    Path(asset_id): Path<String>,
+) -> Response {
+    control_result(
+        shared
+            .update(&asset_id, status_fields("approved"))
+            .map(|()| json!({ "assetId": asset_id })),
+    )
+}
+
+async fn control_reject(
+    State(shared): State<Arc<Shared>>,
+    Path(asset_id): Path<String>,
+) -> Response {
+    control_result(
+        shared
+            .update(&asset_id, status_fields("rejected"))
+            .map(|()| json!({ "assetId": asset_id })),
+    )
+}
+
+async fn control_delete(
+    State(shared): State<Arc<Shared>>,
+    Path(asset_id): Path<String>,
+) -> Response {
+    control_result(
+        shared
+            .delete(&asset_id)
+            .map(|()| json!({ "deleted": asset_id })),
+    )
+}
+
+async fn control_deliveries(State(shared): State<Arc<Shared>>) -> Response {
+    let emulator = AemEmulator {
+        shared,
+        url: String::new(),
+    };
+    let c = emulator.deliveries();
+    Json(json!({ "queued": c.queued, "delivered": c.delivered, "failed_attempts": c.failed_attempts, "gave_up": c.gave_up }))
+        .into_response()
+}
