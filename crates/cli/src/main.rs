@@ -79,6 +79,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("could not listen on {}", config.listen))?;
             let service = launch::Service::start(&config, listener).await?;
             tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
+            println!("assetsync listening on {}", service.url);
             wait_for_signal().await;
             tracing::info!("shutting down");
             service.stop().await;

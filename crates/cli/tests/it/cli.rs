@@ -1,0 +1,71 @@
+//! The command line: clear errors, the example configuration, the demo.
+
+use std::process::Command;
+
+fn assetsync() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_assetsync"))
+}
+
+#[test]
+fn a_missing_configuration_file_is_a_sentence_and_a_failure() {
+    let output = assetsync()
+        .args(["serve", "--config", "/nonexistent/assetsync.toml"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("could not read the configuration file /nonexistent/assetsync.toml"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_configuration_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let example =
+        String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        &path,
+        example.replace("program_id = \"142461\"", "program_id = \"p142461\""),
+    )
+    .unwrap();
+    let output = assetsync()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("aem.program_id must be digits"));
+}
+
+#[test]
+fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = assetsync()
+        .current_dir(dir.path())
+        .args([
+            "demo",
+            "--products",
+            "30",
+            "--assets",
+            "90",
+            "--exit-after-sync",
+            "--timeout-secs",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("p99"), "{stdout}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "the demo leaves the current folder untouched"
+    );
+}

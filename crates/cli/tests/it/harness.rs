@@ -1,0 +1,356 @@
+//! `TestApp`: an emulator plus a spawned `assetsync serve`, with helpers named after user actions.
+
+use reqwest::StatusCode;
+use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+pub const CLIENT_ID: &str = "test-client";
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ACCESS_TOKEN: &str = "test-access-token";
+
+pub struct TestApp {
+    pub dir: TempDir,
+    pub emulator: AemEmulator,
+    pub url: String,
+    pub http: reqwest::Client,
+    child: Option<Child>,
+    port: u16,
+    sync_enabled: bool,
+    key_form: KeyForm,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum KeyForm {
+    /// `BEGIN PUBLIC KEY` (SPKI), the second key only.
+    SpkiSecondKey,
+    /// `BEGIN RSA PUBLIC KEY` (PKCS#1), the first key only.
+    Pkcs1FirstKey,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(KeyForm::SpkiSecondKey, true).await
+    }
+
+    pub async fn spawn_with(key_form: KeyForm, sync_enabled: bool) -> Self {
+        let emulator = AemEmulator::start(
+            AemSettings {
+                program_id: "142461".into(),
+                environment_id: "1463137".into(),
+                access_token: ACCESS_TOKEN.into(),
+                recipient_client_id: CLIENT_ID.into(),
+            },
+            0,
+        )
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = Self {
+            dir,
+            emulator,
+            url: String::new(),
+            http: reqwest::Client::new(),
+            child: None,
+            port: 0,
+            sync_enabled,
+            key_form,
+        };
+        app.start_process();
+        app.emulator
+            .subscribe(&format!("{}/events/aem", app.url))
+            .await
+            .unwrap();
+        app
+    }
+
+    fn write_config(&self) -> PathBuf {
+        std::fs::create_dir_all(self.dir.path().join("keys")).unwrap();
+        let key = match self.key_form {
+            KeyForm::SpkiSecondKey => self.emulator.keys().public_key_pem(1).unwrap(),
+            KeyForm::Pkcs1FirstKey => self.emulator.keys().public_key_pkcs1_pem(0).unwrap(),
+        };
+        std::fs::write(self.dir.path().join("keys/pub.pem"), key).unwrap();
+        let config = format!(
+            r#"
+listen = "127.0.0.1:{port}"
+database_url = "sqlite://assetsync.db"
+admin_token = "{ADMIN_TOKEN}"
+[aem]
+program_id = "142461"
+environment_id = "1463137"
+author_url = "{emulator}"
+delivery_url = "{emulator}"
+access_token = "{ACCESS_TOKEN}"
+[events]
+recipient_client_id = "{CLIENT_ID}"
+public_keys = ["keys/pub.pem"]
+[commerce]
+kind = "builtin"
+[sync]
+enabled = {enabled}
+sku_attribute = "commerce:skus"
+"#,
+            port = self.port,
+            emulator = self.emulator.url(),
+            enabled = self.sync_enabled,
+        );
+        let path = self.dir.path().join("assetsync.toml");
+        std::fs::write(&path, config).unwrap();
+        path
+    }
+
+    /// Starts `assetsync serve` and waits for its "listening on" line.
+    fn start_process(&mut self) {
+        let config = self.write_config();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_assetsync"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let line = lines
+            .next()
+            .expect("assetsync exited before listening")
+            .unwrap();
+        let url = line
+            .strip_prefix("assetsync listening on ")
+            .expect("unexpected first line")
+            .trim()
+            .to_owned();
+        std::thread::spawn(move || for _ in lines {});
+        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same port and database.
+    pub fn crash_and_restart(&mut self) {
+        self.kill();
+        self.start_process();
+    }
+
+    /// Restarts with synchronization switched on or off.
+    pub fn restart_with_sync(&mut self, enabled: bool) {
+        self.kill();
+        self.sync_enabled = enabled;
+        self.start_process();
+    }
+
+    fn kill(&mut self) {
+        // Pooled connections to the old process would fail the next requests.
+        self.http = reqwest::Client::new();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Creates an asset in the DAM with this metadata (not yet approved).
+    pub fn create_asset(&self, metadata: Value) -> String {
+        let Value::Object(metadata) = metadata else {
+            panic!("metadata must be an object")
+        };
+        self.emulator
+            .create_asset(NewAsset {
+                metadata,
+                ..NewAsset::default()
+            })
+            .unwrap()
+    }
+
+    /// Creates an asset for commerce and approves it.
+    pub fn approved_asset(&self, metadata: Value) -> String {
+        let Value::Object(mut metadata) = metadata else {
+            panic!("metadata must be an object")
+        };
+        metadata
+            .entry("commerce:isCommerce")
+            .or_insert(json!("Yes"));
+        let id = self.create_asset(Value::Object(metadata));
+        self.emulator.approve(&id).unwrap();
+        id
+    }
+
+    pub fn update(&self, asset_id: &str, fields: Value) {
+        let Value::Object(fields) = fields else {
+            panic!("fields must be an object")
+        };
+        self.emulator.update_metadata(asset_id, fields).unwrap();
+    }
+
+    pub async fn put_product(&self, sku: &str) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .put(format!("{}/api/v1/products/{sku}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn put_products(&self, skus: &[&str]) {
+        for sku in skus {
+            let (status, _) = self.put_product(sku).await;
+            assert!(status.is_success(), "PUT product {sku}: {status}");
+        }
+    }
+
+    pub async fn media(&self, sku: &str) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .get(format!("{}/api/v1/products/{sku}/media", self.url))
+            .send()
+            .await
+            .unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The gallery of `sku` as (asset id, position, roles).
+    pub async fn gallery(&self, sku: &str) -> Vec<(String, u64, Vec<String>)> {
+        let (_, body) = self.media(sku).await;
+        body["entries"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["asset_id"].as_str().unwrap().to_owned(),
+                            e["position"].as_u64().unwrap(),
+                            e["roles"]
+                                .as_array()
+                                .unwrap()
+                                .iter()
+                                .map(|r| r.as_str().unwrap().to_owned())
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub async fn asset_status(&self, asset_id: &str) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .get(format!("{}/api/v1/assets/{asset_id}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn health(&self) -> Value {
+        self.http
+            .get(format!("{}/healthz", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the service is idle: every delivery made, nothing queued, no asset waiting.
+    pub async fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // Deliveries first: once none is in flight, every event is committed before the health read.
+            let delivered = self.emulator.deliveries().in_flight() == 0;
+            let health = self.health().await;
+            let idle = delivered
+                && health["backlog"]["asset_work"] == 0
+                && health["backlog"]["sku_work"] == 0
+                && health["backlog"]["waiting_assets"] == 0;
+            if idle {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "service did not settle: {health}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// Waits until `check` holds for the gallery of `sku`.
+    pub async fn wait_for_gallery(
+        &self,
+        sku: &str,
+        check: impl Fn(&[(String, u64, Vec<String>)]) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let gallery = self.gallery(sku).await;
+            if check(&gallery) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gallery of {sku} never matched; last: {gallery:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// POSTs a raw delivery with the given signature headers.
+    pub async fn deliver(&self, body: &[u8], signatures: &[(&str, String)]) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/events/aem", self.url))
+            .body(body.to_vec());
+        for (name, value) in signatures {
+            request = request.header(*name, value);
+        }
+        let reply = request.send().await.unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a delivery signed as I/O Events signs it (both signatures).
+    pub async fn deliver_signed(&self, body: &[u8]) -> (StatusCode, Value) {
+        let [one, two] = self.emulator.keys().sign(body).unwrap();
+        self.deliver(
+            body,
+            &[
+                ("x-adobe-digital-signature-1", one),
+                ("x-adobe-digital-signature-2", two),
+            ],
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A CloudEvent body for an asset.
+pub fn event_body(id: &str, event_type: &str, asset_id: &str, recipient: &str) -> Vec<u8> {
+    json!({
+        "specversion": "1.0",
+        "id": id,
+        "source": "acct:aem-p142461-e1463137@adobe.com",
+        "type": event_type,
+        "recipient_client_id": recipient,
+        "data": { "assetId": asset_id, "repositoryMetadata": {}, "assetMetadata": {} }
+    })
+    .to_string()
+    .into_bytes()
+}
+
+pub fn roles(list: &[&str]) -> Vec<String> {
+    list.iter().map(|r| (*r).to_owned()).collect()
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `assetsync` binary, spawned with a configuration file, driven over HTTP on
+//! 127.0.0.1 against the in-process AEM emulator, which delivers signed I/O Events.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod harness;
+mod sync;
+mod webhook;

@@ -1,0 +1,211 @@
+//! The I/O Events webhook: handshake, verification, refusals, deduplication.
+
+use crate::harness::{CLIENT_ID, KeyForm, TestApp, event_body};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const ASSET: &str = "urn:aaid:aem:0b9e7c1e-1111-4a2b-8c3d-000000000001";
+
+async fn stored_events(app: &TestApp) -> i64 {
+    app.health().await["events"]["stored"].as_i64().unwrap()
+}
+
+fn assert_error(body: &Value, code: &str) {
+    assert_eq!(body["code"], code, "body: {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
+}
+
+#[tokio::test]
+async fn the_registration_challenge_is_echoed() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .http
+        .get(format!("{}/events/aem?challenge=abc-123", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    assert_eq!(reply.text().await.unwrap(), "abc-123");
+}
+
+#[tokio::test]
+async fn refused_deliveries_get_stable_errors_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let before = stored_events(&app).await;
+    let body = event_body(
+        "evt-refused",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+
+    let (status, reply) = app.deliver(&body, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&reply, "missing_signature");
+
+    let other_body = event_body(
+        "evt-other",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+    let [forged, _] = app.emulator.keys().sign(&other_body).unwrap();
+    let (status, reply) = app
+        .deliver(&body, &[("x-adobe-digital-signature-1", forged)])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a signature of another body must not verify"
+    );
+    assert_error(&reply, "invalid_signature");
+
+    let (status, reply) = app
+        .deliver(
+            &body,
+            &[("x-adobe-digital-signature-1", "not base64 !".into())],
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&reply, "invalid_signature");
+
+    let (status, reply) = app.deliver_signed(b"{not json").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_error(&reply, "malformed_event");
+
+    let (status, reply) = app
+        .deliver_signed(br#"{"type":"aem.assets.asset.metadata_updated"}"#)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an event without an id is malformed"
+    );
+    assert_error(&reply, "malformed_event");
+
+    let no_asset = br#"{"id":"evt-x","type":"aem.assets.asset.metadata_updated","recipient_client_id":"test-client","data":{}}"#;
+    let (status, reply) = app.deliver_signed(no_asset).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "an asset event without an asset id is malformed"
+    );
+    assert_error(&reply, "malformed_event");
+
+    let misaddressed = event_body(
+        "evt-misaddressed",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        "someone-else",
+    );
+    let (status, reply) = app.deliver_signed(&misaddressed).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_error(&reply, "wrong_recipient");
+
+    let mut huge = event_body(
+        "evt-huge",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+    huge.truncate(huge.len() - 1);
+    huge.extend_from_slice(
+        format!(",\"padding\":\"{}\"}}", "x".repeat(2 * 1024 * 1024)).as_bytes(),
+    );
+    let (status, reply) = app.deliver_signed(&huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&reply, "body_too_large");
+
+    assert_eq!(
+        stored_events(&app).await,
+        before,
+        "nothing of a refused delivery is stored"
+    );
+    let (status, _) = app.asset_status(ASSET).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "no refused delivery may create asset state"
+    );
+}
+
+#[tokio::test]
+async fn either_signature_verifies() {
+    // The service is configured with the second key only; signature 1 is garbage.
+    let app = TestApp::spawn_with(KeyForm::SpkiSecondKey, true).await;
+    let body = event_body(
+        "evt-sig2",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+    let [_, two] = app.emulator.keys().sign(&body).unwrap();
+    let (status, reply) = app
+        .deliver(
+            &body,
+            &[
+                ("x-adobe-digital-signature-1", "AAAA".into()),
+                ("x-adobe-digital-signature-2", two),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["status"], "stored");
+}
+
+#[tokio::test]
+async fn a_pkcs1_public_key_is_accepted() {
+    let app = TestApp::spawn_with(KeyForm::Pkcs1FirstKey, true).await;
+    let body = event_body(
+        "evt-pkcs1",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+    let [one, _] = app.emulator.keys().sign(&body).unwrap();
+    let (status, reply) = app
+        .deliver(&body, &[("x-adobe-digital-signature-1", one)])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+}
+
+#[tokio::test]
+async fn a_repeated_event_is_acknowledged_and_ignored() {
+    let app = TestApp::spawn().await;
+    let before = stored_events(&app).await;
+    let body = event_body(
+        "evt-dup",
+        "aem.assets.asset.metadata_updated",
+        ASSET,
+        CLIENT_ID,
+    );
+    let (status, first) = app.deliver_signed(&body).await;
+    assert_eq!(
+        (status, first["status"].as_str()),
+        (StatusCode::OK, Some("stored"))
+    );
+    let (status, second) = app.deliver_signed(&body).await;
+    assert_eq!(
+        (status, second["status"].as_str()),
+        (StatusCode::OK, Some("duplicate"))
+    );
+    assert_eq!(stored_events(&app).await, before + 1);
+}
+
+#[tokio::test]
+async fn events_of_unused_types_are_acknowledged_and_counted() {
+    let app = TestApp::spawn().await;
+    let body = br#"{"id":"evt-unused","type":"aem.sites.page.published","recipient_client_id":"test-client","data":{}}"#;
+    let (status, reply) = app.deliver_signed(body).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(reply["status"], "ignored");
+    assert_eq!(app.health().await["events"]["unused_types"], 1);
+    assert_eq!(
+        app.health().await["backlog"]["asset_work"],
+        0,
+        "an unused type queues no work"
+    );
+}
