@@ -110,8 +110,17 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("could not read the configuration file {}", path.display()))?;
-        let mut config: Self = toml::from_str(&text)
-            .with_context(|| format!("{} is not a valid configuration", path.display()))?;
+        // The parser's own message quotes the offending line, which may hold a secret: report position only.
+        let mut config: Self = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |span| {
+                text[..span.start.min(text.len())].lines().count().max(1)
+            });
+            anyhow::anyhow!(
+                "{} is not a valid configuration (line {line}): {}",
+                path.display(),
+                e.message()
+            )
+        })?;
         let base = path.parent().unwrap_or(Path::new("."));
         config.resolve_paths(base);
         config.check()?;

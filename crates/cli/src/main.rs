@@ -2,6 +2,7 @@
 //! roles: `serve`, `sandbox`, `demo`, `default-config`.
 
 mod config;
+#[cfg(feature = "sandbox")]
 mod demo;
 mod launch;
 
@@ -29,8 +30,10 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    #[cfg(feature = "sandbox")]
     /// Runs the AEM emulator alone (Author API, search, renditions, signed I/O Events deliveries).
     Sandbox(demo::SandboxArgs),
+    #[cfg(feature = "sandbox")]
     /// Emulator and service in one process on SQLite: generates a catalog, approves assets through signed
     /// deliveries, waits until every gallery is applied and prints a summary.
     Demo(demo::DemoArgs),
@@ -41,7 +44,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
-        Command::Serve { .. } | Command::Sandbox(_) => "info",
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(_) => "info",
+        Command::Serve { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -85,7 +90,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             service.stop().await;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => demo::sandbox(args).await,
+        #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::demo(args).await,
         Command::DefaultConfig => {
             print!("{}", config::EXAMPLE);

@@ -149,10 +149,16 @@ fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links
             .unwrap_or("unknown")
             .to_owned(),
     );
-    let modified_ms = match meta.repo_str("repo:modifyDate") {
-        Some(raw) => parse_rfc3339_ms(raw)
+    let modified_ms = match meta.repository.get("repo:modifyDate") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(raw)) => parse_rfc3339_ms(raw)
             .ok_or_else(|| format!("repo:modifyDate {raw:?} is not an RFC 3339 time"))?,
-        None => 0,
+        Some(other) => {
+            return Err(format!(
+                "repo:modifyDate is {}, not an RFC 3339 time",
+                kind(other)
+            ));
+        }
     };
 
     let mut links: Vec<DesiredLink> = Vec::new();

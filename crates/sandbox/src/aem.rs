@@ -22,7 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 /// How the emulator presents itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AemSettings {
     pub program_id: String,
     pub environment_id: String,
@@ -30,6 +30,17 @@ pub struct AemSettings {
     pub access_token: String,
     /// Written into every event as `recipient_client_id`.
     pub recipient_client_id: String,
+}
+
+impl std::fmt::Debug for AemSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AemSettings")
+            .field("program_id", &self.program_id)
+            .field("environment_id", &self.environment_id)
+            .field("access_token", &"***")
+            .field("recipient_client_id", &self.recipient_client_id)
+            .finish()
+    }
 }
 
 /// Why a control operation failed.

@@ -22,6 +22,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("unsupported database url {0:?} (expected sqlite://PATH)")]
     UnsupportedUrl(String),
+    #[error("another assetsync process uses the database {0} (one process per SQLite file)")]
+    InUse(String),
+    #[error("the lease on this work item expired and another worker took it; nothing was written")]
+    LeaseLost,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -56,6 +60,8 @@ pub struct AssetWork {
     pub attempt: i64,
     /// Whether a first 404 was already seen (a second one confirms the asset is gone).
     pub missing_once: bool,
+    /// The lease this claim holds; completing checks it is still the current one (fencing).
+    pub lease_until_ms: i64,
 }
 
 /// How the reading of one asset ended.
@@ -84,6 +90,8 @@ pub struct SkuWork {
     pub generation: i64,
     pub attempt: i64,
     pub first_enqueued_ms: i64,
+    /// The lease this claim holds; completing checks it is still the current one (fencing).
+    pub lease_until_ms: i64,
 }
 
 /// Everything needed to bring one SKU's gallery to the desired state.
@@ -156,7 +164,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<AssetWork>>;
 
     /// Stores how reading an asset ended: replaces its claims, queues work for every SKU whose claim changed,
-    /// updates its status, and finishes (or, if a newer hint came, re-queues) its work item.
+    /// updates its status, and finishes (or, if a newer hint came, re-queues) its work item. Fails with
+    /// [`StoreError::LeaseLost`], writing nothing, when the claim's lease is no longer the current one.
     async fn complete_asset(
         &self,
         work: &AssetWork,
@@ -175,7 +184,8 @@ pub trait Store: Send + Sync + 'static {
     /// Loads the desired and applied state of one SKU.
     async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState>;
 
-    /// Stores how the work on one SKU ended and updates the status of the assets that waited on it.
+    /// Stores how the work on one SKU ended and updates the status of the assets that waited on it. Fails with
+    /// [`StoreError::LeaseLost`], writing nothing, when the claim's lease is no longer the current one.
     async fn complete_sku(
         &self,
         work: &SkuWork,

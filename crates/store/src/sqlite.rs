@@ -13,7 +13,9 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Migrations, applied in order; the version is the position in this list, plus one.
@@ -24,6 +26,8 @@ const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_foundation
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
+    /// An exclusive lock on `<database>.lock`, held while the store lives: one process per SQLite file.
+    _process_lock: Option<Arc<File>>,
 }
 
 type Tx<'a> = Transaction<'a, Sqlite>;
@@ -31,6 +35,7 @@ type Tx<'a> = Transaction<'a, Sqlite>;
 impl SqliteStore {
     /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations.
     pub async fn open(url: &str) -> StoreResult<Self> {
+        let process_lock = lock_database_file(url)?;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -47,6 +52,7 @@ impl SqliteStore {
                 .connect_with(options.read_only(true))
                 .await?,
             writer,
+            _process_lock: process_lock,
         };
         store.migrate().await?;
         Ok(store)
@@ -79,6 +85,60 @@ impl SqliteStore {
     async fn begin_write(&self) -> StoreResult<Tx<'static>> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// Takes the exclusive lock file beside a file database (`None` for in-memory databases).
+fn lock_database_file(url: &str) -> StoreResult<Option<Arc<File>>> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path.starts_with(':') {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Corrupt(format!("cannot open {lock_path}: {e}")))?;
+    file.try_lock()
+        .map_err(|_| StoreError::InUse(path.to_owned()))?;
+    Ok(Some(Arc::new(file)))
+}
+
+/// Checks, inside the write transaction, that `lease_until_ms` is still the item's current lease.
+async fn check_lease(
+    tx: &mut Tx<'_>,
+    table_key: LeaseKey<'_>,
+    lease_until_ms: i64,
+) -> StoreResult<()> {
+    let current: Option<Option<i64>> = match table_key {
+        LeaseKey::Asset(id) => {
+            sqlx::query_scalar("SELECT lease_until_ms FROM asset_work WHERE asset_id = ?")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+        LeaseKey::Sku(sku) => {
+            sqlx::query_scalar("SELECT lease_until_ms FROM sku_work WHERE sku = ?")
+                .bind(sku)
+                .fetch_optional(&mut **tx)
+                .await?
+        }
+    };
+    if current.flatten() == Some(lease_until_ms) {
+        Ok(())
+    } else {
+        Err(StoreError::LeaseLost)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum LeaseKey<'a> {
+    Asset(&'a str),
+    Sku(&'a str),
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
@@ -148,11 +208,17 @@ impl Store for SqliteStore {
                 continue;
             }
             outcomes.push(Recorded::Stored);
+            sqlx::query(
+                "INSERT INTO counters (name, value) VALUES ('events_stored', 1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1",
+            )
+            .execute(&mut *tx)
+            .await?;
             match (event.kind, &event.asset_id) {
                 (EventKind::AssetChanged | EventKind::AssetDeleted, Some(asset_id)) => {
                     sqlx::query(
-                        "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt, first_event_ms)
-                         VALUES (?1, 1, ?2, ?3, 0, ?3)
+                        "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
+                         VALUES (?1, 1, ?2, ?3, 0)
                          ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1,
                              deleted = MAX(deleted, excluded.deleted), run_at_ms = excluded.run_at_ms",
                     )
@@ -197,7 +263,7 @@ impl Store for SqliteStore {
              WHERE asset_id IN (SELECT asset_id FROM asset_work
                                 WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
                                 ORDER BY run_at_ms LIMIT ?2)
-             RETURNING asset_id, generation, deleted, attempt, missing_once",
+             RETURNING asset_id, generation, deleted, attempt, missing_once, lease_until_ms",
         )
         .bind(now_ms)
         .bind(limit)
@@ -215,6 +281,7 @@ impl Store for SqliteStore {
                     deleted: row.try_get("deleted")?,
                     attempt: row.try_get("attempt")?,
                     missing_once: row.try_get("missing_once")?,
+                    lease_until_ms: row.try_get("lease_until_ms")?,
                 })
             })
             .collect()
@@ -228,6 +295,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let asset = work.asset_id.as_str();
         let mut tx = self.begin_write().await?;
+        check_lease(&mut tx, LeaseKey::Asset(asset), work.lease_until_ms).await?;
         match outcome {
             AssetOutcome::Links {
                 links,
@@ -253,7 +321,7 @@ impl Store for SqliteStore {
                         .fetch_optional(&mut *tx)
                         .await?
                         .flatten();
-                for (sku, old_link) in &old {
+                for sku in old.keys() {
                     if !new.contains_key(sku) {
                         sqlx::query("DELETE FROM claims WHERE sku = ? AND asset_id = ?")
                             .bind(sku)
@@ -263,8 +331,6 @@ impl Store for SqliteStore {
                         let generation =
                             enqueue_sku(&mut tx, sku, now_ms, first_ms.unwrap_or(now_ms)).await?;
                         mark_pending(&mut tx, asset, sku, generation).await?;
-                    } else if new.get(sku) == Some(old_link) {
-                        continue;
                     }
                 }
                 for (sku, link) in &new {
@@ -349,7 +415,7 @@ impl Store for SqliteStore {
              WHERE sku IN (SELECT sku FROM sku_work
                            WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
                            ORDER BY run_at_ms LIMIT ?2)
-             RETURNING sku, generation, attempt, first_enqueued_ms",
+             RETURNING sku, generation, attempt, first_enqueued_ms, lease_until_ms",
         )
         .bind(now_ms)
         .bind(limit)
@@ -364,6 +430,7 @@ impl Store for SqliteStore {
                     generation: row.try_get("generation")?,
                     attempt: row.try_get("attempt")?,
                     first_enqueued_ms: row.try_get("first_enqueued_ms")?,
+                    lease_until_ms: row.try_get("lease_until_ms")?,
                 })
             })
             .collect()
@@ -400,6 +467,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let sku = work.sku.as_str();
         let mut tx = self.begin_write().await?;
+        check_lease(&mut tx, LeaseKey::Sku(sku), work.lease_until_ms).await?;
         let retry_at = match outcome {
             SkuOutcome::Applied(entries) => {
                 sqlx::query("DELETE FROM gallery WHERE sku = ?")
@@ -431,12 +499,17 @@ impl Store for SqliteStore {
                 None
             }
             SkuOutcome::Failed { error, retry_at_ms } => {
+                // 'sku' (retried) clears once the SKU is written; 'sku_final' (given up) stays until the asset
+                // is read again, and is never downgraded by another SKU's retryable failure.
                 sqlx::query(
-                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'sku'
-                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)",
+                    "UPDATE assets SET status = 'Failed', last_error = ?2,
+                         failure_kind = CASE WHEN ?3 THEN 'sku' ELSE 'sku_final' END
+                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)
+                       AND NOT (status = 'Failed' AND COALESCE(failure_kind, '') = 'sku_final')",
                 )
                 .bind(sku)
                 .bind(&error)
+                .bind(retry_at_ms.is_some())
                 .execute(&mut *tx)
                 .await?;
                 sqlx::query("UPDATE sku_work SET last_error = ?2 WHERE sku = ?1")
@@ -571,17 +644,19 @@ impl Store for SqliteStore {
     }
 
     async fn all_galleries(&self) -> StoreResult<Vec<(Sku, Vec<AppliedEntry>)>> {
+        let mut tx = self.readers.begin().await?;
+        let products: Vec<String> = sqlx::query_scalar("SELECT sku FROM products")
+            .fetch_all(&mut *tx)
+            .await?;
+        let rows = sqlx::query("SELECT sku, entry FROM gallery")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
         let mut galleries: BTreeMap<String, Vec<AppliedEntry>> = BTreeMap::new();
-        for sku in sqlx::query_scalar::<_, String>("SELECT sku FROM products")
-            .fetch_all(&self.readers)
-            .await?
-        {
+        for sku in products {
             galleries.entry(sku).or_default();
         }
-        for row in sqlx::query("SELECT sku, entry FROM gallery")
-            .fetch_all(&self.readers)
-            .await?
-        {
+        for row in rows {
             let entry: String = row.try_get("entry")?;
             galleries
                 .entry(row.try_get("sku")?)
@@ -627,7 +702,7 @@ impl Store for SqliteStore {
                     (SELECT COUNT(*) FROM sku_work) AS sku_work,
                     (SELECT COUNT(*) FROM assets WHERE status = 'Waiting') AS waiting_assets,
                     (SELECT COUNT(*) FROM assets WHERE status = 'Failed') AS failed_assets,
-                    (SELECT COUNT(*) FROM events) AS events,
+                    (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'events_stored') AS events,
                     (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'unused_events') AS unused_events",
         )
         .fetch_one(&self.readers)

@@ -69,3 +69,60 @@ fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
         "the demo leaves the current folder untouched"
     );
 }
+
+#[test]
+fn a_malformed_configuration_is_reported_without_quoting_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    let example =
+        String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    let broken = example.replace(
+        "admin_token = \"change-me-please\"",
+        "admin_token = \"s3cret-value-42",
+    );
+    std::fs::write(&path, broken).unwrap();
+    let output = assetsync()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not a valid configuration (line"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret-value-42"),
+        "the secret leaked: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_database_is_refused() {
+    let app = crate::harness::TestApp::spawn().await;
+    let config = std::fs::read_to_string(app.dir.path().join("assetsync.toml")).unwrap();
+    let port = app.url.rsplit(':').next().unwrap();
+    let second = app.dir.path().join("second.toml");
+    std::fs::write(
+        &second,
+        config.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:0"),
+    )
+    .unwrap();
+    let output = assetsync()
+        .args(["serve", "--config"])
+        .arg(&second)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another assetsync process uses the database"),
+        "{stderr}"
+    );
+    assert_eq!(
+        app.health().await["status"],
+        "ok",
+        "the first process is unaffected"
+    );
+}

@@ -608,6 +608,22 @@ mod malformed {
     }
 
     #[test]
+    fn a_modify_date_that_is_not_a_string_is_invalid() {
+        for date in [
+            json!(1_758_301_169_185_i64),
+            json!(["2025-09-19T16:59:29.185Z"]),
+            json!({}),
+        ] {
+            let meta = metadata(
+                &asset_id("a1"),
+                json!({ "dam:status": "approved", "commerce:isCommerce": "Yes", "commerce:skus": ["MH01"] }),
+                json!({ "repo:modifyDate": date }),
+            );
+            assert_invalid(&meta);
+        }
+    }
+
+    #[test]
     fn invalid_carries_a_reason_naming_the_property() {
         let meta = eligible_metadata(&asset_id("a1"), json!({ "commerce:skus": ["MH01", 7] }));
         match evaluate_default(&meta) {

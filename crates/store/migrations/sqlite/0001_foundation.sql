@@ -16,7 +16,6 @@ CREATE TABLE asset_work (
     run_at_ms      INTEGER NOT NULL,
     attempt        INTEGER NOT NULL DEFAULT 0,
     lease_until_ms INTEGER,
-    first_event_ms INTEGER NOT NULL,
     missing_once   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX asset_work_due ON asset_work (run_at_ms);
