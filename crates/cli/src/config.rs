@@ -1,6 +1,8 @@
 //! The TOML configuration of `assetsync serve`. Relative paths are relative to the file's folder.
 
 use anyhow::{Context, bail};
+use connectors::magento::MagentoAuth;
+use connectors::oauth1::OAuth1Credentials;
 use serde::Deserialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -50,13 +52,86 @@ pub struct EventsConfig {
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CommerceConfig {
+    /// `builtin` (assetsync holds the galleries) or `adobe-commerce` (a Magento 2 store).
     pub kind: String,
+    /// The store's base URL (`adobe-commerce`).
+    pub base_url: Option<String>,
+    pub consumer_key: Option<String>,
+    pub consumer_secret: Option<String>,
+    pub access_token: Option<String>,
+    pub access_token_secret: Option<String>,
+    /// `oauth1` (default: OAuth 1.0a HMAC-SHA256 signing) or `bearer` (`access_token` as a bearer token).
+    #[serde(default = "default_auth")]
+    pub auth: String,
+    /// Concurrent commerce writes (one at a time per SKU).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
 }
 
 impl Default for CommerceConfig {
     fn default() -> Self {
         Self {
             kind: "builtin".into(),
+            base_url: None,
+            consumer_key: None,
+            consumer_secret: None,
+            access_token: None,
+            access_token_secret: None,
+            auth: default_auth(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_auth() -> String {
+    "oauth1".into()
+}
+
+fn default_concurrency() -> usize {
+    64
+}
+
+/// The commerce sink the configuration asks for.
+pub enum SinkChoice {
+    Builtin,
+    AdobeCommerce { base_url: String, auth: MagentoAuth },
+}
+
+impl CommerceConfig {
+    /// Checks the section and says which sink to build.
+    pub fn sink(&self) -> anyhow::Result<SinkChoice> {
+        let required = |name: &str, value: &Option<String>| -> anyhow::Result<String> {
+            match value.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => Ok(v.to_owned()),
+                _ => bail!("commerce.{name} is required when commerce.kind = \"adobe-commerce\""),
+            }
+        };
+        match self.kind.as_str() {
+            "builtin" => Ok(SinkChoice::Builtin),
+            "adobe-commerce" => {
+                let base_url = required("base_url", &self.base_url)?;
+                if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+                    bail!("commerce.base_url must be an http(s) URL");
+                }
+                let auth = match self.auth.as_str() {
+                    "oauth1" => MagentoAuth::OAuth1(OAuth1Credentials {
+                        consumer_key: required("consumer_key", &self.consumer_key)?,
+                        consumer_secret: required("consumer_secret", &self.consumer_secret)?,
+                        access_token: required("access_token", &self.access_token)?,
+                        access_token_secret: required(
+                            "access_token_secret",
+                            &self.access_token_secret,
+                        )?,
+                    }),
+                    "bearer" => MagentoAuth::Bearer(required("access_token", &self.access_token)?),
+                    other => bail!("commerce.auth {other:?} is not supported (oauth1 or bearer)"),
+                };
+                if self.concurrency == 0 {
+                    bail!("commerce.concurrency must be at least 1");
+                }
+                Ok(SinkChoice::AdobeCommerce { base_url, auth })
+            }
+            other => bail!("commerce.kind {other:?} is not supported (builtin or adobe-commerce)"),
         }
     }
 }
@@ -165,12 +240,7 @@ impl Config {
         if self.events.public_keys.is_empty() {
             bail!("events.public_keys must name at least one public key file");
         }
-        if self.commerce.kind != "builtin" {
-            bail!(
-                "commerce.kind {:?} is not supported (supported: \"builtin\")",
-                self.commerce.kind
-            );
-        }
+        self.commerce.sink()?;
         Ok(())
     }
 

@@ -8,6 +8,7 @@ use domain::gallery::compute_gallery;
 use domain::metadata::{AssetMetadata, Evaluation, evaluate};
 use domain::{MatchSettings, Sku};
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
+use sandbox::commerce::{CommerceEmulator, CommerceSettings};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 const PROGRAM_ID: &str = "142461";
 const ENVIRONMENT_ID: &str = "1463137";
 const CLIENT_ID: &str = "assetsync-demo";
+const COMMERCE_CONSUMER_KEY: &str = "assetsync-demo-integration";
 
 /// `assetsync sandbox` options.
 #[derive(Args)]
@@ -59,6 +61,16 @@ pub struct DemoArgs {
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// Where galleries are written: the built-in catalog, or an emulated Adobe Commerce store.
+    #[arg(long, value_enum, default_value_t = DemoSink::Builtin)]
+    sink: DemoSink,
+}
+
+/// The demo's commerce side.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoSink {
+    Builtin,
+    AdobeCommerce,
 }
 
 pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
@@ -260,6 +272,62 @@ fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
         .unwrap_or_default()
 }
 
+/// Adds products to the catalog: to the emulated store first when there is one (where they exist for the
+/// sink), and to assetsync's catalog, which is how assetsync learns a product appeared.
+async fn add_products(
+    service: &Service,
+    store: Option<&CommerceEmulator>,
+    skus: &[Sku],
+) -> anyhow::Result<()> {
+    if let Some(store) = store {
+        for sku in skus {
+            store.create_product(sku.as_str());
+        }
+    }
+    service.engine.add_products(skus).await?;
+    Ok(())
+}
+
+/// The galleries the emulated store holds, in the same shape (asset id recovered from the file name).
+fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Expected {
+    products
+        .iter()
+        .map(|sku| {
+            let mut entries: Vec<(String, u32, Vec<String>)> = store
+                .entries(sku.as_str())
+                .unwrap_or_default()
+                .iter()
+                .map(|e| {
+                    let name = e["file"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default();
+                    let uuid: String = name.chars().take(36).collect();
+                    let mut roles: Vec<String> = e["types"]
+                        .as_array()
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|x| x.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    roles.sort();
+                    (
+                        format!("urn:aaid:aem:{uuid}"),
+                        u32::try_from(e["position"].as_u64().unwrap_or_default())
+                            .unwrap_or(u32::MAX),
+                        roles,
+                    )
+                })
+                .collect();
+            entries.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+            (sku.as_str().to_owned(), entries)
+        })
+        .collect()
+}
+
 fn count_entries(galleries: &Expected) -> usize {
     galleries.values().map(Vec::len).sum()
 }
@@ -303,6 +371,27 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )
     .await?;
     let keys = write_keys(&emulator, &dir.join("keys"))?;
+    let commerce_secrets = [
+        sandbox::aem::random_uuid(),
+        sandbox::aem::random_uuid(),
+        sandbox::aem::random_uuid(),
+    ];
+    let store_emulator = match args.sink {
+        DemoSink::Builtin => None,
+        DemoSink::AdobeCommerce => Some(
+            CommerceEmulator::start(
+                CommerceSettings {
+                    consumer_key: COMMERCE_CONSUMER_KEY.into(),
+                    consumer_secret: commerce_secrets[0].clone(),
+                    access_token: commerce_secrets[1].clone(),
+                    access_token_secret: commerce_secrets[2].clone(),
+                    allow_bearer: false,
+                },
+                0,
+            )
+            .await?,
+        ),
+    };
     let admin_token = sandbox::aem::random_uuid();
     let config = Config {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -319,7 +408,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             recipient_client_id: CLIENT_ID.into(),
             public_keys: keys,
         },
-        commerce: CommerceConfig::default(),
+        commerce: match &store_emulator {
+            None => CommerceConfig::default(),
+            Some(store) => CommerceConfig {
+                kind: "adobe-commerce".into(),
+                base_url: Some(store.url().to_owned()),
+                consumer_key: Some(COMMERCE_CONSUMER_KEY.into()),
+                consumer_secret: Some(commerce_secrets[0].clone()),
+                access_token: Some(commerce_secrets[1].clone()),
+                access_token_secret: Some(commerce_secrets[2].clone()),
+                ..CommerceConfig::default()
+            },
+        },
         sync: SyncConfig::default(),
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -339,7 +439,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<_, _>>()?;
     let late_count = (args.products / 50).max(1).min(products.len());
     let (early, late) = products.split_at(products.len() - late_count);
-    service.engine.add_products(early).await?;
+    add_products(&service, store_emulator.as_ref(), early).await?;
 
     let started = Instant::now();
     let plans = generate(&products, args.assets, args.seed);
@@ -368,7 +468,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         late.len()
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    service.engine.add_products(late).await?;
+    add_products(&service, store_emulator.as_ref(), late).await?;
 
     let expected = expected_galleries(&emulator, &products)?;
     let total = count_entries(&expected);
@@ -380,7 +480,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let served = served_galleries(&service, &products);
         let applied = matching_entries(&expected, &served);
         let quiet = deliveries.in_flight() == 0 && backlog.asset_work == 0 && backlog.sku_work == 0;
-        if quiet && served == expected {
+        let store_matches = store_emulator
+            .as_ref()
+            .is_none_or(|store| store_galleries(store, &products) == expected);
+        if quiet && served == expected && store_matches {
             break true;
         }
         if Instant::now() > deadline {
@@ -422,6 +525,13 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "  events    {} delivered ({} retried attempts)",
         deliveries.delivered, deliveries.failed_attempts
     );
+    if let Some(store) = &store_emulator {
+        let stats = store.stats();
+        println!(
+            "  commerce  {} POST, {} PUT, {} DELETE, {} GET to the emulated Adobe Commerce store",
+            stats.posts, stats.puts, stats.deletes, stats.gets
+        );
+    }
     println!("  seconds   {seconds:.2}");
     println!(
         "  latency   p50 {} ms  p99 {} ms  (event received → gallery applied)",

@@ -1,10 +1,11 @@
 //! Wiring: from a [`Config`] to a running service (store, engine, HTTP server).
 
-use crate::config::Config;
+use crate::config::{Config, SinkChoice};
 use anyhow::Context;
 use connectors::aem::AuthorClient;
 use connectors::ioevents::EventVerifier;
-use connectors::sink::BuiltinCatalog;
+use connectors::magento::{MagentoSettings, MagentoSink};
+use connectors::sink::{BuiltinCatalog, CommerceSink};
 use engine::{Engine, EngineSettings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,23 +47,29 @@ impl Service {
             &config.aem.access_token,
             Duration::from_secs(20),
         )?;
+        let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
+            SinkChoice::Builtin => Arc::new(BuiltinCatalog),
+            SinkChoice::AdobeCommerce { base_url, auth } => {
+                Arc::new(MagentoSink::new(MagentoSettings {
+                    base_url,
+                    auth,
+                    delivery_origin: config.delivery_origin(),
+                    timeout: Duration::from_secs(30),
+                })?)
+            }
+        };
         let settings = EngineSettings {
             matching: domain::MatchSettings {
                 sku_attribute: config.sync.sku_attribute.clone(),
             },
             public_delivery_origin: config.delivery_origin(),
             sync_enabled: config.sync.enabled,
+            sku_concurrency: config.commerce.concurrency,
             ..EngineSettings::default()
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (engine, mut tasks) = Engine::start(
-            Arc::new(store),
-            dam,
-            Arc::new(BuiltinCatalog),
-            settings,
-            shutdown_rx.clone(),
-        )
-        .await?;
+        let (engine, mut tasks) =
+            Engine::start(Arc::new(store), dam, sink, settings, shutdown_rx.clone()).await?;
         let state = AppState {
             engine: engine.clone(),
             verifier: Arc::new(verifier),

@@ -1,4 +1,5 @@
-//! Commerce sinks: where galleries are written. The built-in catalog keeps them in assetsync itself.
+//! Commerce sinks: where galleries are written. The built-in catalog keeps them in assetsync itself; the
+//! Adobe Commerce sink writes them to a Magento store ([`crate::magento`]).
 
 use async_trait::async_trait;
 use domain::gallery::apply_operations;
@@ -16,15 +17,26 @@ pub enum SinkOutcome {
 /// A failure to write to the commerce platform.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SinkError {
-    #[error("commerce refused the credentials (HTTP {0})")]
+    /// The platform refused the credentials: the sink pauses; work is kept.
+    #[error("commerce refused the credentials (HTTP {0}); the sink is paused")]
     Unauthorized(u16),
+    /// Transient: retried with backoff, or at `retry_after_ms` when the platform asked for it.
     #[error("commerce is unavailable: {message}")]
     Unavailable {
         message: String,
         retry_after_ms: Option<u64>,
     },
+    /// The platform refused this change (a 400): this item fails, with the platform's message.
     #[error("commerce rejected the change: {0}")]
     Rejected(String),
+}
+
+/// Whether a sink accepts writes now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkState {
+    Ready,
+    /// Paused after a 401/403, with the reason; a probe resumes it.
+    Paused(String),
 }
 
 /// A commerce platform that holds product galleries.
@@ -34,7 +46,7 @@ pub trait CommerceSink: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
 
     /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`. `product_known` tells
-    /// whether the built-in catalog holds the product.
+    /// whether assetsync's catalog holds the product (the built-in sink's notion of existence).
     async fn apply(
         &self,
         sku: &Sku,
@@ -42,6 +54,16 @@ pub trait CommerceSink: Send + Sync + 'static {
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError>;
+
+    /// Whether the sink accepts writes now.
+    fn state(&self) -> SinkState {
+        SinkState::Ready
+    }
+
+    /// Checks a paused sink's credentials with a harmless read; resumes it when they work again.
+    async fn probe(&self) -> SinkState {
+        self.state()
+    }
 }
 
 /// The built-in catalog: assetsync holds the galleries; a product exists when it was added to the catalog.

@@ -8,6 +8,7 @@
 pub mod events;
 pub mod gallery;
 pub mod ids;
+pub mod media_files;
 pub mod metadata;
 pub mod retry;
 pub mod time;

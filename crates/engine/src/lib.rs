@@ -11,9 +11,10 @@ pub mod workers;
 
 use cache::GalleryCache;
 use connectors::aem::AuthorClient;
-use connectors::sink::CommerceSink;
+use connectors::sink::{CommerceSink, SinkState};
 use domain::{MatchSettings, Sku};
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{Backlog, Store, StoreError};
 use tokio::sync::{Notify, watch};
@@ -37,6 +38,8 @@ pub struct EngineSettings {
     pub confirm_missing_after: Duration,
     /// When false, events are stored and assets evaluated, but nothing is written to commerce.
     pub sync_enabled: bool,
+    /// How often a paused sink is probed to see whether its credentials work again.
+    pub pause_probe: Duration,
 }
 
 impl Default for EngineSettings {
@@ -50,6 +53,7 @@ impl Default for EngineSettings {
             poll: Duration::from_millis(250),
             confirm_missing_after: Duration::from_millis(500),
             sync_enabled: true,
+            pause_probe: Duration::from_secs(2),
         }
     }
 }
@@ -63,6 +67,8 @@ pub struct Engine {
     pub(crate) cache: GalleryCache,
     pub(crate) assets_ready: Notify,
     pub(crate) skus_ready: Notify,
+    /// When the paused sink was last probed (Unix ms).
+    pub(crate) last_probe_ms: AtomicI64,
     ingest: ingest::IngestHandle,
 }
 
@@ -99,6 +105,7 @@ impl Engine {
             cache,
             assets_ready: Notify::new(),
             skus_ready: Notify::new(),
+            last_probe_ms: AtomicI64::new(0),
             ingest,
         });
         let mut handles = vec![
@@ -160,9 +167,14 @@ impl Engine {
         Ok(self.store.backlog().await?)
     }
 
-    /// The sink's kind (`builtin`, ...).
+    /// The sink's kind (`builtin`, `adobe-commerce`).
     pub fn sink_kind(&self) -> &'static str {
         self.sink.kind()
+    }
+
+    /// Whether the sink accepts writes now (paused after a 401/403).
+    pub fn sink_state(&self) -> SinkState {
+        self.sink.state()
     }
 }
 

@@ -5,13 +5,13 @@
 
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
-use connectors::sink::{SinkError, SinkOutcome};
+use connectors::sink::{SinkError, SinkOutcome, SinkState};
 use domain::gallery::{compute_gallery, reconcile};
 use domain::metadata::{Evaluation, evaluate};
 use domain::retry::retry_delay_ms;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 use store::{AssetOutcome, AssetWork, SkuOutcome, SkuWork};
 use tokio::sync::{Notify, Semaphore, watch};
 
@@ -53,6 +53,9 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
         move |limit| {
             let engine = claimer.clone();
             async move {
+                if !sink_ready(&engine).await {
+                    return Ok(Vec::new());
+                }
                 engine
                     .store
                     .claim_sku_work(now_ms(), limit, lease_ms(&engine))
@@ -62,6 +65,21 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
         move |work| process_sku(processor.clone(), work),
     )
     .await;
+}
+
+/// False while the sink is paused; probes it (at most once per `pause_probe`) to resume it.
+async fn sink_ready(engine: &Engine) -> bool {
+    if engine.sink.state() == SinkState::Ready {
+        return true;
+    }
+    let now = now_ms();
+    let interval = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
+    let last = engine.last_probe_ms.load(Ordering::Relaxed);
+    if now - last < interval {
+        return false;
+    }
+    engine.last_probe_ms.store(now, Ordering::Relaxed);
+    engine.sink.probe().await == SinkState::Ready
 }
 
 fn lease_ms(engine: &Engine) -> i64 {
@@ -194,14 +212,18 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
         Ok(state) => {
             let desired = compute_gallery(&state.claims);
             let ops = reconcile(&desired, &state.applied);
-            match engine
-                .sink
-                .apply(&work.sku, state.product_exists, &state.applied, &ops)
-                .await
-            {
-                Ok(SinkOutcome::Applied(entries)) => SkuOutcome::Applied(entries),
-                Ok(SinkOutcome::ProductMissing) => SkuOutcome::ProductMissing,
-                Err(error) => sink_failure(&work, &error),
+            if ops.is_empty() || engine.sink.state() == SinkState::Ready {
+                match engine
+                    .sink
+                    .apply(&work.sku, state.product_exists, &state.applied, &ops)
+                    .await
+                {
+                    Ok(SinkOutcome::Applied(entries)) => SkuOutcome::Applied(entries),
+                    Ok(SinkOutcome::ProductMissing) => SkuOutcome::ProductMissing,
+                    Err(error) => sink_failure(&engine, &work, &error),
+                }
+            } else {
+                deferred(&engine)
             }
         }
         Err(error) => {
@@ -225,24 +247,31 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
     }
 }
 
-fn sink_failure(work: &SkuWork, error: &SinkError) -> SkuOutcome {
+/// Keeps the work for later without counting an attempt (the sink is paused).
+fn deferred(engine: &Engine) -> SkuOutcome {
+    let delay = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
+    SkuOutcome::Deferred {
+        retry_at_ms: now_ms().saturating_add(delay),
+    }
+}
+
+fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcome {
     tracing::warn!(sku = %work.sku, %error, "commerce write failed");
     let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
-    let retry_after = match error {
-        SinkError::Unavailable { retry_after_ms, .. } => *retry_after_ms,
-        SinkError::Unauthorized(_) => Some(Duration::from_secs(30).as_millis() as u64),
-        SinkError::Rejected(_) => None,
-    };
-    let retry_at_ms = match error {
-        SinkError::Rejected(_) => None,
-        _ => Some(
-            now_ms()
-                + i64::try_from(retry_delay_ms(attempt, retry_after, fastrand::f64()))
-                    .unwrap_or(i64::MAX),
-        ),
-    };
-    SkuOutcome::Failed {
-        error: error.to_string(),
-        retry_at_ms,
+    match error {
+        SinkError::Unauthorized(_) => deferred(engine),
+        SinkError::Rejected(_) => SkuOutcome::Failed {
+            error: error.to_string(),
+            retry_at_ms: None,
+        },
+        SinkError::Unavailable { retry_after_ms, .. } => {
+            let delay = retry_delay_ms(attempt, *retry_after_ms, fastrand::f64());
+            SkuOutcome::Failed {
+                error: error.to_string(),
+                retry_at_ms: Some(
+                    now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
+                ),
+            }
+        }
     }
 }

@@ -73,6 +73,8 @@ struct Asset {
     repository: Map<String, Value>,
     metadata: Map<String, Value>,
     version: u64,
+    /// Bumped by each new binary (upload of a new version).
+    binary_version: u64,
 }
 
 struct Inner {
@@ -206,6 +208,11 @@ impl AemEmulator {
         self.shared.update(asset_id, status_fields("rejected"))
     }
 
+    /// Uploads a new binary version (new `dam:sha1`) and emits `aem.assets.asset.processing_completed`.
+    pub fn new_version(&self, asset_id: &str) -> Result<(), ControlError> {
+        self.shared.new_version(asset_id)
+    }
+
     /// Deletes the asset and emits `aem.assets.asset.deleted`.
     pub fn delete_asset(&self, asset_id: &str) -> Result<(), ControlError> {
         self.shared.delete(asset_id)
@@ -324,8 +331,9 @@ impl Shared {
             repository,
             metadata: new.metadata,
             version: 0,
+            binary_version: 0,
         };
-        touch(&mut asset, modified, &asset_id);
+        touch(&mut asset, modified, &asset_id, true);
         let changed: Vec<String> = asset.metadata.keys().cloned().collect();
         let event = self.event(
             "aem.assets.asset.processing_completed",
@@ -354,12 +362,30 @@ impl Shared {
             }
             changed.push(key);
         }
-        touch(asset, modified, asset_id);
+        touch(asset, modified, asset_id, false);
         let event = self.event(
             "aem.assets.asset.metadata_updated",
             asset_id,
             asset,
             &changed,
+        );
+        self.emit(&inner, event);
+        Ok(())
+    }
+
+    fn new_version(&self, asset_id: &str) -> Result<(), ControlError> {
+        let mut inner = self.lock();
+        let modified = next_modify(&mut inner);
+        let asset = inner
+            .assets
+            .get_mut(asset_id)
+            .ok_or_else(|| ControlError::UnknownAsset(asset_id.to_owned()))?;
+        touch(asset, modified, asset_id, true);
+        let event = self.event(
+            "aem.assets.asset.processing_completed",
+            asset_id,
+            asset,
+            &[],
         );
         self.emit(&inner, event);
         Ok(())
@@ -435,11 +461,15 @@ fn next_modify(inner: &mut Inner) -> i64 {
     inner.last_modify_ms
 }
 
-fn touch(asset: &mut Asset, modified: i64, asset_id: &str) {
+/// A new repository version; with `new_binary`, a new binary too (and so a new `dam:sha1`).
+fn touch(asset: &mut Asset, modified: i64, asset_id: &str, new_binary: bool) {
     asset.version += 1;
+    if new_binary {
+        asset.binary_version += 1;
+    }
     let sha1 = digest(
         &SHA1_FOR_LEGACY_USE_ONLY,
-        format!("{asset_id}:{}", asset.version).as_bytes(),
+        format!("{asset_id}:{}", asset.binary_version).as_bytes(),
     );
     let sha1_hex: String = sha1.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     asset.repository.insert(
@@ -466,6 +496,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/control/assets/{asset_id}/metadata", patch(control_update))
         .route("/control/assets/{asset_id}/approve", post(control_approve))
         .route("/control/assets/{asset_id}/reject", post(control_reject))
+        .route(
+            "/control/assets/{asset_id}/versions",
+            post(control_new_version),
+        )
         .route("/control/deliveries", get(control_deliveries))
         .with_state(shared)
 }
@@ -704,6 +738,17 @@ async fn control_reject(
     control_result(
         shared
             .update(&asset_id, status_fields("rejected"))
+            .map(|()| json!({ "assetId": asset_id })),
+    )
+}
+
+async fn control_new_version(
+    State(shared): State<Arc<Shared>>,
+    Path(asset_id): Path<String>,
+) -> Response {
+    control_result(
+        shared
+            .new_version(&asset_id)
             .map(|()| json!({ "assetId": asset_id })),
     )
 }

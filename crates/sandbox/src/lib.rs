@@ -2,9 +2,11 @@
 //! benchmark. They behave as the reference says the real ones do (signatures, validation, errors).
 //!
 //! Entry point: [`aem::AemEmulator`] (AEM Author API, delivery renditions, search, and signed Adobe I/O
-//! Events delivery to subscribed webhooks).
+//! Events delivery to subscribed webhooks); [`commerce::CommerceEmulator`] (Adobe Commerce REST media gallery
+//! and product list, OAuth 1.0a signed, with fault injection).
 
 pub mod aem;
+pub mod commerce;
 mod delivery;
 mod keys;
 

@@ -117,6 +117,9 @@ pub enum SkuOutcome {
         error: String,
         retry_at_ms: Option<i64>,
     },
+    /// Not attempted (the sink is paused): the work is kept for `retry_at_ms`, no attempt is counted and no
+    /// status changes.
+    Deferred { retry_at_ms: i64 },
 }
 
 /// The sync status of one asset (reference §9.2).

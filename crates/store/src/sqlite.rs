@@ -526,6 +526,13 @@ impl Store for SqliteStore {
                 }
                 retry_at_ms
             }
+            SkuOutcome::Deferred { retry_at_ms } => {
+                sqlx::query("UPDATE sku_work SET attempt = MAX(attempt - 1, 0) WHERE sku = ?")
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?;
+                Some(retry_at_ms)
+            }
         };
         match retry_at {
             Some(at) => {

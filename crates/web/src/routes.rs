@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
 use domain::time::format_rfc3339_ms;
 use domain::{AssetId, Sku};
@@ -215,16 +216,21 @@ async fn product_media(
         .into_response())
 }
 
-/// `GET /healthz`: 200 once events are accepted, with the backlog.
+/// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events
+/// are still accepted and kept).
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let backlog = state
         .engine
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    let (status, sink_state, reason) = match state.engine.sink_state() {
+        SinkState::Ready => ("ok", "ready", None),
+        SinkState::Paused(reason) => ("degraded", "paused", Some(reason)),
+    };
     Ok(Json(json!({
-        "status": "ok",
-        "sink": state.engine.sink_kind(),
+        "status": status,
+        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
         "backlog": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,

@@ -2,6 +2,7 @@
 
 use reqwest::StatusCode;
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
+use sandbox::commerce::{CommerceEmulator, CommerceSettings};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -12,12 +13,19 @@ use tempfile::TempDir;
 pub const CLIENT_ID: &str = "test-client";
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const ACCESS_TOKEN: &str = "test-access-token";
+pub const CONSUMER_KEY: &str = "test-consumer-key";
+pub const CONSUMER_SECRET: &str = "test-consumer-secret";
+pub const COMMERCE_TOKEN: &str = "test-commerce-token";
+pub const COMMERCE_TOKEN_SECRET: &str = "test-commerce-token-secret";
 
 pub struct TestApp {
     pub dir: TempDir,
     pub emulator: AemEmulator,
     pub url: String,
     pub http: reqwest::Client,
+    /// The emulated Adobe Commerce store, when the service writes to one.
+    pub store: Option<CommerceEmulator>,
+    commerce_auth: &'static str,
     child: Option<Child>,
     port: u16,
     sync_enabled: bool,
@@ -38,6 +46,31 @@ impl TestApp {
     }
 
     pub async fn spawn_with(key_form: KeyForm, sync_enabled: bool) -> Self {
+        Self::spawn_full(key_form, sync_enabled, None).await
+    }
+
+    /// A service writing to an emulated Adobe Commerce store (`auth` = `oauth1` or `bearer`).
+    pub async fn spawn_magento(auth: &'static str, allow_bearer: bool) -> Self {
+        let store = CommerceEmulator::start(
+            CommerceSettings {
+                consumer_key: CONSUMER_KEY.into(),
+                consumer_secret: CONSUMER_SECRET.into(),
+                access_token: COMMERCE_TOKEN.into(),
+                access_token_secret: COMMERCE_TOKEN_SECRET.into(),
+                allow_bearer,
+            },
+            0,
+        )
+        .await
+        .unwrap();
+        Self::spawn_full(KeyForm::SpkiSecondKey, true, Some((store, auth))).await
+    }
+
+    async fn spawn_full(
+        key_form: KeyForm,
+        sync_enabled: bool,
+        store: Option<(CommerceEmulator, &'static str)>,
+    ) -> Self {
         let emulator = AemEmulator::start(
             AemSettings {
                 program_id: "142461".into(),
@@ -55,6 +88,8 @@ impl TestApp {
             emulator,
             url: String::new(),
             http: reqwest::Client::new(),
+            commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
+            store: store.map(|(store, _)| store),
             child: None,
             port: 0,
             sync_enabled,
@@ -89,8 +124,7 @@ access_token = "{ACCESS_TOKEN}"
 [events]
 recipient_client_id = "{CLIENT_ID}"
 public_keys = ["keys/pub.pem"]
-[commerce]
-kind = "builtin"
+{commerce}
 [sync]
 enabled = {enabled}
 sku_attribute = "commerce:skus"
@@ -98,6 +132,16 @@ sku_attribute = "commerce:skus"
             port = self.port,
             emulator = self.emulator.url(),
             enabled = self.sync_enabled,
+            commerce = match &self.store {
+                None => "[commerce]\nkind = \"builtin\"".to_owned(),
+                Some(store) => format!(
+                    "[commerce]\nkind = \"adobe-commerce\"\nbase_url = \"{}\"\nauth = \"{}\"\n\
+                     consumer_key = \"{CONSUMER_KEY}\"\nconsumer_secret = \"{CONSUMER_SECRET}\"\n\
+                     access_token = \"{COMMERCE_TOKEN}\"\naccess_token_secret = \"{COMMERCE_TOKEN_SECRET}\"",
+                    store.url(),
+                    self.commerce_auth
+                ),
+            },
         );
         let path = self.dir.path().join("assetsync.toml");
         std::fs::write(&path, config).unwrap();
@@ -178,6 +222,44 @@ sku_attribute = "commerce:skus"
         let id = self.create_asset(Value::Object(metadata));
         self.emulator.approve(&id).unwrap();
         id
+    }
+
+    /// The emulated store (panics when the service writes to the built-in catalog).
+    pub fn store(&self) -> &CommerceEmulator {
+        self.store
+            .as_ref()
+            .expect("this TestApp has no commerce emulator")
+    }
+
+    /// The store's gallery of `sku` as (asset id from the file name, position, roles, label), by position.
+    pub fn store_gallery(&self, sku: &str) -> Vec<(String, i64, Vec<String>, Option<String>)> {
+        self.store()
+            .entries(sku)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let file = e["file"].as_str().unwrap_or_default();
+                let name = file.rsplit('/').next().unwrap_or_default();
+                let owner = if name.starts_with("handmade") {
+                    "handmade".to_owned()
+                } else {
+                    format!("urn:aaid:aem:{}", name.chars().take(36).collect::<String>())
+                };
+                let mut roles: Vec<String> = e["types"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_owned())
+                    .collect();
+                roles.sort();
+                (
+                    owner,
+                    e["position"].as_i64().unwrap(),
+                    roles,
+                    e["label"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
     }
 
     pub fn update(&self, asset_id: &str, fields: Value) {

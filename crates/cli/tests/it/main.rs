@@ -4,5 +4,6 @@
 
 mod cli;
 mod harness;
+mod magento;
 mod sync;
 mod webhook;

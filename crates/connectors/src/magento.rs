@@ -1,0 +1,552 @@
+//! The Adobe Commerce (Magento 2) sink: product galleries through the REST media API
+//! (`/rest/all/V1/products/{sku}/media[/{entryId}]`), following DESIGN.md's "Commerce writes" rules:
+//! exactly the bytes the DAM delivers, deterministic file names so an entry created before a crash is
+//! adopted rather than created twice, full-entry PUTs, binary replacement as POST new + DELETE old, only
+//! entries assetsync owns are ever touched, 401/403 pause the sink, `Retry-After` is honoured per host.
+
+use crate::hosts::{Admission, HostGates};
+use crate::oauth1::{OAuth1Credentials, percent_encode};
+use crate::sink::{CommerceSink, SinkError, SinkOutcome, SinkState};
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use domain::media_files::{file_stem, image_extension, path_carries_stem};
+use domain::{AppliedEntry, AssetId, GalleryEntry, Operation, Sku};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How requests to the store are authenticated.
+#[derive(Clone)]
+pub enum MagentoAuth {
+    /// OAuth 1.0a, HMAC-SHA256 (what Magento 2.4.4+ accepts for integrations by default).
+    OAuth1(OAuth1Credentials),
+    /// `Authorization: Bearer <access token>`, for stores that allow integration tokens as bearer tokens.
+    Bearer(String),
+}
+
+impl fmt::Debug for MagentoAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::OAuth1(credentials) => f.debug_tuple("OAuth1").field(credentials).finish(),
+            Self::Bearer(_) => f.write_str("Bearer(***)"),
+        }
+    }
+}
+
+/// Where the store is and how to reach it.
+#[derive(Debug, Clone)]
+pub struct MagentoSettings {
+    /// The store's base URL, e.g. `https://shop.example.com`.
+    pub base_url: String,
+    pub auth: MagentoAuth,
+    /// Where binaries are fetched from: the DAM's delivery origin (never the custom domain).
+    pub delivery_origin: String,
+    pub timeout: Duration,
+}
+
+/// The Magento sink.
+pub struct MagentoSink {
+    http: reqwest::Client,
+    settings: MagentoSettings,
+    gates: HostGates,
+    paused: Mutex<Option<String>>,
+}
+
+/// A gallery entry as Magento lists it.
+#[derive(Debug, Clone, Deserialize)]
+struct RemoteEntry {
+    id: u64,
+    file: Option<String>,
+}
+
+/// Why a step stopped: a sink failure, or the product is gone.
+enum Failure {
+    Sink(SinkError),
+    ProductGone,
+}
+
+impl From<SinkError> for Failure {
+    fn from(error: SinkError) -> Self {
+        Self::Sink(error)
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    content_type: Option<String>,
+    body: Bytes,
+    retry_after_ms: Option<u64>,
+}
+
+impl MagentoSink {
+    /// A sink for one store.
+    pub fn new(settings: MagentoSettings) -> Result<Self, SinkError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .pool_max_idle_per_host(64)
+            .build()
+            .map_err(|e| SinkError::Unavailable {
+                message: e.to_string(),
+                retry_after_ms: None,
+            })?;
+        let mut settings = settings;
+        settings.base_url = settings.base_url.trim_end_matches('/').to_owned();
+        settings.delivery_origin = settings.delivery_origin.trim_end_matches('/').to_owned();
+        Ok(Self {
+            http,
+            settings,
+            gates: HostGates::default(),
+            paused: Mutex::new(None),
+        })
+    }
+
+    fn media_url(&self, sku: &Sku, entry_id: Option<u64>) -> String {
+        let base = format!(
+            "{}/rest/all/V1/products/{}/media",
+            self.settings.base_url,
+            percent_encode(sku.as_str())
+        );
+        match entry_id {
+            Some(id) => format!("{base}/{id}"),
+            None => base,
+        }
+    }
+
+    /// Sends one request, honouring the host's `Retry-After` and mapping the statuses that are about the
+    /// whole store (credentials, availability). 404 and 400 are left to the caller.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        signed: bool,
+    ) -> Result<Reply, SinkError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| SinkError::Rejected(format!("invalid URL {url}: {e}")))?;
+        let host = format!(
+            "{}:{}",
+            parsed.host_str().unwrap_or_default(),
+            parsed.port_or_known_default().unwrap_or(0)
+        );
+        let probe = match self.gates.admit(&host) {
+            Admission::Go { probe } => probe,
+            Admission::Wait(left) => {
+                return Err(SinkError::Unavailable {
+                    message: format!("{host} asked to wait (Retry-After)"),
+                    retry_after_ms: Some(millis(left)),
+                });
+            }
+        };
+        let reply = self.transmit(&method, &parsed, body, signed).await;
+        let throttle = match &reply {
+            Ok(r) if matches!(r.status.as_u16(), 429 | 503) => {
+                r.retry_after_ms.map(Duration::from_millis)
+            }
+            _ => None,
+        };
+        self.gates.finish(&host, probe, throttle);
+        let reply = reply?;
+        let status = reply.status;
+        let context = || {
+            format!(
+                "{method} {} answered {status}: {}",
+                parsed.path(),
+                magento_message(&reply.body)
+            )
+        };
+        match status.as_u16() {
+            401 | 403 if signed => {
+                *self.paused.lock().unwrap_or_else(PoisonError::into_inner) = Some(context());
+                Err(SinkError::Unauthorized(status.as_u16()))
+            }
+            408 | 409 | 429 | 500..=599 => Err(SinkError::Unavailable {
+                message: context(),
+                retry_after_ms: reply.retry_after_ms,
+            }),
+            _ => Ok(reply),
+        }
+    }
+
+    /// The request on the wire: signing, sending, reading the reply.
+    async fn transmit(
+        &self,
+        method: &Method,
+        url: &reqwest::Url,
+        body: Option<&Value>,
+        signed: bool,
+    ) -> Result<Reply, SinkError> {
+        let mut request = self.http.request(method.clone(), url.clone());
+        if signed {
+            request = match &self.settings.auth {
+                MagentoAuth::OAuth1(credentials) => {
+                    let nonce: String = (0..32).map(|_| fastrand::alphanumeric()).collect();
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    request.header(
+                        "Authorization",
+                        credentials.authorization(method.as_str(), url, now, &nonce),
+                    )
+                }
+                MagentoAuth::Bearer(token) => request.bearer_auth(token),
+            };
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let unavailable = |e: reqwest::Error| SinkError::Unavailable {
+            message: format!("{method} {}: {}", url.path(), transport_error(&e)),
+            retry_after_ms: None,
+        };
+        let reply = request.send().await.map_err(unavailable)?;
+        let status = reply.status();
+        let retry_after_ms = crate::aem::retry_after_ms(reply.headers());
+        let content_type = reply
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = reply.bytes().await.map_err(unavailable)?;
+        Ok(Reply {
+            status,
+            content_type,
+            body,
+            retry_after_ms,
+        })
+    }
+
+    /// The product's gallery; `ProductGone` when the product does not exist.
+    async fn list(&self, sku: &Sku) -> Result<Vec<RemoteEntry>, Failure> {
+        let reply = self
+            .send(Method::GET, &self.media_url(sku, None), None, true)
+            .await?;
+        match reply.status {
+            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            s if s.is_success() => serde_json::from_slice(&reply.body).map_err(|e| {
+                Failure::Sink(SinkError::Unavailable {
+                    message: format!("unreadable media list: {e}"),
+                    retry_after_ms: None,
+                })
+            }),
+            s => Err(rejected(s, &reply.body)),
+        }
+    }
+
+    /// Downloads the asset's original binary from the DAM's delivery origin.
+    async fn download(&self, entry: &GalleryEntry, stem: &str) -> Result<(Bytes, String), Failure> {
+        let url = format!(
+            "{}/adobe/assets/{}/original/as/{stem}",
+            self.settings.delivery_origin, entry.asset_id
+        );
+        let reply = self.send(Method::GET, &url, None, false).await?;
+        if !reply.status.is_success() {
+            return Err(Failure::Sink(SinkError::Unavailable {
+                message: format!(
+                    "the DAM delivered no binary for {} (HTTP {})",
+                    entry.asset_id, reply.status
+                ),
+                retry_after_ms: None,
+            }));
+        }
+        let mime = reply.content_type.unwrap_or_default();
+        Ok((reply.body, mime))
+    }
+
+    /// Creates the entry, or adopts the one carrying its file name (made before a crash or a lost database).
+    async fn create(
+        &self,
+        sku: &Sku,
+        entry: &GalleryEntry,
+        remote: &[RemoteEntry],
+    ) -> Result<String, Failure> {
+        let stem = file_stem(&entry.asset_id, &entry.content_id);
+        if let Some(found) = remote.iter().find(|r| {
+            r.file
+                .as_deref()
+                .is_some_and(|f| path_carries_stem(f, &stem))
+        }) {
+            tracing::info!(%sku, asset = %entry.asset_id, entry_id = found.id, "adopting an entry created earlier");
+            self.put(sku, found.id, entry, found.file.as_deref())
+                .await?;
+            return Ok(found.id.to_string());
+        }
+        let (binary, mime) = self.download(entry, &stem).await?;
+        let extension = image_extension(&mime).ok_or_else(|| {
+            Failure::Sink(SinkError::Rejected(format!(
+                "the DAM delivers {} as {mime:?}, which is not an image type the store accepts",
+                entry.asset_id
+            )))
+        })?;
+        let body = json!({ "entry": {
+            "media_type": "image",
+            "label": entry.label,
+            "position": entry.position,
+            "disabled": false,
+            "types": entry.roles,
+            "content": {
+                "base64_encoded_data": STANDARD.encode(&binary),
+                "type": mime.split(';').next().unwrap_or_default().trim(),
+                "name": format!("{stem}.{extension}"),
+            },
+        }});
+        let reply = self
+            .send(Method::POST, &self.media_url(sku, None), Some(&body), true)
+            .await?;
+        match reply.status {
+            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            s if s.is_success() => match serde_json::from_slice::<Value>(&reply.body) {
+                Ok(Value::String(id)) => Ok(id),
+                Ok(Value::Number(id)) => Ok(id.to_string()),
+                _ => Err(Failure::Sink(SinkError::Unavailable {
+                    message: "the store answered a create without an entry id".into(),
+                    retry_after_ms: None,
+                })),
+            },
+            s => Err(rejected(s, &reply.body)),
+        }
+    }
+
+    /// Replaces the whole entry `id` (read-modify-write: the stored file stays). `Ok(false)` when the entry
+    /// no longer exists (deleted by hand).
+    async fn put(
+        &self,
+        sku: &Sku,
+        id: u64,
+        entry: &GalleryEntry,
+        file: Option<&str>,
+    ) -> Result<bool, Failure> {
+        let body = json!({ "entry": {
+            "id": id,
+            "media_type": "image",
+            "label": entry.label,
+            "position": entry.position,
+            "disabled": false,
+            "types": entry.roles,
+            "file": file,
+        }});
+        let reply = self
+            .send(
+                Method::PUT,
+                &self.media_url(sku, Some(id)),
+                Some(&body),
+                true,
+            )
+            .await?;
+        match reply.status {
+            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(false),
+            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            s if s.is_success() => Ok(true),
+            s => Err(rejected(s, &reply.body)),
+        }
+    }
+
+    /// Deletes entry `id`; an entry already gone is fine.
+    async fn delete(&self, sku: &Sku, id: u64) -> Result<(), Failure> {
+        let reply = self
+            .send(Method::DELETE, &self.media_url(sku, Some(id)), None, true)
+            .await?;
+        match reply.status {
+            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(()),
+            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            s if s.is_success() => Ok(()),
+            s => Err(rejected(s, &reply.body)),
+        }
+    }
+
+    async fn apply_ops(
+        &self,
+        sku: &Sku,
+        applied: &[AppliedEntry],
+        ops: &[Operation],
+    ) -> Result<Vec<AppliedEntry>, Failure> {
+        let remote = self.list(sku).await?;
+        let remote_by_id: BTreeMap<u64, &RemoteEntry> = remote.iter().map(|r| (r.id, r)).collect();
+        let mut result: BTreeMap<AssetId, AppliedEntry> = applied
+            .iter()
+            .map(|a| (a.entry.asset_id.clone(), a.clone()))
+            .collect();
+        let remote_id = |entry: &AppliedEntry| {
+            entry
+                .remote_id
+                .as_deref()
+                .and_then(|id| id.parse::<u64>().ok())
+        };
+        for op in ops {
+            match op {
+                Operation::Delete(from) => {
+                    if let Some(id) = remote_id(from).filter(|id| remote_by_id.contains_key(id)) {
+                        self.delete(sku, id).await?;
+                    }
+                    result.remove(&from.entry.asset_id);
+                }
+                Operation::Update { from, to } => {
+                    let existing = remote_id(from).and_then(|id| remote_by_id.get(&id).copied());
+                    let id = match existing {
+                        Some(found)
+                            if self.put(sku, found.id, to, found.file.as_deref()).await? =>
+                        {
+                            found.id.to_string()
+                        }
+                        _ => self.create(sku, to, &remote).await?,
+                    };
+                    result.insert(
+                        to.asset_id.clone(),
+                        AppliedEntry {
+                            entry: to.clone(),
+                            remote_id: Some(id),
+                        },
+                    );
+                }
+                Operation::Replace { from, to } => {
+                    let id = self.create(sku, to, &remote).await?;
+                    if let Some(old) = remote_id(from)
+                        .filter(|old| remote_by_id.contains_key(old) && old.to_string() != id)
+                    {
+                        self.delete(sku, old).await?;
+                    }
+                    result.insert(
+                        to.asset_id.clone(),
+                        AppliedEntry {
+                            entry: to.clone(),
+                            remote_id: Some(id),
+                        },
+                    );
+                }
+                Operation::Create(to) => {
+                    let id = self.create(sku, to, &remote).await?;
+                    result.insert(
+                        to.asset_id.clone(),
+                        AppliedEntry {
+                            entry: to.clone(),
+                            remote_id: Some(id),
+                        },
+                    );
+                }
+            }
+        }
+        let mut entries: Vec<AppliedEntry> = result.into_values().collect();
+        entries.sort_by(|a, b| {
+            (a.entry.position, &a.entry.asset_id).cmp(&(b.entry.position, &b.entry.asset_id))
+        });
+        Ok(entries)
+    }
+}
+
+#[async_trait]
+impl CommerceSink for MagentoSink {
+    fn kind(&self) -> &'static str {
+        "adobe-commerce"
+    }
+
+    async fn apply(
+        &self,
+        sku: &Sku,
+        _product_known: bool,
+        applied: &[AppliedEntry],
+        ops: &[Operation],
+    ) -> Result<SinkOutcome, SinkError> {
+        if ops.is_empty() {
+            return Ok(SinkOutcome::Applied(applied.to_vec()));
+        }
+        if let SinkState::Paused(reason) = self.state() {
+            return Err(SinkError::Unavailable {
+                message: format!("sink paused: {reason}"),
+                retry_after_ms: None,
+            });
+        }
+        match self.apply_ops(sku, applied, ops).await {
+            Ok(entries) => Ok(SinkOutcome::Applied(entries)),
+            Err(Failure::ProductGone) => Ok(SinkOutcome::ProductMissing),
+            Err(Failure::Sink(error)) => Err(error),
+        }
+    }
+
+    fn state(&self) -> SinkState {
+        match self
+            .paused
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        {
+            Some(reason) => SinkState::Paused(reason),
+            None => SinkState::Ready,
+        }
+    }
+
+    async fn probe(&self) -> SinkState {
+        let url = format!(
+            "{}/rest/all/V1/products?searchCriteria[pageSize]=1",
+            self.settings.base_url
+        );
+        *self.paused.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        match self.send(Method::GET, &url, None, true).await {
+            Ok(reply) if reply.status.is_success() => {
+                tracing::info!("commerce credentials work again; sink resumed")
+            }
+            Ok(reply) => {
+                tracing::warn!(status = %reply.status, "commerce probe answered unexpectedly")
+            }
+            Err(error) => tracing::warn!(%error, "commerce probe failed"),
+        }
+        self.state()
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn transport_error(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    }
+}
+
+/// Magento's error text, with `%1`-style or `%name` placeholders filled from `parameters`.
+fn magento_message(body: &[u8]) -> String {
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return String::from_utf8_lossy(body).chars().take(200).collect();
+    };
+    let mut message = value["message"].as_str().unwrap_or_default().to_owned();
+    match &value["parameters"] {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate().rev() {
+                message =
+                    message.replace(&format!("%{}", i + 1), item.as_str().unwrap_or_default());
+            }
+        }
+        Value::Object(map) => {
+            for (name, item) in map {
+                message = message.replace(&format!("%{name}"), item.as_str().unwrap_or_default());
+            }
+        }
+        _ => {}
+    }
+    message
+}
+
+fn is_missing_entry(body: &[u8]) -> bool {
+    magento_message(body)
+        .to_ascii_lowercase()
+        .contains("no image with provided id")
+}
+
+fn rejected(status: StatusCode, body: &[u8]) -> Failure {
+    Failure::Sink(SinkError::Rejected(format!(
+        "HTTP {status}: {}",
+        magento_message(body)
+    )))
+}
