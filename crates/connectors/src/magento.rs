@@ -278,12 +278,26 @@ impl MagentoSink {
             return Ok(found.id.to_string());
         }
         let (binary, mime) = self.download(entry, &stem).await?;
-        let extension = image_extension(&mime).ok_or_else(|| {
-            Failure::Sink(SinkError::Rejected(format!(
-                "the DAM delivers {} as {mime:?}, which is not an image type the store accepts",
-                entry.asset_id
-            )))
-        })?;
+        // Known image types get their usual extension; other image types go to the store, which decides
+        // (and answers with its own message); anything else is not an image.
+        let subtype: String = mime
+            .split(';')
+            .next()
+            .and_then(|m| m.trim().strip_prefix("image/"))
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect();
+        let extension = match image_extension(&mime) {
+            Some(known) => known.to_owned(),
+            None if !subtype.is_empty() => subtype,
+            None => {
+                return Err(Failure::Sink(SinkError::Rejected(format!(
+                    "the DAM delivers {} as {mime:?}, which is not an image",
+                    entry.asset_id
+                ))));
+            }
+        };
         let body = json!({ "entry": {
             "media_type": "image",
             "label": entry.label,

@@ -648,27 +648,47 @@ fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {
 }
 
 /// Delivery serves approved assets only (approved to `delivery` or with no target).
+/// Delivery serves approved assets only (approved to `delivery` or with no target). JPEG and PNG assets are
+/// delivered as a PNG rendition; other formats as bytes of that format (TIFF, PDF, ...), as the DAM would.
 async fn rendition(
     State(shared): State<Arc<Shared>>,
     Path((asset_id, _seo)): Path<(String, String)>,
 ) -> Response {
     let inner = shared.lock();
-    let deliverable = inner.assets.get(&asset_id).is_some_and(|asset| {
+    let Some(asset) = inner.assets.get(&asset_id).filter(|asset| {
         asset.metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
             && asset
                 .metadata
                 .get("dam:activationTarget")
                 .and_then(Value::as_str)
                 .is_none_or(|t| t == "delivery")
-    });
-    if !deliverable {
+    }) else {
         return problem(
             StatusCode::NOT_FOUND,
             "Not Found",
             "asset not found or not approved for delivery",
         );
+    };
+    let format = asset
+        .repository
+        .get("dc:format")
+        .and_then(Value::as_str)
+        .unwrap_or("image/png");
+    match format {
+        "image/png" | "image/jpeg" => {
+            ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG).into_response()
+        }
+        "image/tiff" => (
+            [(header::CONTENT_TYPE, "image/tiff")],
+            &b"II*\0\x08\0\0\0emulated tiff"[..],
+        )
+            .into_response(),
+        other => (
+            [(header::CONTENT_TYPE, other.to_owned())],
+            &b"%PDF-1.4 emulated document"[..],
+        )
+            .into_response(),
     }
-    ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG).into_response()
 }
 
 fn control_result(result: Result<Value, ControlError>) -> Response {

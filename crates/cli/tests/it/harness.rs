@@ -436,3 +436,10 @@ pub fn event_body(id: &str, event_type: &str, asset_id: &str, recipient: &str) -
 pub fn roles(list: &[&str]) -> Vec<String> {
     list.iter().map(|r| (*r).to_owned()).collect()
 }
+
+pub fn object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}

@@ -289,3 +289,38 @@ async fn bearer_tokens_work_only_where_the_store_allows_them() {
     }
     assert!(refused.store().entries("B-2").unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_refused_upload_fails_that_item_only_with_the_store_message() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("OK-1");
+    app.store().create_product("BAD-1");
+    let good = app.approved_asset(json!({ "commerce:skus": ["OK-1"] }));
+    let tiff = app.emulator.create_asset(sandbox::aem::NewAsset {
+        format: Some("image/tiff".into()),
+        metadata: crate::harness::object(
+            json!({ "commerce:isCommerce": "yes", "commerce:skus": ["BAD-1"] }),
+        ),
+        ..sandbox::aem::NewAsset::default()
+    });
+    let tiff = tiff.unwrap();
+    app.emulator.approve(&tiff).unwrap();
+    app.settle().await;
+
+    let (_, status) = app.asset_status(&tiff).await;
+    assert_eq!(status["status"], "Failed");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("The image content must be valid base64 encoded data."),
+        "the store's own message is on the asset: {status}"
+    );
+    assert!(app.store().entries("BAD-1").unwrap().is_empty());
+    assert_eq!(
+        app.store().entries("OK-1").unwrap().len(),
+        1,
+        "other items are unaffected"
+    );
+    assert_eq!(app.asset_status(&good).await.1["status"], "Success");
+}
