@@ -3,7 +3,9 @@
 use anyhow::{Context, bail};
 use connectors::magento::MagentoAuth;
 use connectors::oauth1::OAuth1Credentials;
+use domain::config::IntegrationConfig;
 use serde::Deserialize;
+use serde_json::{Value, json};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -145,6 +147,16 @@ pub struct SyncConfig {
     pub enabled: bool,
     #[serde(default = "default_sku_attribute")]
     pub sku_attribute: String,
+    /// `match_by_sku`.
+    pub matching_rule: Option<String>,
+    /// `aem_assets` (default) or `commerce`.
+    pub visualization_owner: Option<String>,
+    /// A host or https URL that replaces the delivery host in published URLs.
+    pub asset_custom_domain: Option<String>,
+    /// false: only a change of `dam:status` or a deletion acts (strict parity with the reference).
+    pub resync_on_metadata_change: Option<bool>,
+    /// The Asset Selector IMS client id (informational).
+    pub ims_client_id: Option<String>,
 }
 
 impl Default for SyncConfig {
@@ -152,6 +164,11 @@ impl Default for SyncConfig {
         Self {
             enabled: true,
             sku_attribute: default_sku_attribute(),
+            matching_rule: None,
+            visualization_owner: None,
+            asset_custom_domain: None,
+            resync_on_metadata_change: None,
+            ims_client_id: None,
         }
     }
 }
@@ -241,7 +258,60 @@ impl Config {
             bail!("events.public_keys must name at least one public key file");
         }
         self.commerce.sink()?;
+        self.integration_config()?;
         Ok(())
+    }
+
+    /// The integration's configuration as this file gives it (the API's stored values win once saved).
+    pub fn integration_config(&self) -> anyhow::Result<IntegrationConfig> {
+        let defaults = IntegrationConfig::defaults(&self.aem.program_id, &self.aem.environment_id);
+        let mut initial = serde_json::Map::new();
+        initial.insert("sync_enabled".into(), json!(self.sync.enabled));
+        initial.insert("sku_attribute".into(), json!(self.sync.sku_attribute));
+        let optional = [
+            (
+                "matching_rule",
+                self.sync.matching_rule.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "visualization_owner",
+                self.sync.visualization_owner.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "asset_custom_domain",
+                self.sync.asset_custom_domain.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "resync_on_metadata_change",
+                self.sync.resync_on_metadata_change.map(|v| json!(v)),
+            ),
+            (
+                "ims_client_id",
+                self.sync.ims_client_id.as_ref().map(|v| json!(v)),
+            ),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                initial.insert(key.into(), value);
+            }
+        }
+        match defaults.apply_change(&Value::Object(initial), &defaults) {
+            Ok((config, _)) => Ok(config),
+            Err(errors) => {
+                let list: Vec<String> = errors
+                    .iter()
+                    .map(|(field, message)| format!("sync.{field}: {message}"))
+                    .collect();
+                bail!("invalid [sync] settings: {}", list.join("; "))
+            }
+        }
+    }
+
+    /// Like [`Self::integration_config`], for a file already checked by `load`.
+    pub fn initial_integration_config(&self) -> IntegrationConfig {
+        self.integration_config().unwrap_or_else(|_| {
+            IntegrationConfig::defaults(&self.aem.program_id, &self.aem.environment_id)
+        })
     }
 
     /// The Author API origin: the override, else derived from program and environment.

@@ -59,17 +59,21 @@ impl Service {
             }
         };
         let settings = EngineSettings {
-            matching: domain::MatchSettings {
-                sku_attribute: config.sync.sku_attribute.clone(),
-            },
-            public_delivery_origin: config.delivery_origin(),
-            sync_enabled: config.sync.enabled,
+            delivery_origin: config.delivery_origin(),
             sku_concurrency: config.commerce.concurrency,
             ..EngineSettings::default()
         };
+        let initial_config = config.initial_integration_config();
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let (engine, mut tasks) =
-            Engine::start(Arc::new(store), dam, sink, settings, shutdown_rx.clone()).await?;
+        let (engine, mut tasks) = Engine::start(
+            Arc::new(store),
+            dam,
+            sink,
+            settings,
+            initial_config,
+            shutdown_rx.clone(),
+        )
+        .await?;
         let state = AppState {
             engine: engine.clone(),
             verifier: Arc::new(verifier),

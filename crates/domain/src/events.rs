@@ -1,6 +1,6 @@
 //! Adobe I/O Events deliveries (CloudEvents JSON, reference §10.1): what assetsync reads of them.
 
-use crate::ids::AssetId;
+use crate::ids::{AssetId, Sku};
 use crate::time::parse_rfc3339_ms;
 use serde_json::Value;
 
@@ -11,6 +11,10 @@ pub enum EventKind {
     AssetChanged,
     /// The asset was deleted: it leaves every product.
     AssetDeleted,
+    /// A commerce product was created or saved (`data.value.sku`).
+    ProductSaved,
+    /// A commerce product was deleted.
+    ProductDeleted,
     /// A type assetsync does not use: acknowledged and counted.
     Unused,
 }
@@ -24,6 +28,8 @@ impl EventKind {
             | "aem.assets.asset.updated"
             | "aem.assets.asset.metadata_updated"
             | "aem.assets.asset.processing_completed" => Self::AssetChanged,
+            "com.adobe.commerce.observer.catalog_product_save_after" => Self::ProductSaved,
+            "com.adobe.commerce.observer.catalog_product_delete_after" => Self::ProductDeleted,
             _ => Self::Unused,
         }
     }
@@ -32,6 +38,8 @@ impl EventKind {
         match self {
             Self::AssetChanged => "asset_changed",
             Self::AssetDeleted => "asset_deleted",
+            Self::ProductSaved => "product_saved",
+            Self::ProductDeleted => "product_deleted",
             Self::Unused => "unused",
         }
     }
@@ -46,6 +54,8 @@ pub struct IoEvent {
     pub recipient_client_id: Option<String>,
     /// Present for asset events.
     pub asset_id: Option<AssetId>,
+    /// Present for product events.
+    pub sku: Option<Sku>,
     /// The event's `time`, in Unix ms, when given.
     pub time_ms: Option<i64>,
 }
@@ -63,6 +73,8 @@ pub enum EventError {
     MissingType,
     #[error("asset event has no valid asset id: {0}")]
     AssetId(String),
+    #[error("product event has no valid data.value.sku: {0}")]
+    Sku(String),
 }
 
 /// Parses one CloudEvent delivery.
@@ -82,7 +94,18 @@ pub fn parse_io_event(body: &[u8]) -> Result<IoEvent, EventError> {
         .filter(|s| !s.trim().is_empty())
         .ok_or(EventError::MissingType)?;
     let kind = EventKind::of(&event_type);
-    let asset_id = if kind == EventKind::Unused {
+    let sku = if matches!(kind, EventKind::ProductSaved | EventKind::ProductDeleted) {
+        let raw = obj
+            .get("data")
+            .and_then(|d| d.get("value"))
+            .and_then(|v| v.get("sku"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| EventError::Sku("missing".into()))?;
+        Some(Sku::parse(raw).map_err(|e| EventError::Sku(e.to_string()))?)
+    } else {
+        None
+    };
+    let asset_id = if !matches!(kind, EventKind::AssetChanged | EventKind::AssetDeleted) {
         None
     } else {
         let data = obj.get("data");
@@ -102,6 +125,7 @@ pub fn parse_io_event(body: &[u8]) -> Result<IoEvent, EventError> {
         kind,
         recipient_client_id: text(&["recipient_client_id", "recipientclientid"]),
         asset_id,
+        sku,
         time_ms: text(&["time"]).and_then(|t| parse_rfc3339_ms(&t)),
     })
 }

@@ -1,15 +1,23 @@
 //! The storefront read cache: per SKU, the pre-serialised JSON of its gallery, swapped whole on change.
 
 use bytes::Bytes;
-use domain::urls::{base_url, rendition_url};
+use domain::urls::{Rendition, base_url, rendition_url};
 use domain::{AppliedEntry, Sku};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
+/// How entries are published: the URL origin (delivery host or custom domain) and whether DAM entries are
+/// hidden (visualization owner `commerce`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheView {
+    pub origin: String,
+    pub hidden: bool,
+}
+
 /// SKU → serialised `{"sku", "entries": [...]}`.
 pub struct GalleryCache {
-    origin: String,
+    view: RwLock<CacheView>,
     galleries: RwLock<HashMap<Sku, Bytes>>,
 }
 
@@ -33,11 +41,18 @@ struct EntryView<'a> {
 }
 
 impl GalleryCache {
-    /// An empty cache publishing URLs on `origin`.
-    pub fn new(origin: String) -> Self {
+    /// An empty cache presenting entries as `view` says.
+    pub fn new(view: CacheView) -> Self {
         Self {
-            origin,
+            view: RwLock::new(view),
             galleries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Changes how entries are presented (entries put afterwards use it; the caller re-puts every gallery).
+    pub fn set_view(&self, view: CacheView) {
+        if let Ok(mut slot) = self.view.write() {
+            *slot = view;
         }
     }
 
@@ -52,7 +67,8 @@ impl GalleryCache {
     }
 
     fn serialise(&self, sku: &Sku, entries: &[AppliedEntry]) -> Option<Bytes> {
-        let view = MediaView {
+        let view = self.view.read().ok()?.clone();
+        let body = MediaView {
             sku: sku.as_str(),
             entries: entries
                 .iter()
@@ -60,19 +76,24 @@ impl GalleryCache {
                     let e = &applied.entry;
                     EntryView {
                         asset_id: e.asset_id.as_str(),
-                        url: base_url(&self.origin, &e.asset_id),
-                        rendition_url: rendition_url(&self.origin, &e.asset_id, sku),
+                        url: base_url(&view.origin, &e.asset_id),
+                        rendition_url: rendition_url(
+                            &view.origin,
+                            &e.asset_id,
+                            sku,
+                            &Rendition::default(),
+                        ),
                         media_type: e.media_type.as_str(),
                         roles: e.roles.iter().map(|r| r.as_str()).collect(),
                         position: e.position,
                         label: e.label.as_deref(),
-                        hidden: false,
+                        hidden: view.hidden,
                         source: "aem_assets",
                     }
                 })
                 .collect(),
         };
-        match serde_json::to_vec(&view) {
+        match serde_json::to_vec(&body) {
             Ok(bytes) => Some(Bytes::from(bytes)),
             Err(error) => {
                 tracing::error!(%sku, %error, "could not serialise a gallery");
@@ -88,6 +109,13 @@ impl GalleryCache {
         };
         if let Ok(mut map) = self.galleries.write() {
             map.entry(sku.clone()).or_insert(empty);
+        }
+    }
+
+    /// Forgets a product (deleted, or found missing).
+    pub fn remove(&self, sku: &Sku) {
+        if let Ok(mut map) = self.galleries.write() {
+            map.remove(sku);
         }
     }
 

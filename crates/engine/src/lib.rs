@@ -9,12 +9,13 @@ pub mod cache;
 pub mod ingest;
 pub mod workers;
 
-use cache::GalleryCache;
+use cache::{CacheView, GalleryCache};
 use connectors::aem::AuthorClient;
 use connectors::sink::{CommerceSink, SinkState};
-use domain::{MatchSettings, Sku};
-use std::sync::Arc;
+use domain::Sku;
+use domain::config::{FieldChange, FieldErrors, IntegrationConfig, VisualizationOwner};
 use std::sync::atomic::AtomicI64;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use store::{Backlog, Store, StoreError};
 use tokio::sync::{Notify, watch};
@@ -23,9 +24,8 @@ use tokio::task::JoinHandle;
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
-    pub matching: MatchSettings,
-    /// Where published URLs point (the delivery origin, or later the custom domain).
-    pub public_delivery_origin: String,
+    /// The delivery origin: where published URLs point unless a custom domain is configured.
+    pub delivery_origin: String,
     /// Concurrent DAM metadata reads.
     pub asset_concurrency: usize,
     /// Concurrent SKU writes (one at a time per SKU).
@@ -36,8 +36,6 @@ pub struct EngineSettings {
     pub poll: Duration,
     /// Delay before re-reading an asset that answered 404 once.
     pub confirm_missing_after: Duration,
-    /// When false, events are stored and assets evaluated, but nothing is written to commerce.
-    pub sync_enabled: bool,
     /// How often a paused sink is probed to see whether its credentials work again.
     pub pause_probe: Duration,
 }
@@ -45,14 +43,12 @@ pub struct EngineSettings {
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
-            matching: MatchSettings::default(),
-            public_delivery_origin: String::new(),
+            delivery_origin: String::new(),
             asset_concurrency: 32,
             sku_concurrency: 64,
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(250),
             confirm_missing_after: Duration::from_millis(500),
-            sync_enabled: true,
             pause_probe: Duration::from_secs(2),
         }
     }
@@ -69,6 +65,12 @@ pub struct Engine {
     pub(crate) skus_ready: Notify,
     /// When the paused sink was last probed (Unix ms).
     pub(crate) last_probe_ms: AtomicI64,
+    /// The integration's configuration now (read by every work item when it is applied).
+    config: RwLock<Arc<IntegrationConfig>>,
+    /// The values fields return to when set to `null` (the TOML file's).
+    config_defaults: IntegrationConfig,
+    /// Serialises configuration changes.
+    config_changes: tokio::sync::Mutex<()>,
     ingest: ingest::IngestHandle,
 }
 
@@ -79,6 +81,17 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error("the engine is shutting down")]
     ShuttingDown,
+    #[error("invalid configuration")]
+    InvalidConfig(FieldErrors),
+}
+
+/// What a saved configuration change did.
+#[derive(Debug, Clone)]
+pub struct ConfigUpdate {
+    pub config: Arc<IntegrationConfig>,
+    pub changes: Vec<FieldChange>,
+    /// Assets queued for a re-read because what matches changed.
+    pub requeued_assets: u64,
 }
 
 impl Engine {
@@ -89,10 +102,15 @@ impl Engine {
         dam: AuthorClient,
         sink: Arc<dyn CommerceSink>,
         settings: EngineSettings,
+        initial_config: IntegrationConfig,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), EngineError> {
         store.release_all_leases().await?;
-        let cache = GalleryCache::new(settings.public_delivery_origin.clone());
+        let config = store
+            .integration_config()
+            .await?
+            .unwrap_or_else(|| initial_config.clone());
+        let cache = GalleryCache::new(view_of(&config, &settings.delivery_origin));
         for (sku, entries) in store.all_galleries().await? {
             cache.put(&sku, &entries);
         }
@@ -106,27 +124,84 @@ impl Engine {
             assets_ready: Notify::new(),
             skus_ready: Notify::new(),
             last_probe_ms: AtomicI64::new(0),
+            config: RwLock::new(Arc::new(config)),
+            config_defaults: initial_config,
+            config_changes: tokio::sync::Mutex::new(()),
             ingest,
         });
-        let mut handles = vec![
+        let handles = vec![
             tokio::spawn(ingest::run_writer(
                 engine.clone(),
                 ingest_rx,
                 shutdown.clone(),
             )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
+            tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown)),
         ];
-        if engine.settings.sync_enabled {
-            handles.push(tokio::spawn(workers::run_sku_workers(
-                engine.clone(),
-                shutdown,
-            )));
-        } else {
+        if !engine.config().sync_enabled {
             tracing::warn!(
                 "synchronization is disabled: events are stored, nothing is written to commerce"
             );
         }
         Ok((engine, handles))
+    }
+
+    /// The configuration now.
+    pub fn config(&self) -> Arc<IntegrationConfig> {
+        self.config
+            .read()
+            .map_or_else(|poisoned| poisoned.into_inner().clone(), |c| c.clone())
+    }
+
+    /// Validates and saves a configuration change, then applies it: switching sync on wakes the writers, an
+    /// owner or domain change rebuilds the read cache from stored state, a change of what matches re-reads
+    /// every known asset.
+    pub async fn update_config(
+        &self,
+        change: &serde_json::Value,
+    ) -> Result<ConfigUpdate, EngineError> {
+        let _serial = self.config_changes.lock().await;
+        let current = self.config();
+        let (next, changes) = current
+            .apply_change(change, &self.config_defaults)
+            .map_err(EngineError::InvalidConfig)?;
+        self.store
+            .save_integration_config(&next, &changes, now_ms())
+            .await?;
+        let next = Arc::new(next);
+        if let Ok(mut slot) = self.config.write() {
+            *slot = next.clone();
+        }
+        let mut requeued_assets = 0;
+        if next.matching_differs(&current) {
+            requeued_assets = self.store.requeue_known_assets(now_ms()).await?;
+            self.assets_ready.notify_one();
+        }
+        if next.visualization_owner != current.visualization_owner
+            || next.asset_custom_domain != current.asset_custom_domain
+        {
+            self.cache
+                .set_view(view_of(&next, &self.settings.delivery_origin));
+            for (sku, entries) in self.store.all_galleries().await? {
+                self.cache.put(&sku, &entries);
+            }
+        }
+        if next.sync_enabled {
+            self.skus_ready.notify_one();
+        }
+        Ok(ConfigUpdate {
+            config: next,
+            changes,
+            requeued_assets,
+        })
+    }
+
+    /// The newest configuration changes, newest first.
+    pub async fn config_history(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<store::ConfigChange>, EngineError> {
+        Ok(self.store.config_history(limit).await?)
     }
 
     /// Stores a verified event durably (group commit) and returns once it is committed.
@@ -140,6 +215,14 @@ impl Engine {
         self.cache.ensure(sku);
         self.skus_ready.notify_one();
         Ok(created)
+    }
+
+    /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
+    pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+        let removed = self.store.remove_product(sku, now_ms()).await?;
+        self.cache.remove(sku);
+        self.skus_ready.notify_one();
+        Ok(removed)
     }
 
     /// Adds many products in one transaction.
@@ -175,6 +258,17 @@ impl Engine {
     /// Whether the sink accepts writes now (paused after a 401/403).
     pub fn sink_state(&self) -> SinkState {
         self.sink.state()
+    }
+}
+
+/// How the read cache presents entries under a configuration.
+fn view_of(config: &IntegrationConfig, delivery_origin: &str) -> CacheView {
+    CacheView {
+        origin: config
+            .asset_custom_domain
+            .clone()
+            .unwrap_or_else(|| delivery_origin.to_owned()),
+        hidden: config.visualization_owner == VisualizationOwner::Commerce,
     }
 }
 

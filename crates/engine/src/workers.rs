@@ -6,6 +6,7 @@
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{SinkError, SinkOutcome, SinkState};
+use domain::MatchSettings;
 use domain::gallery::{compute_gallery, reconcile};
 use domain::metadata::{Evaluation, evaluate};
 use domain::retry::retry_delay_ms;
@@ -67,8 +68,11 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
     .await;
 }
 
-/// False while the sink is paused; probes it (at most once per `pause_probe`) to resume it.
+/// False while synchronization is disabled or the sink is paused; probes it (at most once per `pause_probe`) to resume it.
 async fn sink_ready(engine: &Engine) -> bool {
+    if !engine.config().sync_enabled {
+        return false;
+    }
     if engine.sink.state() == SinkState::Ready {
         return true;
     }
@@ -163,7 +167,10 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
     }
     match engine.dam.metadata(&work.asset_id).await {
         Ok(MetadataReply::Found(metadata)) => {
-            match evaluate(&metadata, &engine.settings.matching) {
+            let matching = MatchSettings {
+                sku_attribute: engine.config().sku_attribute.clone(),
+            };
+            match evaluate(&metadata, &matching) {
                 Evaluation::Eligible { links, warnings } => AssetOutcome::Links {
                     links,
                     eligible: true,
@@ -231,16 +238,17 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
             return;
         }
     };
+    let missing = matches!(outcome, SkuOutcome::ProductMissing);
     let applied = match &outcome {
         SkuOutcome::Applied(entries) => Some(entries.clone()),
         _ => None,
     };
     match engine.store.complete_sku(&work, outcome, now_ms()).await {
-        Ok(()) => {
-            if let Some(entries) = applied {
-                engine.cache.put(&work.sku, &entries);
-            }
-        }
+        Ok(()) => match applied {
+            Some(entries) => engine.cache.put(&work.sku, &entries),
+            None if missing => engine.cache.remove(&work.sku),
+            None => {}
+        },
         Err(error) => {
             tracing::error!(sku = %work.sku, %error, "could not store a SKU's outcome; its lease will expire")
         }

@@ -9,6 +9,7 @@ mod sqlite;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
+use domain::config::{FieldChange, IntegrationConfig};
 use domain::events::EventKind;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 
@@ -140,6 +141,13 @@ pub struct AssetStatus {
     pub last_latency_ms: Option<i64>,
 }
 
+/// One saved configuration change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigChange {
+    pub at_ms: i64,
+    pub changes: Vec<FieldChange>,
+}
+
 /// Queue depths and counters, for health and progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Backlog {
@@ -203,6 +211,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds many products in one transaction (the demo's generator, imports). Returns how many were new.
     async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<u64>;
 
+    /// Removes a product from the catalog (a deleted product); queues its gallery so its links are dropped.
+    /// Returns `true` when the product was known.
+    async fn remove_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool>;
+
     /// The status of one asset, `None` when never seen.
     async fn asset_status(&self, asset_id: &AssetId) -> StoreResult<Option<AssetStatus>>;
 
@@ -217,6 +229,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Queue depths and counters.
     async fn backlog(&self) -> StoreResult<Backlog>;
+
+    /// The configuration saved through the API, `None` before the first save.
+    async fn integration_config(&self) -> StoreResult<Option<IntegrationConfig>>;
+
+    /// Saves the configuration and, when something changed, one history record.
+    async fn save_integration_config(
+        &self,
+        config: &IntegrationConfig,
+        changes: &[FieldChange],
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// The newest `limit` configuration changes, newest first.
+    async fn config_history(&self, limit: i64) -> StoreResult<Vec<ConfigChange>>;
+
+    /// Queues a re-read of every asset assetsync knows (after a change of what matches). Returns how many.
+    async fn requeue_known_assets(&self, now_ms: i64) -> StoreResult<u64>;
 
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;

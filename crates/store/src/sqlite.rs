@@ -2,10 +2,11 @@
 //! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
 
 use crate::{
-    AssetOutcome, AssetStatus, AssetWork, Backlog, NewEvent, Recorded, SkuOutcome, SkuState,
-    SkuWork, Store, StoreError, StoreResult,
+    AssetOutcome, AssetStatus, AssetWork, Backlog, ConfigChange, NewEvent, Recorded, SkuOutcome,
+    SkuState, SkuWork, Store, StoreError, StoreResult,
 };
 use async_trait::async_trait;
+use domain::config::{FieldChange, IntegrationConfig};
 use domain::events::EventKind;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 use sqlx::sqlite::{
@@ -19,7 +20,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Migrations, applied in order; the version is the position in this list, plus one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_foundation.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+    include_str!("../migrations/sqlite/0002_configuration.sql"),
+];
 
 /// The embedded SQLite store.
 #[derive(Clone)]
@@ -237,6 +241,7 @@ impl Store for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
                 }
+                (EventKind::ProductSaved | EventKind::ProductDeleted, _) => {}
                 _ => {
                     sqlx::query(
                         "INSERT INTO counters (name, value) VALUES ('unused_events', 1)
@@ -490,6 +495,11 @@ impl Store for SqliteStore {
                 None
             }
             SkuOutcome::ProductMissing => {
+                // The product is gone (or never was): so are its entries.
+                sqlx::query("DELETE FROM gallery WHERE sku = ?")
+                    .bind(sku)
+                    .execute(&mut *tx)
+                    .await?;
                 sqlx::query("INSERT INTO missing_products (sku, since_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING")
                     .bind(sku)
                     .bind(now_ms)
@@ -603,6 +613,28 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(created)
+    }
+
+    async fn remove_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let removed = sqlx::query("DELETE FROM products WHERE sku = ?")
+            .bind(sku.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            > 0;
+        let linked = sqlx::query(
+            "SELECT 1 FROM gallery WHERE sku = ?1 UNION ALL SELECT 1 FROM claims WHERE sku = ?1 LIMIT 1",
+        )
+        .bind(sku.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .is_some();
+        if linked {
+            enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn asset_status(&self, asset_id: &AssetId) -> StoreResult<Option<AssetStatus>> {
@@ -722,6 +754,77 @@ impl Store for SqliteStore {
             events: row.try_get("events")?,
             unused_events: row.try_get("unused_events")?,
         })
+    }
+
+    async fn integration_config(&self) -> StoreResult<Option<IntegrationConfig>> {
+        let value: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'integration'")
+                .fetch_optional(&self.readers)
+                .await?;
+        value.map(|text| from_json(&text)).transpose()
+    }
+
+    async fn save_integration_config(
+        &self,
+        config: &IntegrationConfig,
+        changes: &[FieldChange],
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('integration', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(to_json(config)?)
+        .execute(&mut *tx)
+        .await?;
+        if !changes.is_empty() {
+            sqlx::query("INSERT INTO config_history (at_ms, changes) VALUES (?, ?)")
+                .bind(now_ms)
+                .bind(to_json(&changes)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn config_history(&self, limit: i64) -> StoreResult<Vec<ConfigChange>> {
+        sqlx::query("SELECT at_ms, changes FROM config_history ORDER BY id DESC LIMIT ?")
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                let changes: String = row.try_get("changes")?;
+                Ok(ConfigChange {
+                    at_ms: row.try_get("at_ms")?,
+                    changes: from_json(&changes)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn requeue_known_assets(&self, now_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let queued = sqlx::query(
+            "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
+             SELECT asset_id, 1, 0, ?1, 0 FROM assets WHERE true
+             ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1",
+        )
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "UPDATE assets SET status = 'Waiting', waiting_since_ms = COALESCE(waiting_since_ms, ?1)
+             WHERE status != 'Waiting'",
+        )
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(queued)
     }
 
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {

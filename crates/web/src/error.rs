@@ -12,12 +12,16 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Per-field messages of a refused change (422).
+    pub fields: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     code: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a serde_json::Value>,
 }
 
 impl ApiError {
@@ -26,6 +30,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            fields: None,
         }
     }
 
@@ -63,6 +68,7 @@ impl IntoResponse for ApiError {
             Json(Body {
                 code: self.code,
                 message: &self.message,
+                fields: self.fields.as_ref(),
             }),
         )
             .into_response()

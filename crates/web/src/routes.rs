@@ -2,7 +2,7 @@
 
 use crate::{ApiError, AppState, MAX_EVENT_BODY};
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
@@ -10,7 +10,9 @@ use axum::{Json, Router};
 use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
 use domain::time::format_rfc3339_ms;
+use domain::urls::{Rendition, rendition_from_base};
 use domain::{AssetId, Sku};
+use engine::EngineError;
 use serde::Deserialize;
 use serde_json::json;
 use store::{NewEvent, Recorded};
@@ -21,9 +23,17 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/events/aem",
             get(challenge)
-                .post(receive_event)
+                .post(receive_aem_event)
                 .layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/events/commerce",
+            get(challenge)
+                .post(receive_commerce_event)
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/v1/config", get(get_config).put(put_config))
+        .route("/api/v1/config/history", get(config_history))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
         .route("/api/v1/products/{sku}", put(put_product))
         .route("/api/v1/products/{sku}/media", get(product_media))
@@ -48,10 +58,35 @@ async fn challenge(Query(query): Query<ChallengeQuery>) -> Result<Response, ApiE
     Ok(([(header::CONTENT_TYPE, "text/plain")], challenge).into_response())
 }
 
-/// One I/O Events delivery: size, signature, shape, recipient; then stored durably before the 2xx.
-async fn receive_event(
+/// Where a delivery came in: the DAM's webhook or the commerce platform's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Aem,
+    Commerce,
+}
+
+/// `POST /events/aem`: the DAM's asset events.
+async fn receive_aem_event(
     State(state): State<AppState>,
     request: Request,
+) -> Result<Response, ApiError> {
+    receive_event(state, request, Source::Aem).await
+}
+
+/// `POST /events/commerce`: the commerce platform's product events, verified like the DAM's.
+async fn receive_commerce_event(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    receive_event(state, request, Source::Commerce).await
+}
+
+/// One I/O Events delivery: size, signature, shape, recipient; then stored durably before the 2xx. An event
+/// of a type the endpoint does not act on is acknowledged and counted.
+async fn receive_event(
+    state: AppState,
+    request: Request,
+    source: Source,
 ) -> Result<Response, ApiError> {
     let too_large = || {
         ApiError::new(
@@ -82,18 +117,42 @@ async fn receive_event(
             "the event's recipient_client_id is not this integration's client id",
         ));
     }
+    let kind = match (source, event.kind) {
+        (Source::Aem, EventKind::AssetChanged | EventKind::AssetDeleted) => event.kind,
+        (Source::Commerce, EventKind::ProductSaved | EventKind::ProductDeleted) => event.kind,
+        _ => EventKind::Unused,
+    };
     let recorded = state
         .engine
         .ingest(NewEvent {
             event_id: event.id.clone(),
             event_type: event.event_type.clone(),
-            kind: event.kind,
+            kind,
             asset_id: event.asset_id.clone(),
             received_ms: engine::now_ms(),
         })
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let status = match (recorded, event.kind) {
+    if recorded == Recorded::Stored {
+        match (kind, &event.sku) {
+            (EventKind::ProductSaved, Some(sku)) => {
+                state
+                    .engine
+                    .add_product(sku)
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+            }
+            (EventKind::ProductDeleted, Some(sku)) => {
+                state
+                    .engine
+                    .remove_product(sku)
+                    .await
+                    .map_err(|e| ApiError::internal(&e))?;
+            }
+            _ => {}
+        }
+    }
+    let status = match (recorded, kind) {
         (Recorded::Duplicate, _) => "duplicate",
         (Recorded::Stored, EventKind::Unused) => "ignored",
         (Recorded::Stored, _) => "stored",
@@ -200,20 +259,151 @@ async fn put_product(
     Ok((status, Json(json!({ "sku": sku, "created": created }))).into_response())
 }
 
-/// `GET /api/v1/products/{sku}/media`: the public read API, served from memory.
+/// `GET /api/v1/products/{sku}/media`: the public read API, served from memory. Rendition parameters
+/// (`width`, `height`, `quality`, `format`, ...) shape every entry's `rendition_url`.
 async fn product_media(
     State(state): State<AppState>,
     Path(raw): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
     let bytes = state.engine.cache().get(&sku).ok_or_else(|| {
         ApiError::not_found("product_not_found", format!("no product {sku} is known"))
     })?;
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from(bytes),
-    )
-        .into_response())
+    let Some(query) = query.filter(|q| !q.is_empty()) else {
+        return Ok((
+            [(header::CONTENT_TYPE, "application/json")],
+            Body::from(bytes),
+        )
+            .into_response());
+    };
+    let pairs: Vec<(String, String)> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(name), percent_decode(value))
+        })
+        .collect();
+    let rendition = Rendition::from_query(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+        .map_err(|message| ApiError::bad_request("invalid_rendition", message))?;
+    let mut body: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))?;
+    if let Some(entries) = body["entries"].as_array_mut() {
+        for entry in entries {
+            let base = entry["url"].as_str().unwrap_or_default().to_owned();
+            entry["rendition_url"] = json!(rendition_from_base(&base, &sku, &rendition));
+        }
+    }
+    Ok(Json(body).into_response())
+}
+
+/// Decodes `%XX` escapes and `+` (a space) of a query component.
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| raw.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (b'+', None) => out.push(b' '),
+            (other, None) => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Deserialize)]
+struct ScopeQuery {
+    scope: Option<String>,
+    scope_id: Option<String>,
+}
+
+/// Only the global (default) scope exists: any other scope is refused, and nothing is stored.
+fn require_global_scope(query: &ScopeQuery) -> Result<(), ApiError> {
+    let scope_ok = query
+        .scope
+        .as_deref()
+        .is_none_or(|s| matches!(s, "default" | "global"));
+    let id_ok = query.scope_id.as_deref().is_none_or(|id| id == "0");
+    if scope_ok && id_ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "scope_not_supported",
+            "only the global (default) scope exists; the global value applies to every website and store view",
+        ))
+    }
+}
+
+/// `GET /api/v1/config`: the integration's configuration (global scope).
+async fn get_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(scope): Query<ScopeQuery>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    require_global_scope(&scope)?;
+    Ok(Json(state.engine.config().as_fields()).into_response())
+}
+
+/// `PUT /api/v1/config`: fields left out keep their value, `null` returns a field to its default.
+async fn put_config(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(scope): Query<ScopeQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    require_global_scope(&scope)?;
+    let change: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
+    })?;
+    match state.engine.update_config(&change).await {
+        Ok(update) => Ok(Json(json!({
+            "config": update.config.as_fields(),
+            "changed": update.changes.iter().map(|c| &c.field).collect::<Vec<_>>(),
+            "requeued_assets": update.requeued_assets,
+        }))
+        .into_response()),
+        Err(EngineError::InvalidConfig(fields)) => {
+            let mut error = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_config",
+                format!("{} field(s) are invalid; nothing was saved", fields.len()),
+            );
+            error.fields = Some(json!(fields));
+            Err(error)
+        }
+        Err(other) => Err(ApiError::internal(&other)),
+    }
+}
+
+/// `GET /api/v1/config/history`: every saved change, newest first.
+async fn config_history(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let history = state
+        .engine
+        .config_history(1000)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let changes: Vec<serde_json::Value> = history
+        .iter()
+        .map(|change| json!({ "at": format_rfc3339_ms(change.at_ms), "fields": change.changes }))
+        .collect();
+    Ok(Json(json!({ "changes": changes })).into_response())
 }
 
 /// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events

@@ -388,14 +388,62 @@ sku_attribute = "commerce:skus"
 
     /// POSTs a raw delivery with the given signature headers.
     pub async fn deliver(&self, body: &[u8], signatures: &[(&str, String)]) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .post(format!("{}/events/aem", self.url))
+        self.deliver_to("/events/aem", body, signatures).await
+    }
+
+    /// POSTs a raw delivery to `path`, on a fresh connection (a refused oversized body closes its connection).
+    pub async fn deliver_to(
+        &self,
+        path: &str,
+        body: &[u8],
+        signatures: &[(&str, String)],
+    ) -> (StatusCode, Value) {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", self.url))
             .body(body.to_vec());
         for (name, value) in signatures {
             request = request.header(*name, value);
         }
         let reply = request.send().await.unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POSTs a signed commerce product event to `/events/commerce`.
+    pub async fn deliver_commerce_event(&self, body: &[u8]) -> (StatusCode, Value) {
+        let [one, two] = self.emulator.keys().sign(body).unwrap();
+        self.deliver_to(
+            "/events/commerce",
+            body,
+            &[
+                ("x-adobe-digital-signature-1", one),
+                ("x-adobe-digital-signature-2", two),
+            ],
+        )
+        .await
+    }
+
+    /// PUTs a configuration change (with an optional query string such as `?scope=websites&scope_id=1`).
+    pub async fn put_config(&self, query: &str, change: Value) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .put(format!("{}/api/v1/config{query}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&change)
+            .send()
+            .await
+            .unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs an admin path.
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
         (reply.status(), reply.json().await.unwrap_or(Value::Null))
     }
 

@@ -36,7 +36,7 @@ async fn an_approved_asset_reaches_every_product_it_names() {
     assert_eq!(
         entry["rendition_url"],
         format!(
-            "{}/adobe/assets/{asset}/as/MH01.webp?width=1200&quality=80",
+            "{}/adobe/assets/{asset}/as/MH01.webp?quality=80",
             app.emulator.url()
         )
     );

@@ -69,7 +69,7 @@ fn asset_event_types_are_classified() {
 fn unused_types_are_accepted_without_an_asset_id() {
     for event_type in [
         "aem.assets.folder.created",
-        "com.adobe.commerce.observer.catalog_product_save_after",
+        "com.adobe.commerce.observer.catalog_category_save_after",
         "something.else",
     ] {
         let event = json!({ "id": "e1", "type": event_type, "recipient_client_id": "client-123" });
@@ -196,4 +196,28 @@ fn an_unparseable_time_is_absent_not_an_error() {
     let mut event = metadata_updated_event();
     event["time"] = json!("yesterday");
     assert_eq!(parse_io_event(&body(&event)).unwrap().time_ms, None);
+}
+
+#[test]
+fn product_events_carry_their_sku() {
+    for (event_type, kind) in [
+        (
+            "com.adobe.commerce.observer.catalog_product_save_after",
+            EventKind::ProductSaved,
+        ),
+        (
+            "com.adobe.commerce.observer.catalog_product_delete_after",
+            EventKind::ProductDeleted,
+        ),
+    ] {
+        let event = json!({ "id": "p1", "type": event_type, "data": { "value": { "sku": " MH01 ", "_isNew": true } } });
+        let parsed = parse_io_event(&body(&event)).unwrap();
+        assert_eq!(parsed.kind, kind);
+        assert_eq!(parsed.sku.map(|s| s.to_string()).as_deref(), Some("MH01"));
+        let without_sku = json!({ "id": "p2", "type": event_type, "data": { "value": {} } });
+        assert!(matches!(
+            parse_io_event(&body(&without_sku)),
+            Err(EventError::Sku(_))
+        ));
+    }
 }

@@ -1,0 +1,287 @@
+//! The integration's configuration API and what its fields do.
+
+use crate::harness::{CLIENT_ID, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn the_configuration_is_read_changed_field_by_field_and_its_history_kept() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .http
+        .get(format!("{}/api/v1/config", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    let (status, config) = app.admin_get("/api/v1/config").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(config["program_id"], "142461");
+    assert_eq!(config["sku_attribute"], "commerce:skus");
+    assert_eq!(config["visualization_owner"], "aem_assets");
+    assert_eq!(config["sync_enabled"], true);
+
+    let (status, reply) = app
+        .put_config("", json!({ "author_url": "https://author-p777-e888.adobeaemcloud.com/", "resync_on_metadata_change": false }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["config"]["program_id"], "777");
+    assert_eq!(reply["config"]["environment_id"], "888");
+    assert!(
+        reply["config"].get("author_url").is_none(),
+        "author_url is write-only"
+    );
+    let (_, config) = app.admin_get("/api/v1/config").await;
+    assert_eq!(config["resync_on_metadata_change"], false);
+    assert_eq!(
+        config["sku_attribute"], "commerce:skus",
+        "fields left out keep their value"
+    );
+
+    let (status, _) = app
+        .put_config("", json!({ "program_id": null, "environment_id": null }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, config) = app.admin_get("/api/v1/config").await;
+    assert_eq!(
+        (
+            config["program_id"].as_str(),
+            config["environment_id"].as_str()
+        ),
+        (Some("142461"), Some("1463137")),
+        "null = the system value"
+    );
+
+    let (_, history) = app.admin_get("/api/v1/config/history").await;
+    let changes = history["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2);
+    let first = &changes[1]["fields"];
+    assert!(
+        first
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "program_id" && c["old"] == "142461" && c["new"] == "777"),
+        "{first}"
+    );
+    assert!(changes[0]["at"].is_string());
+}
+
+#[tokio::test]
+async fn invalid_changes_and_other_scopes_are_refused_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, before) = app.admin_get("/api/v1/config").await;
+    let (status, reply) = app
+        .put_config("", json!({ "author_url": "https://example.com/", "visualization_owner": "nobody", "sku_attribute": "has space", "sync_enabled": false }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply["code"], "invalid_config");
+    for field in ["author_url", "visualization_owner", "sku_attribute"] {
+        assert!(
+            reply["fields"][field].is_string(),
+            "one message per field: {reply}"
+        );
+    }
+    assert!(reply["fields"].get("sync_enabled").is_none());
+
+    let (status, reply) = app
+        .put_config(
+            "?scope=websites&scope_id=1",
+            json!({ "sync_enabled": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(reply["code"], "scope_not_supported");
+    assert!(reply["message"].as_str().unwrap().contains("global"));
+    let (status, _) = app
+        .admin_get("/api/v1/config?scope=stores&scope_id=2")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, after) = app.admin_get("/api/v1/config").await;
+    assert_eq!(before, after, "nothing was stored");
+    assert_eq!(
+        app.admin_get("/api/v1/config/history").await.1["changes"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn sync_switched_off_and_on_through_the_api_keeps_then_applies_the_work() {
+    let app = TestApp::spawn().await;
+    app.put_product("SW-1").await;
+    app.put_config("", json!({ "sync_enabled": false })).await;
+    let asset = app.approved_asset(json!({ "commerce:skus": ["SW-1"] }));
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert!(
+        app.gallery("SW-1").await.is_empty(),
+        "nothing is written while sync is off"
+    );
+    assert_eq!(app.asset_status(&asset).await.1["status"], "Waiting");
+
+    app.put_config("", json!({ "sync_enabled": true })).await;
+    app.wait_for_gallery("SW-1", |g| g.len() == 1).await;
+}
+
+#[tokio::test]
+async fn the_custom_domain_and_the_owner_shape_what_the_read_api_publishes() {
+    let app = TestApp::spawn().await;
+    app.put_product("CD-1").await;
+    let asset = app.approved_asset(json!({ "commerce:skus": ["CD-1"] }));
+    app.settle().await;
+
+    let (status, _) = app.put_config("", json!({ "asset_custom_domain": "assets.example.com", "visualization_owner": "commerce" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = app.media("CD-1").await;
+    assert_eq!(
+        body["entries"][0]["url"],
+        format!("https://assets.example.com/adobe/assets/{asset}")
+    );
+    assert_eq!(
+        body["entries"][0]["rendition_url"],
+        format!("https://assets.example.com/adobe/assets/{asset}/as/CD-1.webp?quality=80")
+    );
+    assert_eq!(
+        body["entries"][0]["hidden"], true,
+        "owner commerce hides DAM entries"
+    );
+
+    for owner in ["aem_assets", "commerce", "aem_assets"] {
+        app.put_config("", json!({ "visualization_owner": owner }))
+            .await;
+    }
+    app.put_config("", json!({ "asset_custom_domain": null }))
+        .await;
+    let (_, body) = app.media("CD-1").await;
+    assert_eq!(body["entries"][0]["hidden"], false);
+    assert_eq!(
+        body["entries"][0]["url"],
+        format!("{}/adobe/assets/{asset}", app.emulator.url())
+    );
+    assert_eq!(
+        app.gallery("CD-1").await.len(),
+        1,
+        "an owner switch deletes nothing"
+    );
+
+    let reply = app
+        .http
+        .get(format!(
+            "{}/api/v1/products/CD-1/media?width=300&format=png&quality=60",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(
+        body["entries"][0]["rendition_url"],
+        format!(
+            "{}/adobe/assets/{asset}/as/CD-1.png?width=300&quality=60",
+            app.emulator.url()
+        )
+    );
+    let reply = app
+        .http
+        .get(format!(
+            "{}/api/v1/products/CD-1/media?format=tiff",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.json::<serde_json::Value>().await.unwrap()["code"],
+        "invalid_rendition"
+    );
+    let reply = app
+        .http
+        .get(format!(
+            "{}/api/v1/products/CD-1/media?smartcrop=x",
+            app.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_new_sku_attribute_re_reads_the_known_assets() {
+    let app = TestApp::spawn().await;
+    app.put_product("SA-1").await;
+    let asset = app.approved_asset(json!({ "custom:productSkus": ["SA-1"] }));
+    app.settle().await;
+    assert!(app.gallery("SA-1").await.is_empty());
+
+    let (_, reply) = app
+        .put_config("", json!({ "sku_attribute": "custom:productSkus" }))
+        .await;
+    assert!(reply["requeued_assets"].as_u64().unwrap() >= 1, "{reply}");
+    app.wait_for_gallery("SA-1", |g| g.len() == 1).await;
+    assert_eq!(app.gallery("SA-1").await[0].0, asset);
+}
+
+#[tokio::test]
+async fn commerce_product_events_attach_and_drop_links() {
+    let app = TestApp::spawn().await;
+    let asset =
+        app.approved_asset(json!({ "commerce:skus": ["PE-1"], "commerce:roles": ["image"] }));
+    app.settle().await;
+    assert_eq!(app.media("PE-1").await.0, StatusCode::NOT_FOUND);
+
+    let saved = json!({
+        "id": "commerce-evt-1", "type": "com.adobe.commerce.observer.catalog_product_save_after",
+        "recipient_client_id": CLIENT_ID, "data": { "value": { "sku": "PE-1", "_isNew": true } }
+    });
+    let (status, reply) = app
+        .deliver_commerce_event(saved.to_string().as_bytes())
+        .await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (StatusCode::OK, Some("stored")),
+        "{reply}"
+    );
+    app.wait_for_gallery("PE-1", |g| g.len() == 1).await;
+    assert_eq!(app.gallery("PE-1").await[0].0, asset);
+    let (_, again) = app
+        .deliver_commerce_event(saved.to_string().as_bytes())
+        .await;
+    assert_eq!(again["status"], "duplicate");
+
+    let other = json!({ "id": "commerce-evt-2", "type": "com.adobe.commerce.observer.catalog_category_save_after", "recipient_client_id": CLIENT_ID, "data": {} });
+    assert_eq!(
+        app.deliver_commerce_event(other.to_string().as_bytes())
+            .await
+            .1["status"],
+        "ignored"
+    );
+
+    let deleted = json!({
+        "id": "commerce-evt-3", "type": "com.adobe.commerce.observer.catalog_product_delete_after",
+        "recipient_client_id": CLIENT_ID, "data": { "value": { "sku": "PE-1" } }
+    });
+    assert_eq!(
+        app.deliver_commerce_event(deleted.to_string().as_bytes())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    app.settle().await;
+    assert_eq!(
+        app.media("PE-1").await.0,
+        StatusCode::NOT_FOUND,
+        "a deleted product drops its links"
+    );
+    assert_eq!(app.asset_status(&asset).await.1["linked_skus"], json!([]));
+
+    let (status, _) = app
+        .deliver_to("/events/commerce", saved.to_string().as_bytes(), &[])
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "commerce events are verified like the DAM's"
+    );
+}
