@@ -5,6 +5,7 @@ mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
 mod launch;
+mod sync_command;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -37,6 +38,15 @@ enum Command {
     /// Emulator and service in one process on SQLite: generates a catalog, approves assets through signed
     /// deliveries, waits until every gallery is applied and prints a summary.
     Demo(demo::DemoArgs),
+    /// Starts a full sync in the running service and shows its progress until it ends.
+    Sync {
+        /// A full sync: every asset of the DAM and every product of the commerce side.
+        #[arg(long)]
+        full: bool,
+        /// The service's TOML configuration file (for its address and admin token).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Prints a commented example configuration.
     DefaultConfig,
 }
@@ -94,6 +104,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sandbox(args) => demo::sandbox(args).await,
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::demo(args).await,
+        Command::Sync { full, config } => {
+            if !full {
+                anyhow::bail!(
+                    "say --full: a full sync is the only kind of sync this version starts"
+                );
+            }
+            sync_command::full_sync(&config::Config::load(&config)?).await
+        }
         Command::DefaultConfig => {
             print!("{}", config::EXAMPLE);
             Ok(ExitCode::SUCCESS)

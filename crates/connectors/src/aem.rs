@@ -119,6 +119,87 @@ impl AuthorClient {
     }
 }
 
+/// One page of the Author API search (reference §10.6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    /// The assets of this page that parsed; `unreadable` counts the others.
+    pub results: Vec<AssetMetadata>,
+    pub unreadable: usize,
+    /// Send it back for the next page; `None` on the last page.
+    pub cursor: Option<String>,
+    /// The total the search reported, when it did.
+    pub total: Option<i64>,
+}
+
+impl AuthorClient {
+    /// `POST {origin}/adobe/assets/search` for every asset (eligibility is checked locally), `limit` a page.
+    pub async fn search_page(
+        &self,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<SearchPage, DamError> {
+        let url = format!("{}/adobe/assets/search?allowUnsafeSearch=true", self.origin);
+        let mut body = serde_json::json!({
+            "query": [{ "match": { "text": "*", "fields": ["assetMetadata.dc:title"] } }],
+            "limit": limit,
+        });
+        if let Some(cursor) = cursor {
+            body["cursor"] = serde_json::json!(cursor);
+        }
+        let reply = self
+            .http
+            .post(url)
+            .bearer_auth(&self.access_token)
+            .header("X-Adobe-Accept-Experimental", "1")
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| DamError::Transport(without_url(e)))?;
+        check_status(&reply)?;
+        let status = reply.status();
+        if !status.is_success() {
+            let message = reply
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            return Err(DamError::Rejected {
+                status: status.as_u16(),
+                message,
+            });
+        }
+        let value: serde_json::Value = reply
+            .json()
+            .await
+            .map_err(|e| DamError::Malformed(without_url(e)))?;
+        let hits = value["hits"]["results"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let mut results = Vec::with_capacity(hits.len());
+        let mut unreadable = 0;
+        for hit in hits {
+            match serde_json::from_value::<AssetMetadata>(hit) {
+                Ok(metadata) => results.push(metadata),
+                Err(_) => unreadable += 1,
+            }
+        }
+        let cursor = value["cursor"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .map(str::to_owned);
+        let last_page = results.is_empty() && unreadable == 0;
+        Ok(SearchPage {
+            results,
+            unreadable,
+            cursor: if last_page { None } else { cursor },
+            total: value["search_metadata"]["totalCount"]["total"].as_i64(),
+        })
+    }
+}
+
 /// Maps the statuses that are not about this one request (credentials, availability) to errors.
 fn check_status(reply: &reqwest::Response) -> Result<(), DamError> {
     let status = reply.status();

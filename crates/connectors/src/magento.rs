@@ -6,7 +6,7 @@
 
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
-use crate::sink::{CommerceSink, SinkError, SinkOutcome, SinkState};
+use crate::sink::{CommerceSink, ProductPage, SinkError, SinkOutcome, SinkState};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -492,6 +492,45 @@ impl CommerceSink for MagentoSink {
             Some(reason) => SinkState::Paused(reason),
             None => SinkState::Ready,
         }
+    }
+
+    async fn list_products(
+        &self,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Option<ProductPage>, SinkError> {
+        let url = format!(
+            "{}/rest/all/V1/products?searchCriteria[pageSize]={page_size}&searchCriteria[currentPage]={page}\
+             &searchCriteria[sortOrders][0][field]=entity_id&searchCriteria[sortOrders][0][direction]=ASC",
+            self.settings.base_url
+        );
+        let reply = self.send(Method::GET, &url, None, true).await?;
+        if !reply.status.is_success() {
+            return Err(SinkError::Rejected(format!(
+                "product list: HTTP {}: {}",
+                reply.status,
+                magento_message(&reply.body)
+            )));
+        }
+        let value: Value =
+            serde_json::from_slice(&reply.body).map_err(|e| SinkError::Unavailable {
+                message: format!("unreadable product list: {e}"),
+                retry_after_ms: None,
+            })?;
+        let skus = value["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item["sku"].as_str())
+                    .filter_map(|s| Sku::parse(s).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(ProductPage {
+            skus,
+            total: value["total_count"].as_u64().unwrap_or(0),
+        }))
     }
 
     async fn probe(&self) -> SinkState {

@@ -31,6 +31,14 @@ pub enum SinkError {
     Rejected(String),
 }
 
+/// One page of the commerce platform's products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductPage {
+    pub skus: Vec<Sku>,
+    /// The platform's `total_count`: paging stops on it.
+    pub total: u64,
+}
+
 /// Whether a sink accepts writes now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkState {
@@ -58,6 +66,16 @@ pub trait CommerceSink: Send + Sync + 'static {
     /// Whether the sink accepts writes now.
     fn state(&self) -> SinkState {
         SinkState::Ready
+    }
+
+    /// One page (1-based) of the platform's products, for a full sync: the SKUs and the total; `None` when the
+    /// platform has no catalog of its own to page through (the built-in catalog).
+    async fn list_products(
+        &self,
+        _page: u32,
+        _page_size: u32,
+    ) -> Result<Option<ProductPage>, SinkError> {
+        Ok(None)
     }
 
     /// Checks a paused sink's credentials with a harmless read; resumes it when they work again.

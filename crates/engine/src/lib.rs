@@ -6,6 +6,7 @@
 //! Entry point: [`Engine::start`].
 
 pub mod cache;
+mod fullsync;
 pub mod ingest;
 pub mod workers;
 
@@ -71,6 +72,8 @@ pub struct Engine {
     config_defaults: IntegrationConfig,
     /// Serialises configuration changes.
     config_changes: tokio::sync::Mutex<()>,
+    /// Wakes the full-sync runner.
+    pub(crate) full_sync_requested: Notify,
     ingest: ingest::IngestHandle,
 }
 
@@ -90,8 +93,8 @@ pub enum EngineError {
 pub struct ConfigUpdate {
     pub config: Arc<IntegrationConfig>,
     pub changes: Vec<FieldChange>,
-    /// Assets queued for a re-read because what matches changed.
-    pub requeued_assets: u64,
+    /// The full sync a change of what matches started (or joined, when one was waiting).
+    pub full_sync: Option<i64>,
 }
 
 impl Engine {
@@ -127,6 +130,7 @@ impl Engine {
             config: RwLock::new(Arc::new(config)),
             config_defaults: initial_config,
             config_changes: tokio::sync::Mutex::new(()),
+            full_sync_requested: Notify::new(),
             ingest,
         });
         let handles = vec![
@@ -136,7 +140,8 @@ impl Engine {
                 shutdown.clone(),
             )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
-            tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown)),
+            tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
+            tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown)),
         ];
         if !engine.config().sync_enabled {
             tracing::warn!(
@@ -172,11 +177,14 @@ impl Engine {
         if let Ok(mut slot) = self.config.write() {
             *slot = next.clone();
         }
-        let mut requeued_assets = 0;
-        if next.matching_differs(&current) {
-            requeued_assets = self.store.requeue_known_assets(now_ms()).await?;
-            self.assets_ready.notify_one();
-        }
+        let full_sync = if next.matching_differs(&current) {
+            Some(
+                self.request_full_sync("configuration: what matches changed")
+                    .await?,
+            )
+        } else {
+            None
+        };
         if next.visualization_owner != current.visualization_owner
             || next.asset_custom_domain != current.asset_custom_domain
         {
@@ -192,8 +200,20 @@ impl Engine {
         Ok(ConfigUpdate {
             config: next,
             changes,
-            requeued_assets,
+            full_sync,
         })
+    }
+
+    /// Asks for a full sync; returns its id (the waiting one when one waits already).
+    pub async fn request_full_sync(&self, reason: &str) -> Result<i64, EngineError> {
+        let id = self.store.request_full_sync(reason, now_ms()).await?;
+        self.full_sync_requested.notify_one();
+        Ok(id)
+    }
+
+    /// One full sync's state and progress.
+    pub async fn full_sync(&self, id: i64) -> Result<Option<store::FullSync>, EngineError> {
+        Ok(self.store.full_sync(id).await?)
     }
 
     /// The newest configuration changes, newest first.

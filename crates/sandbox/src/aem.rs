@@ -89,6 +89,8 @@ struct Shared {
     deliveries: mpsc::UnboundedSender<Delivery>,
     stats: Arc<DeliveryStats>,
     keys: Arc<SigningKeys>,
+    /// While true, events are lost instead of delivered (an I/O Events outage).
+    muted: std::sync::atomic::AtomicBool,
 }
 
 /// A running AEM emulator bound to `127.0.0.1`.
@@ -132,6 +134,7 @@ impl AemEmulator {
             deliveries: tx,
             stats,
             keys,
+            muted: std::sync::atomic::AtomicBool::new(false),
         });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
@@ -235,6 +238,12 @@ impl AemEmulator {
             .iter()
             .map(|(id, asset)| asset_json(id, asset))
             .collect()
+    }
+
+    /// While `lost` is true, events are dropped instead of delivered, as in an I/O Events outage (a full sync or
+    /// the journal must catch up on them).
+    pub fn lose_events(&self, lost: bool) {
+        self.shared.muted.store(lost, Ordering::Relaxed);
     }
 
     /// Delivery counters now.
@@ -440,6 +449,9 @@ impl Shared {
     }
 
     fn emit(&self, inner: &Inner, (event_id, event_type, body): (String, String, Vec<u8>)) {
+        if self.muted.load(Ordering::Relaxed) {
+            return;
+        }
         for url in &inner.webhooks {
             self.stats.queued.fetch_add(1, Ordering::Relaxed);
             let delivery = Delivery {

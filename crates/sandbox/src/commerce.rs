@@ -1294,12 +1294,15 @@ fn search_criteria(query: &str) -> Result<(u64, u64), ApiError> {
         match name.as_str() {
             "searchCriteria[pageSize]" => page_size = number()?,
             "searchCriteria[currentPage]" => current_page = number()?.max(1),
+            // Products are listed by id, ascending: the one sort order the emulator supports.
+            "searchCriteria[sortOrders][0][field]" if value == "entity_id" => {}
+            "searchCriteria[sortOrders][0][direction]" if value.eq_ignore_ascii_case("ASC") => {}
             other
                 if other.starts_with("searchCriteria[filter")
                     || other.starts_with("searchCriteria[sort") =>
             {
                 return Err(ApiError::bad_request(
-                    "The emulator supports only searchCriteria[pageSize] and searchCriteria[currentPage].",
+                    "The emulator supports only searchCriteria[pageSize], [currentPage] and sorting by entity_id ASC.",
                 ));
             }
             _ => {}

@@ -141,6 +141,40 @@ pub struct AssetStatus {
     pub last_latency_ms: Option<i64>,
 }
 
+/// A full sync and its progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullSync {
+    pub id: i64,
+    /// `waiting`, `running`, `done` or `failed`.
+    pub state: String,
+    pub reason: String,
+    /// `assets`, `products`, `applying` or `done`.
+    pub phase: String,
+    /// Where the current phase resumes (a search cursor, a product page).
+    pub cursor: Option<String>,
+    pub done: i64,
+    pub total: i64,
+    pub errors: i64,
+    pub created_ms: i64,
+    pub started_ms: Option<i64>,
+    pub finished_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+/// One asset as a full sync read it.
+#[derive(Debug, Clone)]
+pub enum BulkAsset {
+    /// Its full set of desired links (empty: it leaves every product).
+    Links {
+        asset_id: AssetId,
+        links: Vec<DesiredLink>,
+        eligible: bool,
+        warnings: Vec<String>,
+    },
+    /// Its metadata breaks the contract: status Failed, links kept.
+    Invalid { asset_id: AssetId, error: String },
+}
+
 /// One saved configuration change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigChange {
@@ -157,6 +191,8 @@ pub struct Backlog {
     pub failed_assets: i64,
     pub events: i64,
     pub unused_events: i64,
+    /// SKU work queued by a full sync (yields to live work).
+    pub bulk_sku_work: i64,
 }
 
 /// The storage the engine and the API need.
@@ -244,8 +280,50 @@ pub trait Store: Send + Sync + 'static {
     /// The newest `limit` configuration changes, newest first.
     async fn config_history(&self, limit: i64) -> StoreResult<Vec<ConfigChange>>;
 
-    /// Queues a re-read of every asset assetsync knows (after a change of what matches). Returns how many.
-    async fn requeue_known_assets(&self, now_ms: i64) -> StoreResult<u64>;
+    /// Asks for a full sync: returns the waiting one if there is one, else queues a new one (at most one runs
+    /// and one more waits).
+    async fn request_full_sync(&self, reason: &str, now_ms: i64) -> StoreResult<i64>;
+
+    /// The running full sync (to resume it), else the waiting one, now marked running.
+    async fn begin_full_sync(&self, now_ms: i64) -> StoreResult<Option<FullSync>>;
+
+    /// One full sync, `None` when unknown.
+    async fn full_sync(&self, id: i64) -> StoreResult<Option<FullSync>>;
+
+    /// Stores one page of a full sync's assets through the bulk path (one transaction; their SKU work yields
+    /// to live work) and moves its cursor.
+    async fn store_full_sync_page(
+        &self,
+        id: i64,
+        assets: &[BulkAsset],
+        next_cursor: Option<&str>,
+        total: i64,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// Ends the asset phase: assets with links that the DAM no longer listed are queued for a re-read (a
+    /// confirmed 404 unlinks them). Returns how many.
+    async fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64>;
+
+    /// Records one page of the commerce side's products and moves the cursor.
+    async fn store_full_sync_products(
+        &self,
+        id: i64,
+        skus: &[Sku],
+        next_cursor: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// Moves a full sync to its next phase.
+    async fn set_full_sync_phase(&self, id: i64, phase: &str) -> StoreResult<()>;
+
+    /// Ends a full sync: `done`, or `failed` with the error.
+    async fn complete_full_sync(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<()>;
 
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;

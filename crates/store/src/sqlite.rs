@@ -2,8 +2,8 @@
 //! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
 
 use crate::{
-    AssetOutcome, AssetStatus, AssetWork, Backlog, ConfigChange, NewEvent, Recorded, SkuOutcome,
-    SkuState, SkuWork, Store, StoreError, StoreResult,
+    AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, FullSync, NewEvent,
+    Recorded, SkuOutcome, SkuState, SkuWork, Store, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
@@ -23,6 +23,7 @@ use std::time::Duration;
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_foundation.sql"),
     include_str!("../migrations/sqlite/0002_configuration.sql"),
+    include_str!("../migrations/sqlite/0003_full_sync.sql"),
 ];
 
 /// The embedded SQLite store.
@@ -158,16 +159,30 @@ fn parse_sku(raw: &str) -> StoreResult<Sku> {
 }
 
 /// Queues (or re-arms) the work of one SKU and returns its new generation.
-async fn enqueue_sku(tx: &mut Tx<'_>, sku: &str, now_ms: i64, first_ms: i64) -> StoreResult<i64> {
+/// Priority of live work (events, products); bulk work (a full sync) yields to it.
+const LIVE: i64 = 0;
+/// Priority of a full sync's work.
+const BULK: i64 = 1;
+
+async fn enqueue_sku(
+    tx: &mut Tx<'_>,
+    sku: &str,
+    now_ms: i64,
+    first_ms: i64,
+    priority: i64,
+) -> StoreResult<i64> {
     let generation: i64 = sqlx::query_scalar(
-        "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms) VALUES (?1, 1, ?2, 0, ?3)
+        "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms, priority)
+         VALUES (?1, 1, ?2, 0, ?3, ?4)
          ON CONFLICT (sku) DO UPDATE SET generation = generation + 1, run_at_ms = excluded.run_at_ms,
-             first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms)
+             first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms),
+             priority = MIN(priority, excluded.priority)
          RETURNING generation",
     )
     .bind(sku)
     .bind(now_ms)
     .bind(first_ms)
+    .bind(priority)
     .fetch_one(&mut **tx)
     .await?;
     Ok(generation)
@@ -308,67 +323,17 @@ impl Store for SqliteStore {
                 warnings,
                 note,
             } => {
-                let old: BTreeMap<String, String> =
-                    sqlx::query("SELECT sku, link FROM claims WHERE asset_id = ?")
-                        .bind(asset)
-                        .fetch_all(&mut *tx)
-                        .await?
-                        .iter()
-                        .map(|row| Ok((row.try_get("sku")?, row.try_get("link")?)))
-                        .collect::<StoreResult<_>>()?;
-                let mut new = BTreeMap::new();
-                for link in &links {
-                    new.insert(link.sku.as_str().to_owned(), to_json(link)?);
-                }
-                let first_ms: Option<i64> =
-                    sqlx::query_scalar("SELECT waiting_since_ms FROM assets WHERE asset_id = ?")
-                        .bind(asset)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .flatten();
-                for sku in old.keys() {
-                    if !new.contains_key(sku) {
-                        sqlx::query("DELETE FROM claims WHERE sku = ? AND asset_id = ?")
-                            .bind(sku)
-                            .bind(asset)
-                            .execute(&mut *tx)
-                            .await?;
-                        let generation =
-                            enqueue_sku(&mut tx, sku, now_ms, first_ms.unwrap_or(now_ms)).await?;
-                        mark_pending(&mut tx, asset, sku, generation).await?;
-                    }
-                }
-                for (sku, link) in &new {
-                    if old.get(sku) == Some(link) {
-                        continue;
-                    }
-                    sqlx::query(
-                        "INSERT INTO claims (sku, asset_id, link) VALUES (?, ?, ?)
-                         ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link",
-                    )
-                    .bind(sku)
-                    .bind(asset)
-                    .bind(link)
-                    .execute(&mut *tx)
-                    .await?;
-                    let generation =
-                        enqueue_sku(&mut tx, sku, now_ms, first_ms.unwrap_or(now_ms)).await?;
-                    mark_pending(&mut tx, asset, sku, generation).await?;
-                }
                 let mut all_warnings = warnings;
                 all_warnings.extend(note);
-                sqlx::query(
-                    "INSERT INTO assets (asset_id, status, processing_ms, eligible, warnings)
-                     VALUES (?1, 'Waiting', ?2, ?3, ?4)
-                     ON CONFLICT (asset_id) DO UPDATE SET processing_ms = ?2, eligible = ?3, warnings = ?4,
-                         status = 'Waiting', last_error = NULL, failure_kind = NULL,
-                         waiting_since_ms = COALESCE(waiting_since_ms, ?2)",
+                store_links(
+                    &mut tx,
+                    asset,
+                    &links,
+                    eligible,
+                    &all_warnings,
+                    now_ms,
+                    LIVE,
                 )
-                .bind(asset)
-                .bind(now_ms)
-                .bind(eligible)
-                .bind(to_json(&all_warnings)?)
-                .execute(&mut *tx)
                 .await?;
                 finish_asset_work(&mut tx, work, None, now_ms).await?;
                 settle_asset(&mut tx, asset, now_ms).await?;
@@ -419,7 +384,7 @@ impl Store for SqliteStore {
             "UPDATE sku_work SET lease_until_ms = ?1 + ?3, attempt = attempt + 1
              WHERE sku IN (SELECT sku FROM sku_work
                            WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
-                           ORDER BY run_at_ms LIMIT ?2)
+                           ORDER BY priority, run_at_ms LIMIT ?2)
              RETURNING sku, generation, attempt, first_enqueued_ms, lease_until_ms",
         )
         .bind(now_ms)
@@ -608,7 +573,7 @@ impl Store for SqliteStore {
                 .await?
                 .is_some();
             if claimed {
-                enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms).await?;
+                enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
             }
         }
         tx.commit().await?;
@@ -631,7 +596,7 @@ impl Store for SqliteStore {
         .await?
         .is_some();
         if linked {
-            enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms).await?;
+            enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
         }
         tx.commit().await?;
         Ok(removed)
@@ -742,7 +707,8 @@ impl Store for SqliteStore {
                     (SELECT COUNT(*) FROM assets WHERE status = 'Waiting') AS waiting_assets,
                     (SELECT COUNT(*) FROM assets WHERE status = 'Failed') AS failed_assets,
                     (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'events_stored') AS events,
-                    (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'unused_events') AS unused_events",
+                    (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'unused_events') AS unused_events,
+                    (SELECT COUNT(*) FROM sku_work WHERE priority > 0) AS bulk_sku_work",
         )
         .fetch_one(&self.readers)
         .await?;
@@ -753,6 +719,7 @@ impl Store for SqliteStore {
             failed_assets: row.try_get("failed_assets")?,
             events: row.try_get("events")?,
             unused_events: row.try_get("unused_events")?,
+            bulk_sku_work: row.try_get("bulk_sku_work")?,
         })
     }
 
@@ -805,26 +772,210 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn requeue_known_assets(&self, now_ms: i64) -> StoreResult<u64> {
+    async fn request_full_sync(&self, reason: &str, now_ms: i64) -> StoreResult<i64> {
+        let mut tx = self.begin_write().await?;
+        let waiting: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM full_syncs WHERE state = 'waiting' LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let id = match waiting {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO full_syncs (state, reason, phase, created_ms) VALUES ('waiting', ?, 'assets', ?)
+                     RETURNING id",
+                )
+                .bind(reason)
+                .bind(now_ms)
+                .fetch_one(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn begin_full_sync(&self, now_ms: i64) -> StoreResult<Option<FullSync>> {
+        let mut tx = self.begin_write().await?;
+        let running: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM full_syncs WHERE state = 'running' LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let id = match running {
+            Some(id) => Some(id),
+            None => {
+                sqlx::query_scalar(
+                    "UPDATE full_syncs SET state = 'running', started_ms = ?
+                     WHERE id = (SELECT id FROM full_syncs WHERE state = 'waiting' ORDER BY id LIMIT 1)
+                     RETURNING id",
+                )
+                .bind(now_ms)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        match id {
+            Some(id) => self.full_sync(id).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn full_sync(&self, id: i64) -> StoreResult<Option<FullSync>> {
+        let Some(row) = sqlx::query("SELECT * FROM full_syncs WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(FullSync {
+            id: row.try_get("id")?,
+            state: row.try_get("state")?,
+            reason: row.try_get("reason")?,
+            phase: row.try_get("phase")?,
+            cursor: row.try_get("cursor")?,
+            done: row.try_get("done")?,
+            total: row.try_get("total")?,
+            errors: row.try_get("errors")?,
+            created_ms: row.try_get("created_ms")?,
+            started_ms: row.try_get("started_ms")?,
+            finished_ms: row.try_get("finished_ms")?,
+            last_error: row.try_get("last_error")?,
+        }))
+    }
+
+    async fn store_full_sync_page(
+        &self,
+        id: i64,
+        assets: &[BulkAsset],
+        next_cursor: Option<&str>,
+        total: i64,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let mut errors = 0;
+        for asset in assets {
+            match asset {
+                BulkAsset::Links {
+                    asset_id,
+                    links,
+                    eligible,
+                    warnings,
+                } => {
+                    store_links(
+                        &mut tx,
+                        asset_id.as_str(),
+                        links,
+                        *eligible,
+                        warnings,
+                        now_ms,
+                        BULK,
+                    )
+                    .await?;
+                    settle_asset(&mut tx, asset_id.as_str(), now_ms).await?;
+                }
+                BulkAsset::Invalid { asset_id, error } => {
+                    errors += 1;
+                    sqlx::query(
+                        "INSERT INTO assets (asset_id, status, processing_ms, last_error, failure_kind)
+                         VALUES (?1, 'Failed', ?2, ?3, 'asset')
+                         ON CONFLICT (asset_id) DO UPDATE SET status = 'Failed', processing_ms = ?2,
+                             last_error = ?3, failure_kind = 'asset'",
+                    )
+                    .bind(asset_id.as_str())
+                    .bind(now_ms)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+            let asset_id = match asset {
+                BulkAsset::Links { asset_id, .. } | BulkAsset::Invalid { asset_id, .. } => asset_id,
+            };
+            sqlx::query("UPDATE assets SET seen_sync = ? WHERE asset_id = ?")
+                .bind(id)
+                .bind(asset_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE full_syncs SET cursor = ?2, done = done + ?3, total = MAX(?4, done + ?3), errors = errors + ?5
+             WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(next_cursor)
+        .bind(i64::try_from(assets.len()).unwrap_or(i64::MAX))
+        .bind(total)
+        .bind(errors)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
         let queued = sqlx::query(
             "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
-             SELECT asset_id, 1, 0, ?1, 0 FROM assets WHERE true
+             SELECT DISTINCT c.asset_id, 1, 0, ?2, 0 FROM claims c JOIN assets a ON a.asset_id = c.asset_id
+             WHERE a.seen_sync IS NULL OR a.seen_sync != ?1
              ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1",
         )
+        .bind(id)
         .bind(now_ms)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        sqlx::query(
-            "UPDATE assets SET status = 'Waiting', waiting_since_ms = COALESCE(waiting_since_ms, ?1)
-             WHERE status != 'Waiting'",
-        )
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("UPDATE full_syncs SET phase = 'products', cursor = NULL WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(queued)
+    }
+
+    async fn store_full_sync_products(
+        &self,
+        id: i64,
+        skus: &[Sku],
+        next_cursor: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        self.upsert_products(skus, now_ms).await?;
+        sqlx::query("UPDATE full_syncs SET cursor = ? WHERE id = ?")
+            .bind(next_cursor)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_full_sync_phase(&self, id: i64, phase: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE full_syncs SET phase = ?, cursor = NULL WHERE id = ?")
+            .bind(phase)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn complete_full_sync(
+        &self,
+        id: i64,
+        error: Option<&str>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE full_syncs SET state = CASE WHEN ?2 IS NULL THEN 'done' ELSE 'failed' END,
+                 phase = 'done', finished_ms = ?3, last_error = ?2 WHERE id = ?1",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(now_ms)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
@@ -834,6 +985,79 @@ impl Store for SqliteStore {
         .fetch_all(&self.readers)
         .await?)
     }
+}
+
+/// Replaces an asset's claims with `links`, queues work (at `priority`) for every SKU whose claim changed,
+/// and records the asset's evaluation. The caller settles the asset.
+async fn store_links(
+    tx: &mut Tx<'_>,
+    asset: &str,
+    links: &[DesiredLink],
+    eligible: bool,
+    warnings: &[String],
+    now_ms: i64,
+    priority: i64,
+) -> StoreResult<()> {
+    let old: BTreeMap<String, String> =
+        sqlx::query("SELECT sku, link FROM claims WHERE asset_id = ?")
+            .bind(asset)
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("sku")?, row.try_get("link")?)))
+            .collect::<StoreResult<_>>()?;
+    let mut new = BTreeMap::new();
+    for link in links {
+        new.insert(link.sku.as_str().to_owned(), to_json(link)?);
+    }
+    let first_ms: Option<i64> =
+        sqlx::query_scalar("SELECT waiting_since_ms FROM assets WHERE asset_id = ?")
+            .bind(asset)
+            .fetch_optional(&mut **tx)
+            .await?
+            .flatten();
+    for sku in old.keys() {
+        if !new.contains_key(sku) {
+            sqlx::query("DELETE FROM claims WHERE sku = ? AND asset_id = ?")
+                .bind(sku)
+                .bind(asset)
+                .execute(&mut **tx)
+                .await?;
+            let generation =
+                enqueue_sku(tx, sku, now_ms, first_ms.unwrap_or(now_ms), priority).await?;
+            mark_pending(tx, asset, sku, generation).await?;
+        }
+    }
+    for (sku, link) in &new {
+        if old.get(sku) == Some(link) {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO claims (sku, asset_id, link) VALUES (?, ?, ?)
+             ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link",
+        )
+        .bind(sku)
+        .bind(asset)
+        .bind(link)
+        .execute(&mut **tx)
+        .await?;
+        let generation = enqueue_sku(tx, sku, now_ms, first_ms.unwrap_or(now_ms), priority).await?;
+        mark_pending(tx, asset, sku, generation).await?;
+    }
+    sqlx::query(
+        "INSERT INTO assets (asset_id, status, processing_ms, eligible, warnings)
+         VALUES (?1, 'Waiting', ?2, ?3, ?4)
+         ON CONFLICT (asset_id) DO UPDATE SET processing_ms = ?2, eligible = ?3, warnings = ?4,
+             status = 'Waiting', last_error = NULL, failure_kind = NULL,
+             waiting_since_ms = COALESCE(waiting_since_ms, ?2)",
+    )
+    .bind(asset)
+    .bind(now_ms)
+    .bind(eligible)
+    .bind(to_json(&warnings)?)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn mark_pending(tx: &mut Tx<'_>, asset: &str, sku: &str, generation: i64) -> StoreResult<()> {

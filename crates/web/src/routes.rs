@@ -5,7 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/config", get(get_config).put(put_config))
         .route("/api/v1/config/history", get(config_history))
+        .route("/api/v1/sync", post(start_full_sync))
+        .route("/api/v1/sync/{id}", get(full_sync_status))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
         .route("/api/v1/products/{sku}", put(put_product))
         .route("/api/v1/products/{sku}/media", get(product_media))
@@ -372,7 +374,7 @@ async fn put_config(
         Ok(update) => Ok(Json(json!({
             "config": update.config.as_fields(),
             "changed": update.changes.iter().map(|c| &c.field).collect::<Vec<_>>(),
-            "requeued_assets": update.requeued_assets,
+            "full_sync": update.full_sync,
         }))
         .into_response()),
         Err(EngineError::InvalidConfig(fields)) => {
@@ -404,6 +406,59 @@ async fn config_history(
         .map(|change| json!({ "at": format_rfc3339_ms(change.at_ms), "fields": change.changes }))
         .collect();
     Ok(Json(json!({ "changes": changes })).into_response())
+}
+
+/// `POST /api/v1/sync`: starts a full sync (or joins the waiting one) and answers its id.
+async fn start_full_sync(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let id = state
+        .engine
+        .request_full_sync("requested through the API")
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response())
+}
+
+/// `GET /api/v1/sync/{id}`: a full sync's state, phase, progress and ETA.
+async fn full_sync_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let sync = state
+        .engine
+        .full_sync(id)
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .ok_or_else(|| ApiError::not_found("sync_not_found", format!("no full sync {id}")))?;
+    let now = engine::now_ms();
+    let eta_seconds = match (sync.state.as_str(), sync.started_ms) {
+        ("running", Some(started)) if sync.done > 0 && sync.total > sync.done => {
+            let per_item = (now - started) as f64 / sync.done as f64;
+            Some(((sync.total - sync.done) as f64 * per_item / 1000.0).ceil() as i64)
+        }
+        ("running", _) => None,
+        _ => Some(0),
+    };
+    Ok(Json(json!({
+        "id": sync.id,
+        "state": sync.state,
+        "reason": sync.reason,
+        "phase": sync.phase,
+        "done": sync.done,
+        "total": sync.total,
+        "errors": sync.errors,
+        "eta_seconds": eta_seconds,
+        "created": format_rfc3339_ms(sync.created_ms),
+        "started": sync.started_ms.map(format_rfc3339_ms),
+        "finished": sync.finished_ms.map(format_rfc3339_ms),
+        "error": sync.last_error,
+    }))
+    .into_response())
 }
 
 /// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events

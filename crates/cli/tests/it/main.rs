@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod fullsync;
 mod harness;
 mod magento;
 mod sync;

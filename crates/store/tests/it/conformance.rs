@@ -272,6 +272,7 @@ pub async fn unused_events_are_counted_and_queue_no_work<S: Store>(store: &S) {
             failed_assets: 0,
             events: 3,
             unused_events: 3,
+            bulk_sku_work: 0,
         }
     );
     assert!(claim_assets(store, T0 + LEASE).await.is_empty());
@@ -1303,4 +1304,155 @@ pub async fn a_stale_sku_claim_writes_nothing<S: Store>(store: &S) {
         .unwrap();
     assert_eq!(store.gallery(&p).await.unwrap(), Some(entries));
     assert_eq!(status(store, &a).await.status, "Success");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration and full syncs
+
+pub async fn the_configuration_and_its_history_are_kept<S: Store>(store: &S) {
+    use domain::config::IntegrationConfig;
+    assert_eq!(store.integration_config().await.unwrap(), None);
+    let defaults = IntegrationConfig::defaults("1", "2");
+    let (changed, changes) = defaults
+        .apply_change(&serde_json::json!({ "sync_enabled": false }), &defaults)
+        .unwrap();
+    store
+        .save_integration_config(&changed, &changes, T0)
+        .await
+        .unwrap();
+    store
+        .save_integration_config(&changed, &[], T0 + 1)
+        .await
+        .unwrap();
+    assert_eq!(store.integration_config().await.unwrap(), Some(changed));
+    let history = store.config_history(10).await.unwrap();
+    assert_eq!(
+        history.len(),
+        1,
+        "a save that changes nothing adds no history"
+    );
+    assert_eq!(history[0].at_ms, T0);
+    assert_eq!(history[0].changes, changes);
+}
+
+pub async fn one_full_sync_runs_and_one_waits<S: Store>(store: &S) {
+    let first = store.request_full_sync("first", T0).await.unwrap();
+    assert_eq!(
+        store.request_full_sync("again", T0).await.unwrap(),
+        first,
+        "the waiting one is joined"
+    );
+    let running = store.begin_full_sync(T0 + 1).await.unwrap().unwrap();
+    assert_eq!(
+        (running.id, running.state.as_str(), running.phase.as_str()),
+        (first, "running", "assets")
+    );
+    let second = store
+        .request_full_sync("while running", T0 + 2)
+        .await
+        .unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        store.request_full_sync("and again", T0 + 3).await.unwrap(),
+        second
+    );
+    assert_eq!(
+        store.begin_full_sync(T0 + 4).await.unwrap().unwrap().id,
+        first,
+        "the running one resumes first"
+    );
+    store.complete_full_sync(first, None, T0 + 5).await.unwrap();
+    let done = store.full_sync(first).await.unwrap().unwrap();
+    assert_eq!(
+        (done.state.as_str(), done.finished_ms),
+        ("done", Some(T0 + 5))
+    );
+    assert_eq!(
+        store.begin_full_sync(T0 + 6).await.unwrap().unwrap().id,
+        second
+    );
+    store
+        .complete_full_sync(second, Some("AEM search: down"), T0 + 7)
+        .await
+        .unwrap();
+    let failed = store.full_sync(second).await.unwrap().unwrap();
+    assert_eq!(
+        (failed.state.as_str(), failed.last_error.as_deref()),
+        ("failed", Some("AEM search: down"))
+    );
+    assert_eq!(store.begin_full_sync(T0 + 8).await.unwrap(), None);
+}
+
+pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(store: &S) {
+    let (bulk_sku, live_sku) = (sku("P-BULK"), sku("P-LIVE"));
+    store
+        .upsert_products(&[bulk_sku.clone(), live_sku.clone()], T0)
+        .await
+        .unwrap();
+    let stale = asset(9);
+    record(store, &[changed("ev-9", &stale, T0)]).await;
+    let work = claim_one_asset(store, T0).await;
+    store
+        .complete_asset(&work, links(vec![link(&stale, &bulk_sku, &[], None)]), T0)
+        .await
+        .unwrap();
+    for work in claim_skus(store, T0).await {
+        store
+            .complete_sku(&work, SkuOutcome::ProductMissing, T0)
+            .await
+            .unwrap();
+    }
+
+    let id = store.request_full_sync("test", T0).await.unwrap();
+    store.begin_full_sync(T0).await.unwrap();
+    let bulk_asset = asset(1);
+    let page = vec![store::BulkAsset::Links {
+        asset_id: bulk_asset.clone(),
+        links: vec![link(&bulk_asset, &bulk_sku, &["image"], Some(1))],
+        eligible: true,
+        warnings: Vec::new(),
+    }];
+    store
+        .store_full_sync_page(id, &page, Some("cursor-2"), 2, T0 + 10)
+        .await
+        .unwrap();
+    let sync = store.full_sync(id).await.unwrap().unwrap();
+    assert_eq!(
+        (sync.cursor.as_deref(), sync.done, sync.total),
+        (Some("cursor-2"), 1, 2)
+    );
+    assert_eq!(backlog(store).await.bulk_sku_work, 1);
+
+    // Live work queued later still goes first.
+    let live_asset = asset(2);
+    record(store, &[changed("ev-2", &live_asset, T0 + 20)]).await;
+    let work = claim_one_asset(store, T0 + 20).await;
+    store
+        .complete_asset(
+            &work,
+            links(vec![link(&live_asset, &live_sku, &["image"], Some(1))]),
+            T0 + 20,
+        )
+        .await
+        .unwrap();
+    let first = store.claim_sku_work(T0 + 30, 1, LEASE).await.unwrap();
+    assert_eq!(
+        skus_of(&first),
+        vec![live_sku],
+        "live work before bulk work"
+    );
+
+    // Assets with links that the DAM did not list are read again; the one it listed is not.
+    assert_eq!(store.finish_full_sync_assets(id, T0 + 40).await.unwrap(), 2);
+    let mut reread: Vec<AssetId> = claim_assets(store, T0 + 40)
+        .await
+        .into_iter()
+        .map(|w| w.asset_id)
+        .collect();
+    reread.sort();
+    assert_eq!(reread, vec![live_asset, stale]);
+    assert_eq!(
+        store.full_sync(id).await.unwrap().unwrap().phase,
+        "products"
+    );
 }

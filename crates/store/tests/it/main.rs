@@ -43,6 +43,9 @@ macro_rules! conformance_suite {
                 sync_latencies_measure_event_to_applied,
                 a_stale_asset_claim_writes_nothing,
                 a_stale_sku_claim_writes_nothing,
+                the_configuration_and_its_history_are_kept,
+                one_full_sync_runs_and_one_waits,
+                full_sync_pages_move_the_cursor_and_yield_to_live_work,
             );
 
             #[tokio::test]

@@ -1,0 +1,178 @@
+//! The full sync: catching up on events that never came, progress, the CLI, and a crash in the middle.
+
+use crate::harness::TestApp;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Creates `count` approved assets on `products` SKUs while the DAM's events are lost; returns SKU → assets.
+async fn assets_the_service_never_heard_of(
+    app: &TestApp,
+    count: usize,
+    products: usize,
+) -> BTreeMap<String, Vec<String>> {
+    let skus: Vec<String> = (0..products).map(|i| format!("FS-{i:03}")).collect();
+    for sku in &skus {
+        app.put_product(sku).await;
+    }
+    app.emulator.lose_events(true);
+    let mut expected: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in 0..count {
+        let sku = &skus[i % products];
+        let id = app.approved_asset(json!({ "commerce:skus": [sku] }));
+        expected.entry(sku.clone()).or_default().push(id);
+    }
+    app.emulator.lose_events(false);
+    expected
+}
+
+async fn assert_galleries(app: &TestApp, expected: &BTreeMap<String, Vec<String>>) {
+    for (sku, want) in expected {
+        let mut got: Vec<String> = app
+            .gallery(sku)
+            .await
+            .into_iter()
+            .map(|(id, _, _)| id)
+            .collect();
+        got.sort();
+        let mut want = want.clone();
+        want.sort();
+        assert_eq!(got, want, "gallery of {sku}");
+    }
+}
+
+async fn sync_status(app: &TestApp, id: i64) -> Value {
+    app.admin_get(&format!("/api/v1/sync/{id}")).await.1
+}
+
+async fn wait_until_done(app: &TestApp, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = sync_status(app, id).await;
+        if status["state"] == "done" {
+            return status;
+        }
+        assert_ne!(status["state"], "failed", "{status}");
+        assert!(
+            Instant::now() < deadline,
+            "full sync never finished: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_cli_runs_a_full_sync_that_catches_up_on_lost_events() {
+    let app = TestApp::spawn().await;
+    let expected = assets_the_service_never_heard_of(&app, 30, 10).await;
+    app.settle().await;
+    assert!(
+        app.gallery("FS-000").await.is_empty(),
+        "the events were lost"
+    );
+
+    // The service's own file, with the port it actually listens on.
+    let config = std::fs::read_to_string(app.dir.path().join("assetsync.toml")).unwrap();
+    let address = app.url.trim_start_matches("http://");
+    let cli_config = app.dir.path().join("cli.toml");
+    std::fs::write(&cli_config, config.replace("127.0.0.1:0", address)).unwrap();
+    // Off the test's own thread: the emulator runs on this runtime and must keep answering meanwhile.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+            .args(["sync", "--full", "--config"])
+            .arg(&cli_config)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("done in"), "{stdout}");
+    assert_galleries(&app, &expected).await;
+    let status = sync_status(&app, 1).await;
+    assert_eq!(
+        (status["state"].as_str(), status["phase"].as_str()),
+        (Some("done"), Some("done"))
+    );
+    assert_eq!(status["done"], 30);
+    assert_eq!(status["total"], 30);
+
+    let (status, body) = app.admin_get("/api/v1/sync/999").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("sync_not_found"))
+    );
+}
+
+#[tokio::test]
+async fn at_most_one_full_sync_waits_behind_the_running_one() {
+    let app = TestApp::spawn().await;
+    assets_the_service_never_heard_of(&app, 600, 30).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let reply = app
+            .http
+            .post(format!("{}/api/v1/sync", app.url))
+            .bearer_auth(crate::harness::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::ACCEPTED);
+        ids.push(reply.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    let mut distinct = ids.clone();
+    distinct.dedup();
+    assert!(
+        distinct.len() <= 2,
+        "one running and at most one waiting: {ids:?}"
+    );
+    assert!(ids.windows(2).all(|w| w[1] >= w[0]), "{ids:?}");
+    for id in distinct {
+        assert_eq!(wait_until_done(&app, id).await["state"], "done");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_in_the_middle_of_a_full_sync_resumes_from_its_checkpoint() {
+    let mut app = TestApp::spawn().await;
+    let expected = assets_the_service_never_heard_of(&app, 1_500, 50).await;
+    let reply = app
+        .http
+        .post(format!("{}/api/v1/sync", app.url))
+        .bearer_auth(crate::harness::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let id = reply.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = sync_status(&app, id).await;
+        if status["done"].as_i64().unwrap() > 0 {
+            assert_eq!(
+                status["state"], "running",
+                "the sync ended before the crash; the test needs more assets"
+            );
+            assert!(
+                status["done"].as_i64() < status["total"].as_i64(),
+                "{status}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the sync never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    app.crash_and_restart();
+    let status = wait_until_done(&app, id).await;
+    assert_eq!(
+        status["done"], 1_500,
+        "every asset counted once across the crash: {status}"
+    );
+    app.settle().await;
+    assert_galleries(&app, &expected).await;
+}

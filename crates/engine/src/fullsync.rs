@@ -1,0 +1,235 @@
+//! The full sync: pages through every asset of the DAM (Author API search; eligibility checked locally) and
+//! every product of the commerce side, and reconciles everything through the store's bulk path. Its SKU
+//! work yields to live work; it resumes from its checkpoint after a crash; at most one runs and one waits.
+
+use crate::{Engine, now_ms};
+use connectors::aem::DamError;
+use domain::MatchSettings;
+use domain::metadata::{Evaluation, evaluate};
+use domain::retry::retry_delay_ms;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{BulkAsset, FullSync};
+use tokio::sync::watch;
+
+/// Assets per search page (and per bulk transaction).
+const ASSET_PAGE: u32 = 200;
+/// Products per commerce page.
+const PRODUCT_PAGE: u32 = 200;
+/// Attempts at one page before the sync fails.
+const PAGE_ATTEMPTS: u32 = 6;
+
+enum Stop {
+    /// Shutting down: the sync stays running and resumes at the next start.
+    Interrupted,
+    /// The sync cannot go on.
+    Failed(String),
+}
+
+/// Runs waiting (or interrupted) full syncs, one at a time, until shutdown.
+pub(crate) async fn run_full_syncs(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match engine.store.begin_full_sync(now_ms()).await {
+            Ok(Some(sync)) => {
+                tracing::info!(id = sync.id, reason = %sync.reason, phase = %sync.phase, "full sync running");
+                match run_one(&engine, &sync, &mut shutdown).await {
+                    Ok(()) => finish(&engine, &sync, None).await,
+                    Err(Stop::Interrupted) => return,
+                    Err(Stop::Failed(error)) => finish(&engine, &sync, Some(&error)).await,
+                }
+            }
+            Ok(None) => {
+                tokio::select! {
+                    () = engine.full_sync_requested.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not read the full sync queue");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn finish(engine: &Engine, sync: &FullSync, error: Option<&str>) {
+    if let Err(store_error) = engine
+        .store
+        .complete_full_sync(sync.id, error, now_ms())
+        .await
+    {
+        tracing::error!(%store_error, id = sync.id, "could not record the end of a full sync");
+    }
+    match error {
+        None => tracing::info!(id = sync.id, "full sync done"),
+        Some(error) => tracing::error!(id = sync.id, %error, "full sync failed"),
+    }
+}
+
+fn stopping(shutdown: &watch::Receiver<bool>) -> Result<(), Stop> {
+    if *shutdown.borrow() {
+        Err(Stop::Interrupted)
+    } else {
+        Ok(())
+    }
+}
+
+fn failed(error: impl std::fmt::Display) -> Stop {
+    Stop::Failed(error.to_string())
+}
+
+async fn run_one(
+    engine: &Engine,
+    sync: &FullSync,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    if sync.phase == "assets" {
+        sync_assets(engine, sync, shutdown).await?;
+    }
+    if sync.phase == "assets" || sync.phase == "products" {
+        let cursor = if sync.phase == "products" {
+            sync.cursor.as_deref()
+        } else {
+            None
+        };
+        sync_products(engine, sync, cursor, shutdown).await?;
+        engine
+            .store
+            .set_full_sync_phase(sync.id, "applying")
+            .await
+            .map_err(failed)?;
+    }
+    // Applying: the SKU workers write what the sync queued; wait until none of it is left.
+    loop {
+        stopping(shutdown)?;
+        let backlog = engine.store.backlog().await.map_err(failed)?;
+        if backlog.bulk_sku_work == 0 {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn sync_assets(
+    engine: &Engine,
+    sync: &FullSync,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    let mut cursor = sync.cursor.clone();
+    loop {
+        stopping(shutdown)?;
+        let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
+        let matching = MatchSettings {
+            sku_attribute: engine.config().sku_attribute.clone(),
+        };
+        let assets: Vec<BulkAsset> = page
+            .results
+            .iter()
+            .map(|metadata| {
+                let asset_id = metadata.asset_id.clone();
+                match evaluate(metadata, &matching) {
+                    Evaluation::Eligible { links, warnings } => BulkAsset::Links {
+                        asset_id,
+                        links,
+                        eligible: true,
+                        warnings,
+                    },
+                    Evaluation::NotEligible { reason } => BulkAsset::Links {
+                        asset_id,
+                        links: Vec::new(),
+                        eligible: false,
+                        warnings: vec![format!("not synced: {reason}")],
+                    },
+                    Evaluation::Invalid { reason } => BulkAsset::Invalid {
+                        asset_id,
+                        error: format!("metadata: {reason}"),
+                    },
+                }
+            })
+            .collect();
+        let total = page.total.unwrap_or(0);
+        engine
+            .store
+            .store_full_sync_page(sync.id, &assets, page.cursor.as_deref(), total, now_ms())
+            .await
+            .map_err(failed)?;
+        engine.skus_ready.notify_one();
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let requeued = engine
+        .store
+        .finish_full_sync_assets(sync.id, now_ms())
+        .await
+        .map_err(failed)?;
+    if requeued > 0 {
+        tracing::info!(requeued, "assets the DAM no longer lists are read again");
+        engine.assets_ready.notify_one();
+    }
+    Ok(())
+}
+
+async fn search_with_retries(
+    engine: &Engine,
+    cursor: Option<&str>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<connectors::aem::SearchPage, Stop> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match engine.dam.search_page(cursor, ASSET_PAGE).await {
+            Ok(page) => return Ok(page),
+            Err(error)
+                if attempt < PAGE_ATTEMPTS && !matches!(error, DamError::Rejected { .. }) =>
+            {
+                let delay = retry_delay_ms(attempt, error.retry_after_ms(), fastrand::f64());
+                tracing::warn!(%error, attempt, "full sync: search failed; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                    _ = shutdown.changed() => return Err(Stop::Interrupted),
+                }
+            }
+            Err(error) => return Err(Stop::Failed(format!("AEM search: {error}"))),
+        }
+    }
+}
+
+async fn sync_products(
+    engine: &Engine,
+    sync: &FullSync,
+    cursor: Option<&str>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), Stop> {
+    let mut page: u32 = cursor.and_then(|c| c.parse().ok()).unwrap_or(1);
+    loop {
+        stopping(shutdown)?;
+        let Some(products) = engine
+            .sink
+            .list_products(page, PRODUCT_PAGE)
+            .await
+            .map_err(|e| failed(format!("products: {e}")))?
+        else {
+            return Ok(());
+        };
+        let next = page + 1;
+        let last =
+            u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
+        let next_cursor = (!last).then(|| next.to_string());
+        engine
+            .store
+            .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
+            .await
+            .map_err(failed)?;
+        engine.skus_ready.notify_one();
+        if last {
+            return Ok(());
+        }
+        page = next;
+    }
+}
