@@ -171,6 +171,9 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
                 sku_attribute: engine.config().sku_attribute.clone(),
             };
             match evaluate(&metadata, &matching) {
+                Evaluation::Eligible { .. } if metadata_only_change_ignored(engine, work).await => AssetOutcome::Kept {
+                    note: "metadata change of an approved asset not synced (resync_on_metadata_change = false)".into(),
+                },
                 Evaluation::Eligible { links, warnings } => AssetOutcome::Links {
                     links,
                     eligible: true,
@@ -195,6 +198,18 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
             error: error.to_string(),
             retry_at_ms: Some(retry_at(work.attempt, &error)),
         },
+    }
+}
+
+/// With `resync_on_metadata_change = false` (strict parity with the reference), an asset that was eligible
+/// and still is changed only its metadata: that does not act; only a change of `dam:status` or a deletion does.
+async fn metadata_only_change_ignored(engine: &Engine, work: &AssetWork) -> bool {
+    if engine.config().resync_on_metadata_change {
+        return false;
+    }
+    match engine.store.asset_status(&work.asset_id).await {
+        Ok(Some(status)) => status.eligible,
+        _ => false,
     }
 }
 

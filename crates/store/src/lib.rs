@@ -80,6 +80,8 @@ pub enum AssetOutcome {
         error: String,
         retry_at_ms: Option<i64>,
     },
+    /// Read, and deliberately not acted on (its links stay as they are), with the reason on its status.
+    Kept { note: String },
     /// A first 404: re-read at `retry_at_ms` to confirm before unlinking.
     MissingOnce { retry_at_ms: i64 },
 }

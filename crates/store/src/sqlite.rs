@@ -350,6 +350,18 @@ impl Store for SqliteStore {
                 .await?;
                 finish_asset_work(&mut tx, work, retry_at_ms, now_ms).await?;
             }
+            AssetOutcome::Kept { note } => {
+                sqlx::query(
+                    "UPDATE assets SET processing_ms = ?2, warnings = ?3 WHERE asset_id = ?1",
+                )
+                .bind(asset)
+                .bind(now_ms)
+                .bind(to_json(&[note])?)
+                .execute(&mut *tx)
+                .await?;
+                finish_asset_work(&mut tx, work, None, now_ms).await?;
+                settle_asset(&mut tx, asset, now_ms).await?;
+            }
             AssetOutcome::MissingOnce { retry_at_ms } => {
                 sqlx::query(
                     "UPDATE asset_work SET lease_until_ms = NULL, missing_once = 1,

@@ -288,3 +288,41 @@ async fn commerce_product_events_attach_and_drop_links() {
         "commerce events are verified like the DAM's"
     );
 }
+
+#[tokio::test]
+async fn strict_parity_syncs_only_status_changes_and_deletions() {
+    let app = TestApp::spawn().await;
+    app.put_products(&["SP-1", "SP-2"]).await;
+    app.put_config("", json!({ "resync_on_metadata_change": false }))
+        .await;
+    let asset = app.approved_asset(json!({ "commerce:skus": ["SP-1"] }));
+    app.settle().await;
+    assert_eq!(app.gallery("SP-1").await.len(), 1, "an approval acts");
+
+    app.update(&asset, json!({ "commerce:skus": ["SP-2"] }));
+    app.settle().await;
+    assert_eq!(
+        app.gallery("SP-1").await.len(),
+        1,
+        "a metadata-only change does not act"
+    );
+    assert!(app.gallery("SP-2").await.is_empty());
+    let (_, status) = app.asset_status(&asset).await;
+    assert!(
+        status["warnings"]
+            .to_string()
+            .contains("resync_on_metadata_change"),
+        "{status}"
+    );
+
+    app.emulator.reject(&asset).unwrap();
+    app.settle().await;
+    assert!(app.gallery("SP-1").await.is_empty(), "a status change acts");
+    app.emulator.approve(&asset).unwrap();
+    app.settle().await;
+    assert_eq!(
+        app.gallery("SP-2").await.len(),
+        1,
+        "re-approval applies the metadata as it is now"
+    );
+}
