@@ -6,17 +6,18 @@
 
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
-use crate::sink::{CommerceSink, ProductPage, SinkError, SinkOutcome, SinkState};
+use crate::sink::{ApplyContext, CommerceSink, ProductPage, SinkError, SinkOutcome, SinkState};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use domain::gallery::HandmadeRecord;
 use domain::media_files::{file_stem, image_extension, path_carries_stem};
 use domain::{AppliedEntry, AssetId, GalleryEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,6 +64,14 @@ pub struct MagentoSink {
 struct RemoteEntry {
     id: u64,
     file: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    position: Option<i64>,
+    #[serde(default)]
+    disabled: bool,
+    #[serde(default)]
+    types: Vec<String>,
 }
 
 /// Why a step stopped: a sink failure, or the product is gone.
@@ -302,7 +311,7 @@ impl MagentoSink {
             "media_type": "image",
             "label": entry.label,
             "position": entry.position,
-            "disabled": false,
+            "disabled": entry.hidden,
             "types": entry.roles,
             "content": {
                 "base64_encoded_data": STANDARD.encode(&binary),
@@ -341,7 +350,7 @@ impl MagentoSink {
             "media_type": "image",
             "label": entry.label,
             "position": entry.position,
-            "disabled": false,
+            "disabled": entry.hidden,
             "types": entry.roles,
             "file": file,
         }});
@@ -377,6 +386,7 @@ impl MagentoSink {
     async fn apply_ops(
         &self,
         sku: &Sku,
+        context: &ApplyContext<'_>,
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<Vec<AppliedEntry>, Failure> {
@@ -449,7 +459,94 @@ impl MagentoSink {
         entries.sort_by(|a, b| {
             (a.entry.position, &a.entry.asset_id).cmp(&(b.entry.position, &b.entry.asset_id))
         });
+        let ours: BTreeSet<String> = applied
+            .iter()
+            .chain(entries.iter())
+            .filter_map(|a| a.remote_id.clone())
+            .collect();
+        let handmade: Vec<&RemoteEntry> = remote
+            .iter()
+            .filter(|r| !ours.contains(&r.id.to_string()))
+            .collect();
+        let dam_visible = entries.iter().any(|a| !a.entry.hidden);
+        self.place_handmade(
+            sku,
+            context,
+            &handmade,
+            context.dam_owns_gallery && dam_visible,
+        )
+        .await?;
         Ok(entries)
+    }
+
+    /// Entries made by hand: hidden (their prior state remembered first) while the DAM owns a gallery with a
+    /// visible DAM entry; otherwise restored exactly as they were. Never deleted, reordered or relabelled.
+    async fn place_handmade(
+        &self,
+        sku: &Sku,
+        context: &ApplyContext<'_>,
+        handmade: &[&RemoteEntry],
+        hide: bool,
+    ) -> Result<(), Failure> {
+        let recorded = context.ledger.recorded(sku).await?;
+        if hide {
+            for entry in handmade.iter().filter(|e| !e.disabled) {
+                if !recorded.iter().any(|r| r.entry_id == entry.id.to_string()) {
+                    let record = HandmadeRecord {
+                        entry_id: entry.id.to_string(),
+                        prior_disabled: entry.disabled,
+                        prior_roles: entry.types.clone(),
+                    };
+                    context.ledger.remember(sku, &record).await?;
+                }
+                self.put_handmade(sku, entry, true, &entry.types).await?;
+            }
+            return Ok(());
+        }
+        for record in &recorded {
+            if let Some(entry) = handmade
+                .iter()
+                .find(|e| e.id.to_string() == record.entry_id)
+            {
+                self.put_handmade(sku, entry, record.prior_disabled, &record.prior_roles)
+                    .await?;
+            }
+            context.ledger.forget(sku, &record.entry_id).await?;
+        }
+        Ok(())
+    }
+
+    /// PUTs a hand-made entry back whole, changing only `disabled` and its roles.
+    async fn put_handmade(
+        &self,
+        sku: &Sku,
+        entry: &RemoteEntry,
+        disabled: bool,
+        roles: &[String],
+    ) -> Result<(), Failure> {
+        let body = json!({ "entry": {
+            "id": entry.id,
+            "media_type": "image",
+            "label": entry.label,
+            "position": entry.position.unwrap_or(0),
+            "disabled": disabled,
+            "types": roles,
+            "file": entry.file,
+        }});
+        let reply = self
+            .send(
+                Method::PUT,
+                &self.media_url(sku, Some(entry.id)),
+                Some(&body),
+                true,
+            )
+            .await?;
+        match reply.status {
+            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(()),
+            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            s if s.is_success() => Ok(()),
+            s => Err(rejected(s, &reply.body)),
+        }
     }
 }
 
@@ -462,7 +559,7 @@ impl CommerceSink for MagentoSink {
     async fn apply(
         &self,
         sku: &Sku,
-        _product_known: bool,
+        context: &ApplyContext<'_>,
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError> {
@@ -475,7 +572,7 @@ impl CommerceSink for MagentoSink {
                 retry_after_ms: None,
             });
         }
-        match self.apply_ops(sku, applied, ops).await {
+        match self.apply_ops(sku, context, applied, ops).await {
             Ok(entries) => Ok(SinkOutcome::Applied(entries)),
             Err(Failure::ProductGone) => Ok(SinkOutcome::ProductMissing),
             Err(Failure::Sink(error)) => Err(error),

@@ -2,6 +2,7 @@
 //! Adobe Commerce sink writes them to a Magento store ([`crate::magento`]).
 
 use async_trait::async_trait;
+use domain::gallery::HandmadeRecord;
 use domain::gallery::apply_operations;
 use domain::{AppliedEntry, Operation, Sku};
 
@@ -47,18 +48,38 @@ pub enum SinkState {
     Paused(String),
 }
 
+/// Where a sink keeps the prior state of entries made by hand, durably, before it changes them.
+#[async_trait]
+pub trait HandmadeLedger: Send + Sync {
+    /// What is remembered for the product.
+    async fn recorded(&self, sku: &Sku) -> Result<Vec<HandmadeRecord>, SinkError>;
+    /// Remembers an entry's prior state (kept when one is already remembered).
+    async fn remember(&self, sku: &Sku, record: &HandmadeRecord) -> Result<(), SinkError>;
+    /// Forgets an entry once it is restored (or gone).
+    async fn forget(&self, sku: &Sku, entry_id: &str) -> Result<(), SinkError>;
+}
+
+/// What a sink needs to know beside the operations.
+pub struct ApplyContext<'a> {
+    /// Whether assetsync's catalog holds the product (the built-in sink's notion of existence).
+    pub product_known: bool,
+    /// The visualization owner is the DAM: entries made by hand are hidden on products with a visible DAM
+    /// entry. When false they are restored as they were.
+    pub dam_owns_gallery: bool,
+    pub ledger: &'a dyn HandmadeLedger,
+}
+
 /// A commerce platform that holds product galleries.
 #[async_trait]
 pub trait CommerceSink: Send + Sync + 'static {
     /// Short name for logs and health (`builtin`, `adobe-commerce`).
     fn kind(&self) -> &'static str;
 
-    /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`. `product_known` tells
-    /// whether assetsync's catalog holds the product (the built-in sink's notion of existence).
+    /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`.
     async fn apply(
         &self,
         sku: &Sku,
-        product_known: bool,
+        context: &ApplyContext<'_>,
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError>;
@@ -97,11 +118,11 @@ impl CommerceSink for BuiltinCatalog {
     async fn apply(
         &self,
         _sku: &Sku,
-        product_known: bool,
+        context: &ApplyContext<'_>,
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError> {
-        if !product_known {
+        if !context.product_known {
             return Ok(SinkOutcome::ProductMissing);
         }
         Ok(SinkOutcome::Applied(apply_operations(applied, ops)))

@@ -19,6 +19,9 @@ pub struct GalleryEntry {
     pub label: Option<String>,
     pub media_type: MediaType,
     pub content_id: ContentId,
+    /// Hidden from the storefront (the visualization owner is the commerce platform); never deleted for it.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 /// One entry as it stands on the commerce side (what assetsync applied and owns).
@@ -28,6 +31,16 @@ pub struct AppliedEntry {
     pub entry: GalleryEntry,
     /// The commerce platform's id of the entry (Magento media entry id); `None` for the built-in catalog.
     pub remote_id: Option<String>,
+}
+
+/// What assetsync remembers of an entry made by hand in the commerce platform before it first changed it
+/// (hid it for the visualization owner), so that switching the owner back restores it exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandmadeRecord {
+    /// The platform's id of the entry.
+    pub entry_id: String,
+    pub prior_disabled: bool,
+    pub prior_roles: Vec<String>,
 }
 
 /// A change to one product's gallery.
@@ -112,6 +125,7 @@ pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
                 label: claim.label.clone(),
                 media_type: claim.media_type,
                 content_id: claim.content_id.clone(),
+                hidden: false,
             }
         })
         .collect();

@@ -185,6 +185,10 @@ impl Engine {
         } else {
             None
         };
+        if next.visualization_owner != current.visualization_owner {
+            // Applied from stored state: no DAM re-read.
+            self.store.requeue_galleries(now_ms()).await?;
+        }
         if next.visualization_owner != current.visualization_owner
             || next.asset_custom_domain != current.asset_custom_domain
         {

@@ -5,8 +5,11 @@
 
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
-use connectors::sink::{SinkError, SinkOutcome, SinkState};
+use connectors::sink::{ApplyContext, HandmadeLedger, SinkError, SinkOutcome, SinkState};
 use domain::MatchSettings;
+use domain::Sku;
+use domain::config::VisualizationOwner;
+use domain::gallery::HandmadeRecord;
 use domain::gallery::{compute_gallery, reconcile};
 use domain::metadata::{Evaluation, evaluate};
 use domain::retry::retry_delay_ms;
@@ -232,12 +235,23 @@ fn retry_at(attempt: i64, error: &DamError) -> i64 {
 async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
     let outcome = match engine.store.sku_state(&work.sku).await {
         Ok(state) => {
-            let desired = compute_gallery(&state.claims);
+            let config = engine.config();
+            let dam_owns_gallery = config.visualization_owner == VisualizationOwner::AemAssets;
+            let mut desired = compute_gallery(&state.claims);
+            for entry in &mut desired {
+                entry.hidden = !dam_owns_gallery;
+            }
             let ops = reconcile(&desired, &state.applied);
+            let ledger = StoreLedger(engine.store.as_ref());
+            let context = ApplyContext {
+                product_known: state.product_exists,
+                dam_owns_gallery,
+                ledger: &ledger,
+            };
             if ops.is_empty() || engine.sink.state() == SinkState::Ready {
                 match engine
                     .sink
-                    .apply(&work.sku, state.product_exists, &state.applied, &ops)
+                    .apply(&work.sku, &context, &state.applied, &ops)
                     .await
                 {
                     Ok(SinkOutcome::Applied(entries)) => SkuOutcome::Applied(entries),
@@ -296,5 +310,36 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
                 ),
             }
         }
+    }
+}
+
+/// The sink's ledger of hand-made entries, kept in the store.
+struct StoreLedger<'a>(&'a dyn store::Store);
+
+fn ledger_error(error: store::StoreError) -> SinkError {
+    SinkError::Unavailable {
+        message: format!("could not record a hand-made entry: {error}"),
+        retry_after_ms: None,
+    }
+}
+
+#[async_trait::async_trait]
+impl HandmadeLedger for StoreLedger<'_> {
+    async fn recorded(&self, sku: &Sku) -> Result<Vec<HandmadeRecord>, SinkError> {
+        self.0.handmade_records(sku).await.map_err(ledger_error)
+    }
+
+    async fn remember(&self, sku: &Sku, record: &HandmadeRecord) -> Result<(), SinkError> {
+        self.0
+            .remember_handmade(sku, record)
+            .await
+            .map_err(ledger_error)
+    }
+
+    async fn forget(&self, sku: &Sku, entry_id: &str) -> Result<(), SinkError> {
+        self.0
+            .forget_handmade(sku, entry_id)
+            .await
+            .map_err(ledger_error)
     }
 }

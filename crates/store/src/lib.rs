@@ -11,6 +11,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::events::EventKind;
+use domain::gallery::HandmadeRecord;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 
 /// A storage failure. The caller retries or reports it; nothing is half-written (every method is one
@@ -326,6 +327,19 @@ pub trait Store: Send + Sync + 'static {
         error: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<()>;
+
+    /// The prior state of the product's hand-made entries that assetsync changed.
+    async fn handmade_records(&self, sku: &Sku) -> StoreResult<Vec<HandmadeRecord>>;
+
+    /// Remembers a hand-made entry's prior state (the first record is kept).
+    async fn remember_handmade(&self, sku: &Sku, record: &HandmadeRecord) -> StoreResult<()>;
+
+    /// Forgets a hand-made entry's prior state (restored, or gone).
+    async fn forget_handmade(&self, sku: &Sku, entry_id: &str) -> StoreResult<()>;
+
+    /// Queues every product with a gallery, claims or hand-made records (bulk priority): an owner change is
+    /// applied from stored state. Returns how many.
+    async fn requeue_galleries(&self, now_ms: i64) -> StoreResult<u64>;
 
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;

@@ -8,6 +8,7 @@ use crate::{
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::events::EventKind;
+use domain::gallery::HandmadeRecord;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -24,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_foundation.sql"),
     include_str!("../migrations/sqlite/0002_configuration.sql"),
     include_str!("../migrations/sqlite/0003_full_sync.sql"),
+    include_str!("../migrations/sqlite/0004_handmade_entries.sql"),
 ];
 
 /// The embedded SQLite store.
@@ -988,6 +990,60 @@ impl Store for SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
+    }
+
+    async fn handmade_records(&self, sku: &Sku) -> StoreResult<Vec<HandmadeRecord>> {
+        sqlx::query("SELECT entry_id, prior_disabled, prior_roles FROM handmade_entries WHERE sku = ? ORDER BY entry_id")
+            .bind(sku.as_str())
+            .fetch_all(&self.writer)
+            .await?
+            .iter()
+            .map(|row| {
+                let roles: String = row.try_get("prior_roles")?;
+                Ok(HandmadeRecord {
+                    entry_id: row.try_get("entry_id")?,
+                    prior_disabled: row.try_get("prior_disabled")?,
+                    prior_roles: from_json(&roles)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn remember_handmade(&self, sku: &Sku, record: &HandmadeRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO handmade_entries (sku, entry_id, prior_disabled, prior_roles) VALUES (?, ?, ?, ?)
+             ON CONFLICT (sku, entry_id) DO NOTHING",
+        )
+        .bind(sku.as_str())
+        .bind(&record.entry_id)
+        .bind(record.prior_disabled)
+        .bind(to_json(&record.prior_roles)?)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn forget_handmade(&self, sku: &Sku, entry_id: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM handmade_entries WHERE sku = ? AND entry_id = ?")
+            .bind(sku.as_str())
+            .bind(entry_id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn requeue_galleries(&self, now_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let skus: Vec<String> = sqlx::query_scalar(
+            "SELECT sku FROM gallery UNION SELECT sku FROM claims UNION SELECT sku FROM handmade_entries",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for sku in &skus {
+            enqueue_sku(&mut tx, sku, now_ms, now_ms, BULK).await?;
+        }
+        tx.commit().await?;
+        Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
     }
 
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {

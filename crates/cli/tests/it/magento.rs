@@ -324,3 +324,58 @@ async fn a_refused_upload_fails_that_item_only_with_the_store_message() {
     );
     assert_eq!(app.asset_status(&good).await.1["status"], "Success");
 }
+
+#[tokio::test]
+async fn the_visualization_owner_hides_and_restores_without_deleting() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("OW-1");
+    app.put_product("OW-1").await;
+    let by_hand = app
+        .store()
+        .add_handmade_entry("OW-1", "By hand", 9, &["small_image"], false)
+        .unwrap();
+    let asset = app.approved_asset(json!({ "commerce:skus": ["OW-1"], "commerce:roles": ["image"], "commerce:positions": [1] }));
+    app.settle().await;
+    let entries = app.store().entries("OW-1").unwrap();
+    let handmade = entries.iter().find(|e| e["id"] == by_hand).unwrap();
+    assert_eq!(
+        handmade["disabled"], true,
+        "under aem_assets a hand-made entry is hidden beside a visible DAM entry"
+    );
+    assert_eq!(handmade["types"], json!(["small_image"]));
+    let snapshot = entries;
+
+    app.put_config("", json!({ "visualization_owner": "commerce" }))
+        .await;
+    app.settle().await;
+    let entries = app.store().entries("OW-1").unwrap();
+    assert_eq!(entries.len(), 2, "nothing deleted");
+    let dam = entries.iter().find(|e| e["id"] != by_hand).unwrap();
+    let handmade = entries.iter().find(|e| e["id"] == by_hand).unwrap();
+    assert_eq!(
+        (dam["disabled"].as_bool(), handmade["disabled"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(
+        handmade["types"],
+        json!(["small_image"]),
+        "restored exactly"
+    );
+    assert_eq!(
+        (handmade["label"].as_str(), handmade["position"].as_i64()),
+        (Some("By hand"), Some(9))
+    );
+    assert_eq!(app.media("OW-1").await.1["entries"][0]["hidden"], true);
+
+    for owner in ["aem_assets", "commerce", "aem_assets"] {
+        app.put_config("", json!({ "visualization_owner": owner }))
+            .await;
+        app.settle().await;
+    }
+    assert_eq!(
+        app.store().entries("OW-1").unwrap(),
+        snapshot,
+        "four switches leave the store's gallery as it was"
+    );
+    assert_eq!(app.gallery("OW-1").await[0].0, asset);
+}

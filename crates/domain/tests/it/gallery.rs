@@ -257,6 +257,7 @@ mod roles {
                 label: Some("Trailer".into()),
                 media_type: MediaType::Video,
                 content_id: ContentId("sha-video".into()),
+                hidden: false,
             }]
         );
     }
@@ -278,6 +279,7 @@ mod reconciliation {
             label: None,
             media_type: MediaType::Image,
             content_id: ContentId(format!("sha-{uuid}")),
+            hidden: false,
         }
     }
 

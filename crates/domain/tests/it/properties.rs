@@ -107,6 +107,7 @@ fn arb_applied() -> impl Strategy<Value = Vec<AppliedEntry>> {
                             label,
                             media_type,
                             content_id,
+                            hidden: false,
                         },
                         remote_id,
                     }
