@@ -157,6 +157,8 @@ pub struct SyncConfig {
     pub resync_on_metadata_change: Option<bool>,
     /// The Asset Selector IMS client id (informational).
     pub ims_client_id: Option<String>,
+    /// Attempts at a product's work before it goes to the dead letters (default 60: about 24 hours).
+    pub max_attempts: Option<u32>,
 }
 
 impl Default for SyncConfig {
@@ -169,6 +171,7 @@ impl Default for SyncConfig {
             asset_custom_domain: None,
             resync_on_metadata_change: None,
             ims_client_id: None,
+            max_attempts: None,
         }
     }
 }
@@ -259,6 +262,9 @@ impl Config {
         }
         self.commerce.sink()?;
         self.integration_config()?;
+        if self.sync.max_attempts == Some(0) {
+            bail!("sync.max_attempts must be at least 1");
+        }
         Ok(())
     }
 

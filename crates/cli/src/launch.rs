@@ -61,6 +61,10 @@ impl Service {
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),
             sku_concurrency: config.commerce.concurrency,
+            max_attempts: config
+                .sync
+                .max_attempts
+                .unwrap_or(domain::retry::DEFAULT_MAX_ATTEMPTS),
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();

@@ -39,6 +39,8 @@ pub struct EngineSettings {
     pub confirm_missing_after: Duration,
     /// How often a paused sink is probed to see whether its credentials work again.
     pub pause_probe: Duration,
+    /// Attempts at a SKU's work before it goes to the dead letters.
+    pub max_attempts: u32,
 }
 
 impl Default for EngineSettings {
@@ -51,6 +53,7 @@ impl Default for EngineSettings {
             poll: Duration::from_millis(250),
             confirm_missing_after: Duration::from_millis(500),
             pause_probe: Duration::from_secs(2),
+            max_attempts: domain::retry::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -213,6 +216,18 @@ impl Engine {
         let id = self.store.request_full_sync(reason, now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
+    }
+
+    /// Work that was given up, oldest first.
+    pub async fn dead_letters(&self) -> Result<Vec<store::DeadLetter>, EngineError> {
+        Ok(self.store.dead_letters().await?)
+    }
+
+    /// Queues dead letters again (one, or all with `None`). Returns how many.
+    pub async fn replay_dead_letters(&self, id: Option<i64>) -> Result<u64, EngineError> {
+        let replayed = self.store.replay_dead_letters(id, now_ms()).await?;
+        self.skus_ready.notify_one();
+        Ok(replayed)
     }
 
     /// One full sync's state and progress.

@@ -12,7 +12,7 @@ use domain::config::VisualizationOwner;
 use domain::gallery::HandmadeRecord;
 use domain::gallery::{compute_gallery, reconcile};
 use domain::metadata::{Evaluation, evaluate};
-use domain::retry::retry_delay_ms;
+use domain::retry::{FailureClass, RetryDecision, decide, retry_delay_ms};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -295,21 +295,27 @@ fn deferred(engine: &Engine) -> SkuOutcome {
 fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcome {
     tracing::warn!(sku = %work.sku, %error, "commerce write failed");
     let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
-    match error {
-        SinkError::Unauthorized(_) => deferred(engine),
-        SinkError::Rejected(_) => SkuOutcome::Failed {
+    let (class, retry_after) = match error {
+        SinkError::Unauthorized(_) => (FailureClass::Unauthorized, None),
+        SinkError::Rejected(_) => (FailureClass::Permanent, None),
+        SinkError::Unavailable { retry_after_ms, .. } => (FailureClass::Transient, *retry_after_ms),
+    };
+    match decide(
+        class,
+        attempt,
+        engine.settings.max_attempts,
+        retry_after,
+        fastrand::f64(),
+    ) {
+        RetryDecision::Pause => deferred(engine),
+        RetryDecision::GiveUp => SkuOutcome::Failed {
             error: error.to_string(),
             retry_at_ms: None,
         },
-        SinkError::Unavailable { retry_after_ms, .. } => {
-            let delay = retry_delay_ms(attempt, *retry_after_ms, fastrand::f64());
-            SkuOutcome::Failed {
-                error: error.to_string(),
-                retry_at_ms: Some(
-                    now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
-                ),
-            }
-        }
+        RetryDecision::RetryIn(delay) => SkuOutcome::Failed {
+            error: error.to_string(),
+            retry_at_ms: Some(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))),
+        },
     }
 }
 

@@ -196,6 +196,23 @@ pub struct Backlog {
     pub unused_events: i64,
     /// SKU work queued by a full sync (yields to live work).
     pub bulk_sku_work: i64,
+    /// Work given up, waiting for an operator.
+    pub dead_letters: i64,
+    /// When the oldest queued SKU work was first queued (Unix ms).
+    pub oldest_sku_work_ms: Option<i64>,
+    /// Since when the longest-waiting asset waits (Unix ms).
+    pub oldest_waiting_ms: Option<i64>,
+}
+
+/// Work given up: its SKU, attempts and error history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub id: i64,
+    pub sku: Sku,
+    pub attempts: i64,
+    /// `[{"at_ms", "error"}]`, oldest first.
+    pub errors: Vec<serde_json::Value>,
+    pub created_ms: i64,
 }
 
 /// The storage the engine and the API need.
@@ -340,6 +357,13 @@ pub trait Store: Send + Sync + 'static {
     /// Queues every product with a gallery, claims or hand-made records (bulk priority): an owner change is
     /// applied from stored state. Returns how many.
     async fn requeue_galleries(&self, now_ms: i64) -> StoreResult<u64>;
+
+    /// Work that was given up, oldest first.
+    async fn dead_letters(&self) -> StoreResult<Vec<DeadLetter>>;
+
+    /// Queues dead letters again (one by id, or all with `None`): their SKU work restarts from attempt 1 and
+    /// the assets that failed with it wait for it again. Returns how many.
+    async fn replay_dead_letters(&self, id: Option<i64>, now_ms: i64) -> StoreResult<u64>;
 
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;

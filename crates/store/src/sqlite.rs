@@ -2,8 +2,8 @@
 //! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
 
 use crate::{
-    AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, FullSync, NewEvent,
-    Recorded, SkuOutcome, SkuState, SkuWork, Store, StoreError, StoreResult,
+    AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, DeadLetter, FullSync,
+    NewEvent, Recorded, SkuOutcome, SkuState, SkuWork, Store, StoreError, StoreResult,
 };
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_configuration.sql"),
     include_str!("../migrations/sqlite/0003_full_sync.sql"),
     include_str!("../migrations/sqlite/0004_handmade_entries.sql"),
+    include_str!("../migrations/sqlite/0005_dead_letters.sql"),
 ];
 
 /// The embedded SQLite store.
@@ -501,11 +502,32 @@ impl Store for SqliteStore {
                 .bind(retry_at_ms.is_some())
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE sku_work SET last_error = ?2 WHERE sku = ?1")
+                let history: String =
+                    sqlx::query_scalar("SELECT errors FROM sku_work WHERE sku = ?")
+                        .bind(sku)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                let mut history: Vec<serde_json::Value> = from_json(&history)?;
+                history.push(serde_json::json!({ "at_ms": now_ms, "error": error }));
+                let excess = history.len().saturating_sub(20);
+                history.drain(..excess);
+                sqlx::query("UPDATE sku_work SET last_error = ?2, errors = ?3 WHERE sku = ?1")
                     .bind(sku)
                     .bind(&error)
+                    .bind(to_json(&history)?)
                     .execute(&mut *tx)
                     .await?;
+                if retry_at_ms.is_none() {
+                    sqlx::query(
+                        "INSERT INTO dead_letters (sku, attempts, errors, created_ms)
+                         SELECT sku, attempt, errors, ?2 FROM sku_work WHERE sku = ?1 AND generation = ?3",
+                    )
+                    .bind(sku)
+                    .bind(now_ms)
+                    .bind(work.generation)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 if retry_at_ms.is_none() {
                     sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
                         .bind(sku)
@@ -722,7 +744,10 @@ impl Store for SqliteStore {
                     (SELECT COUNT(*) FROM assets WHERE status = 'Failed') AS failed_assets,
                     (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'events_stored') AS events,
                     (SELECT COALESCE(MAX(value), 0) FROM counters WHERE name = 'unused_events') AS unused_events,
-                    (SELECT COUNT(*) FROM sku_work WHERE priority > 0) AS bulk_sku_work",
+                    (SELECT COUNT(*) FROM sku_work WHERE priority > 0) AS bulk_sku_work,
+                    (SELECT COUNT(*) FROM dead_letters) AS dead_letters,
+                    (SELECT MIN(first_enqueued_ms) FROM sku_work) AS oldest_sku_work_ms,
+                    (SELECT MIN(waiting_since_ms) FROM assets WHERE status = 'Waiting') AS oldest_waiting_ms",
         )
         .fetch_one(&self.readers)
         .await?;
@@ -734,6 +759,9 @@ impl Store for SqliteStore {
             events: row.try_get("events")?,
             unused_events: row.try_get("unused_events")?,
             bulk_sku_work: row.try_get("bulk_sku_work")?,
+            dead_letters: row.try_get("dead_letters")?,
+            oldest_sku_work_ms: row.try_get("oldest_sku_work_ms")?,
+            oldest_waiting_ms: row.try_get("oldest_waiting_ms")?,
         })
     }
 
@@ -1041,6 +1069,58 @@ impl Store for SqliteStore {
         .await?;
         for sku in &skus {
             enqueue_sku(&mut tx, sku, now_ms, now_ms, BULK).await?;
+        }
+        tx.commit().await?;
+        Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
+        sqlx::query("SELECT id, sku, attempts, errors, created_ms FROM dead_letters ORDER BY id")
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|row| {
+                let errors: String = row.try_get("errors")?;
+                Ok(DeadLetter {
+                    id: row.try_get("id")?,
+                    sku: parse_sku(row.try_get("sku")?)?,
+                    attempts: row.try_get("attempts")?,
+                    errors: from_json(&errors)?,
+                    created_ms: row.try_get("created_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn replay_dead_letters(&self, id: Option<i64>, now_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let skus: Vec<String> = sqlx::query_scalar(
+            "DELETE FROM dead_letters WHERE ?1 IS NULL OR id = ?1 RETURNING sku",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        for sku in &skus {
+            let generation = enqueue_sku(&mut tx, sku, now_ms, now_ms, LIVE).await?;
+            sqlx::query("UPDATE sku_work SET attempt = 0, errors = '[]' WHERE sku = ?")
+                .bind(sku)
+                .execute(&mut *tx)
+                .await?;
+            // The assets that failed with this SKU wait for it again.
+            let assets: Vec<String> = sqlx::query_scalar(
+                "UPDATE assets SET status = 'Waiting', failure_kind = NULL,
+                     waiting_since_ms = COALESCE(waiting_since_ms, ?2)
+                 WHERE status = 'Failed' AND failure_kind = 'sku_final'
+                   AND asset_id IN (SELECT asset_id FROM claims WHERE sku = ?1 UNION SELECT asset_id FROM gallery WHERE sku = ?1)
+                 RETURNING asset_id",
+            )
+            .bind(sku)
+            .bind(now_ms)
+            .fetch_all(&mut *tx)
+            .await?;
+            for asset in assets {
+                mark_pending(&mut tx, &asset, sku, generation).await?;
+            }
         }
         tx.commit().await?;
         Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))

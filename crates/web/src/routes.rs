@@ -36,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/config/history", get(config_history))
         .route("/api/v1/sync", post(start_full_sync))
         .route("/api/v1/sync/{id}", get(full_sync_status))
+        .route("/api/v1/dead-letters", get(dead_letters))
+        .route("/api/v1/dead-letters/replay", post(replay_all_dead_letters))
+        .route("/api/v1/dead-letters/{id}/replay", post(replay_dead_letter))
+        .route("/api/v1/health/sync", get(sync_health))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
         .route("/api/v1/products/{sku}", put(put_product))
         .route("/api/v1/products/{sku}/media", get(product_media))
@@ -457,6 +461,106 @@ async fn full_sync_status(
         "started": sync.started_ms.map(format_rfc3339_ms),
         "finished": sync.finished_ms.map(format_rfc3339_ms),
         "error": sync.last_error,
+    }))
+    .into_response())
+}
+
+/// `GET /api/v1/dead-letters`: work given up, with its error history.
+async fn dead_letters(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let letters = state
+        .engine
+        .dead_letters()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let letters: Vec<serde_json::Value> = letters
+        .iter()
+        .map(|letter| {
+            json!({
+                "id": letter.id,
+                "sku": letter.sku,
+                "attempts": letter.attempts,
+                "errors": letter.errors.iter().map(|e| json!({
+                    "at": e["at_ms"].as_i64().map(format_rfc3339_ms),
+                    "error": e["error"],
+                })).collect::<Vec<_>>(),
+                "created": format_rfc3339_ms(letter.created_ms),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "dead_letters": letters })).into_response())
+}
+
+/// `POST /api/v1/dead-letters/{id}/replay`: queues one dead letter again.
+async fn replay_dead_letter(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    match state
+        .engine
+        .replay_dead_letters(Some(id))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+    {
+        0 => Err(ApiError::not_found(
+            "dead_letter_not_found",
+            format!("no dead letter {id}"),
+        )),
+        replayed => Ok(Json(json!({ "replayed": replayed })).into_response()),
+    }
+}
+
+/// `POST /api/v1/dead-letters/replay`: queues every dead letter again.
+async fn replay_all_dead_letters(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let replayed = state
+        .engine
+        .replay_dead_letters(None)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(json!({ "replayed": replayed })).into_response())
+}
+
+/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink with why.
+async fn sync_health(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let backlog = state
+        .engine
+        .backlog()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    let now = engine::now_ms();
+    let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
+    let (sink_state, reason) = match state.engine.sink_state() {
+        SinkState::Ready => ("ready", None),
+        SinkState::Paused(reason) => ("paused", Some(reason)),
+    };
+    Ok(Json(json!({
+        "sync_enabled": state.engine.config().sync_enabled,
+        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
+        "queues": {
+            "asset_work": backlog.asset_work,
+            "sku_work": backlog.sku_work,
+            "bulk_sku_work": backlog.bulk_sku_work,
+            "oldest_sku_work_age_ms": age(backlog.oldest_sku_work_ms),
+        },
+        "assets": {
+            "waiting": backlog.waiting_assets,
+            "failed": backlog.failed_assets,
+            "oldest_waiting_age_ms": age(backlog.oldest_waiting_ms),
+        },
+        "dead_letters": backlog.dead_letters,
     }))
     .into_response())
 }

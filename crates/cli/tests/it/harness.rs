@@ -26,6 +26,8 @@ pub struct TestApp {
     /// The emulated Adobe Commerce store, when the service writes to one.
     pub store: Option<CommerceEmulator>,
     commerce_auth: &'static str,
+    /// Extra lines of the `[sync]` table.
+    extra_sync: String,
     child: Option<Child>,
     port: u16,
     sync_enabled: bool,
@@ -47,6 +49,15 @@ impl TestApp {
 
     pub async fn spawn_with(key_form: KeyForm, sync_enabled: bool) -> Self {
         Self::spawn_full(key_form, sync_enabled, None).await
+    }
+
+    /// A service writing to an emulated Adobe Commerce store, with extra `[sync]` settings.
+    pub async fn spawn_magento_with_sync(extra_sync: &str) -> Self {
+        let mut app = Self::spawn_magento("oauth1", false).await;
+        app.extra_sync = extra_sync.to_owned();
+        app.kill();
+        app.start_process();
+        app
     }
 
     /// A service writing to an emulated Adobe Commerce store (`auth` = `oauth1` or `bearer`).
@@ -89,6 +100,7 @@ impl TestApp {
             url: String::new(),
             http: reqwest::Client::new(),
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
+            extra_sync: String::new(),
             store: store.map(|(store, _)| store),
             child: None,
             port: 0,
@@ -128,10 +140,12 @@ public_keys = ["keys/pub.pem"]
 [sync]
 enabled = {enabled}
 sku_attribute = "commerce:skus"
+{extra_sync}
 "#,
             port = self.port,
             emulator = self.emulator.url(),
             enabled = self.sync_enabled,
+            extra_sync = self.extra_sync,
             commerce = match &self.store {
                 None => "[commerce]\nkind = \"builtin\"".to_owned(),
                 Some(store) => format!(
@@ -189,7 +203,7 @@ sku_attribute = "commerce:skus"
         self.start_process();
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         // Pooled connections to the old process would fail the next requests.
         self.http = reqwest::Client::new();
         if let Some(mut child) = self.child.take() {

@@ -379,3 +379,66 @@ async fn the_visualization_owner_hides_and_restores_without_deleting() {
     );
     assert_eq!(app.gallery("OW-1").await[0].0, asset);
 }
+
+#[tokio::test]
+async fn work_that_exhausts_its_attempts_is_dead_lettered_and_replayed() {
+    let app = TestApp::spawn_magento_with_sync("max_attempts = 2").await;
+    app.store().create_product("DL-1");
+    app.store().inject(Fault::Status {
+        status: 500,
+        retry_after_secs: None,
+        count: 2,
+    });
+    let asset = app.approved_asset(json!({ "commerce:skus": ["DL-1"] }));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, health) = app.admin_get("/api/v1/health/sync").await;
+        if health["dead_letters"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never dead-lettered: {health}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_, letters) = app.admin_get("/api/v1/dead-letters").await;
+    let letter = &letters["dead_letters"][0];
+    assert_eq!(letter["sku"], "DL-1");
+    assert_eq!(letter["attempts"], 2);
+    assert_eq!(
+        letter["errors"].as_array().unwrap().len(),
+        2,
+        "the error history: {letter}"
+    );
+    assert!(
+        letter["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("500")
+    );
+    assert_eq!(app.asset_status(&asset).await.1["status"], "Failed");
+    assert!(app.store().entries("DL-1").unwrap().is_empty());
+
+    let id = letter["id"].as_i64().unwrap();
+    let reply = app
+        .http
+        .post(format!("{}/api/v1/dead-letters/{id}/replay", app.url))
+        .bearer_auth(crate::harness::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), reqwest::StatusCode::OK);
+    app.settle().await;
+    assert_eq!(app.store().entries("DL-1").unwrap().len(), 1);
+    assert_eq!(app.asset_status(&asset).await.1["status"], "Success");
+    assert_eq!(
+        app.admin_get("/api/v1/dead-letters").await.1["dead_letters"],
+        json!([])
+    );
+    let reply = app
+        .http
+        .post(format!("{}/api/v1/dead-letters/{id}/replay", app.url))
+        .bearer_auth(crate::harness::ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), reqwest::StatusCode::NOT_FOUND);
+}

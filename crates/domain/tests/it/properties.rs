@@ -529,3 +529,33 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The retry policy: delays stay within their bounds and honour a Retry-After (clamped); unauthorized work
+    /// is never given up, permanent failures always are, transient ones exactly when attempts run out.
+    #[test]
+    fn the_retry_policy_keeps_its_bounds(
+        attempt in 1u32..200,
+        max_attempts in 1u32..100,
+        retry_after in proptest::option::of(0u64..10_000_000),
+        jitter in 0.0f64..1.0,
+    ) {
+        use assetsync_domain::retry::{decide, retry_delay_ms, FailureClass, RetryDecision, MAX_DELAY_MS, MAX_RETRY_AFTER_MS};
+        let delay = retry_delay_ms(attempt, retry_after, jitter);
+        prop_assert!(delay >= 400);
+        prop_assert!(delay <= MAX_DELAY_MS.max(MAX_RETRY_AFTER_MS));
+        if let Some(after) = retry_after {
+            prop_assert!(delay >= after.min(MAX_RETRY_AFTER_MS));
+        }
+        prop_assert_eq!(decide(FailureClass::Unauthorized, attempt, max_attempts, retry_after, jitter), RetryDecision::Pause);
+        prop_assert_eq!(decide(FailureClass::Permanent, attempt, max_attempts, retry_after, jitter), RetryDecision::GiveUp);
+        let transient = decide(FailureClass::Transient, attempt, max_attempts, retry_after, jitter);
+        if attempt >= max_attempts {
+            prop_assert_eq!(transient, RetryDecision::GiveUp);
+        } else {
+            prop_assert_eq!(transient, RetryDecision::RetryIn(delay));
+        }
+    }
+}

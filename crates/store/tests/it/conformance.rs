@@ -273,6 +273,9 @@ pub async fn unused_events_are_counted_and_queue_no_work<S: Store>(store: &S) {
             events: 3,
             unused_events: 3,
             bulk_sku_work: 0,
+            dead_letters: 0,
+            oldest_sku_work_ms: None,
+            oldest_waiting_ms: None,
         }
     );
     assert!(claim_assets(store, T0 + LEASE).await.is_empty());
