@@ -159,6 +159,10 @@ pub struct SyncConfig {
     pub ims_client_id: Option<String>,
     /// Attempts at a product's work before it goes to the dead letters (default 60: about 24 hours).
     pub max_attempts: Option<u32>,
+    /// SKUs linked per asset at most (default 1000).
+    pub max_skus_per_asset: Option<usize>,
+    /// Days events, finished syncs and statuses of unlinked assets are kept (default and minimum 8).
+    pub retention_days: Option<u64>,
 }
 
 impl Default for SyncConfig {
@@ -172,6 +176,8 @@ impl Default for SyncConfig {
             resync_on_metadata_change: None,
             ims_client_id: None,
             max_attempts: None,
+            max_skus_per_asset: None,
+            retention_days: None,
         }
     }
 }
@@ -264,6 +270,12 @@ impl Config {
         self.integration_config()?;
         if self.sync.max_attempts == Some(0) {
             bail!("sync.max_attempts must be at least 1");
+        }
+        if self.sync.max_skus_per_asset == Some(0) {
+            bail!("sync.max_skus_per_asset must be at least 1");
+        }
+        if self.sync.retention_days.is_some_and(|days| days < 8) {
+            bail!("sync.retention_days must be at least 8 (I/O Events journals keep 7 days)");
         }
         Ok(())
     }

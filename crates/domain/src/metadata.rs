@@ -15,12 +15,15 @@ use std::collections::BTreeSet;
 pub struct MatchSettings {
     /// The metadata property holding the SKUs (default `commerce:skus`).
     pub sku_attribute: String,
+    /// At most this many SKUs of one asset are linked (the rest are refused with a warning).
+    pub max_skus: usize,
 }
 
 impl Default for MatchSettings {
     fn default() -> Self {
         Self {
             sku_attribute: "commerce:skus".to_owned(),
+            max_skus: 1_000,
         }
     }
 }
@@ -162,7 +165,14 @@ fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links
     };
 
     let mut links: Vec<DesiredLink> = Vec::new();
-    for (index, raw_sku) in skus.iter().enumerate() {
+    if skus.len() > settings.max_skus {
+        warnings.push(format!(
+            "{attribute} lists {} SKUs; only the first {} are linked",
+            skus.len(),
+            settings.max_skus
+        ));
+    }
+    for (index, raw_sku) in skus.iter().enumerate().take(settings.max_skus) {
         let raw_sku = raw_sku.as_deref().unwrap_or("");
         let sku = match Sku::parse(raw_sku) {
             Ok(sku) => sku,

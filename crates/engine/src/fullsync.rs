@@ -125,6 +125,7 @@ async fn sync_assets(
         let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
         let matching = MatchSettings {
             sku_attribute: engine.config().sku_attribute.clone(),
+            max_skus: engine.settings.max_skus_per_asset,
         };
         let assets: Vec<BulkAsset> = page
             .results

@@ -41,6 +41,10 @@ pub struct EngineSettings {
     pub pause_probe: Duration,
     /// Attempts at a SKU's work before it goes to the dead letters.
     pub max_attempts: u32,
+    /// SKUs linked per asset at most (absurd metadata is capped, with a warning).
+    pub max_skus_per_asset: usize,
+    /// How long events, finished syncs and statuses of unlinked assets are kept.
+    pub retention: Duration,
 }
 
 impl Default for EngineSettings {
@@ -54,6 +58,8 @@ impl Default for EngineSettings {
             confirm_missing_after: Duration::from_millis(500),
             pause_probe: Duration::from_secs(2),
             max_attempts: domain::retry::DEFAULT_MAX_ATTEMPTS,
+            max_skus_per_asset: 1_000,
+            retention: Duration::from_secs(8 * 24 * 3600),
         }
     }
 }
@@ -144,7 +150,8 @@ impl Engine {
             )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
-            tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown)),
+            tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown.clone())),
+            tokio::spawn(run_pruner(engine.clone(), shutdown)),
         ];
         if !engine.config().sync_enabled {
             tracing::warn!(
@@ -216,6 +223,11 @@ impl Engine {
         let id = self.store.request_full_sync(reason, now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
+    }
+
+    /// The database's size in bytes.
+    pub async fn database_bytes(&self) -> Result<i64, EngineError> {
+        Ok(self.store.database_bytes().await?)
     }
 
     /// Work that was given up, oldest first.
@@ -297,6 +309,22 @@ impl Engine {
     /// Whether the sink accepts writes now (paused after a 401/403).
     pub fn sink_state(&self) -> SinkState {
         self.sink.state()
+    }
+}
+
+/// Prunes what the retention allows, at start-up and then every hour.
+async fn run_pruner(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let retention = i64::try_from(engine.settings.retention.as_millis()).unwrap_or(i64::MAX);
+        match engine.store.prune(now_ms().saturating_sub(retention)).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "pruned rows past the retention"),
+            Err(error) => tracing::warn!(%error, "pruning failed; will retry"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

@@ -172,6 +172,7 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
         Ok(MetadataReply::Found(metadata)) => {
             let matching = MatchSettings {
                 sku_attribute: engine.config().sku_attribute.clone(),
+                max_skus: engine.settings.max_skus_per_asset,
             };
             match evaluate(&metadata, &matching) {
                 Evaluation::Eligible { .. } if metadata_only_change_ignored(engine, work).await => AssetOutcome::Kept {

@@ -365,6 +365,14 @@ pub trait Store: Send + Sync + 'static {
     /// the assets that failed with it wait for it again. Returns how many.
     async fn replay_dead_letters(&self, id: Option<i64>, now_ms: i64) -> StoreResult<u64>;
 
+    /// Deletes what is older than `before_ms` and no longer needed: delivered events (deduplication needs
+    /// them only while I/O Events may redeliver), finished full syncs, and the statuses of assets that left
+    /// every product. Returns how many rows went.
+    async fn prune(&self, before_ms: i64) -> StoreResult<u64>;
+
+    /// The database's size in bytes.
+    async fn database_bytes(&self) -> StoreResult<i64>;
+
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
 }

@@ -1126,6 +1126,45 @@ impl Store for SqliteStore {
         Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
     }
 
+    async fn prune(&self, before_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut removed = sqlx::query("DELETE FROM events WHERE received_ms < ?")
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM full_syncs WHERE state IN ('done', 'failed') AND finished_ms < ?",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        removed += sqlx::query(
+            "DELETE FROM assets WHERE status = 'Success' AND COALESCE(dispatched_ms, processing_ms, 0) < ?1
+               AND NOT EXISTS (SELECT 1 FROM claims c WHERE c.asset_id = assets.asset_id)
+               AND NOT EXISTS (SELECT 1 FROM gallery g WHERE g.asset_id = assets.asset_id)
+               AND NOT EXISTS (SELECT 1 FROM asset_work w WHERE w.asset_id = assets.asset_id)
+               AND NOT EXISTS (SELECT 1 FROM asset_pending p WHERE p.asset_id = assets.asset_id)",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    async fn database_bytes(&self) -> StoreResult<i64> {
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&self.readers)
+            .await?;
+        let size: i64 = sqlx::query_scalar("PRAGMA page_size")
+            .fetch_one(&self.readers)
+            .await?;
+        Ok(pages * size)
+    }
+
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT last_latency_ms FROM assets WHERE last_latency_ms IS NOT NULL",

@@ -561,6 +561,7 @@ async fn sync_health(
             "oldest_waiting_age_ms": age(backlog.oldest_waiting_ms),
         },
         "dead_letters": backlog.dead_letters,
+        "database_bytes": state.engine.database_bytes().await.map_err(|e| ApiError::internal(&e))?,
     }))
     .into_response())
 }

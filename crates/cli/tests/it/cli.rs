@@ -126,3 +126,50 @@ async fn a_second_process_on_the_same_database_is_refused() {
         "the first process is unaffected"
     );
 }
+
+#[tokio::test]
+async fn sigterm_drains_and_exits_zero() {
+    let app = crate::harness::TestApp::spawn().await;
+    app.put_product("TERM-1").await;
+    let config = std::fs::read_to_string(app.dir.path().join("assetsync.toml")).unwrap();
+    // A second service on its own database and port, to stop with SIGTERM.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+    std::fs::copy(
+        app.dir.path().join("keys/pub.pem"),
+        dir.path().join("keys/pub.pem"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assetsync.toml"), config).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+        .args(["serve", "--config"])
+        .arg(dir.path().join("assetsync.toml"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(line.starts_with("assetsync listening on"), "{line}");
+    let pid = child.id().to_string();
+    let status = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = child.wait().unwrap();
+        (status, started.elapsed())
+    })
+    .await
+    .unwrap();
+    assert!(status.0.success(), "SIGTERM exits 0: {:?}", status.0);
+    assert!(
+        status.1 < std::time::Duration::from_secs(15),
+        "it drains promptly: {:?}",
+        status.1
+    );
+}

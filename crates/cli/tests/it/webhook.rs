@@ -209,3 +209,40 @@ async fn events_of_unused_types_are_acknowledged_and_counted() {
         "an unused type queues no work"
     );
 }
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_400_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let before = stored_events(&app).await;
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let invalid_utf8: &[u8] = b"{\"id\":\"e\xff\xfe\",\"type\":\"aem.assets.asset.deleted\"}";
+    let wrong_types = br#"{"id": 42, "type": ["aem.assets.asset.deleted"], "recipient_client_id": "test-client"}"#;
+    let bad_asset = event_body(
+        "evt-bad-asset",
+        "aem.assets.asset.deleted",
+        "urn:aaid:aem:../../etc/passwd",
+        CLIENT_ID,
+    );
+    for body in [
+        deep.as_bytes(),
+        invalid_utf8,
+        wrong_types.as_slice(),
+        bad_asset.as_slice(),
+        b"",
+        b"null",
+    ] {
+        let (status, reply) = app.deliver_signed(body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+        assert_error(&reply, "malformed_event");
+    }
+    assert_eq!(
+        stored_events(&app).await,
+        before,
+        "nothing of a malformed delivery is stored"
+    );
+    assert_eq!(
+        app.health().await["status"],
+        "ok",
+        "the service is unharmed"
+    );
+}

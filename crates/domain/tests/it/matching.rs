@@ -389,6 +389,7 @@ mod skus_roles_positions {
     fn the_sku_attribute_is_configurable() {
         let settings = MatchSettings {
             sku_attribute: "custom:productSkus".to_owned(),
+            ..MatchSettings::default()
         };
         let meta = eligible_metadata(
             &asset_id("a1"),
@@ -768,5 +769,25 @@ mod media_and_content {
             link_with_repository(json!({ "repo:version": "oak:1.0::ci:42" })).content_id,
             ContentId("oak:1.0::ci:42".into())
         );
+    }
+}
+
+#[test]
+fn absurdly_many_skus_are_capped_with_a_warning() {
+    let skus: Vec<String> = (0..5_000).map(|i| format!("SKU-{i}")).collect();
+    let meta = eligible_metadata(&asset_id("a1"), json!({ "commerce:skus": skus }));
+    let settings = MatchSettings {
+        max_skus: 100,
+        ..MatchSettings::default()
+    };
+    match evaluate(&meta, &settings) {
+        Evaluation::Eligible { links, warnings } => {
+            assert_eq!(links.len(), 100);
+            assert!(
+                warnings.iter().any(|w| w.contains("5000 SKUs")),
+                "{warnings:?}"
+            );
+        }
+        other => panic!("expected Eligible, got {other:?}"),
     }
 }

@@ -498,7 +498,7 @@ proptest! {
         let second = evaluate(&meta.clone(), &settings);
         prop_assert_eq!(&first, &second);
 
-        let custom = MatchSettings { sku_attribute: "dc:title".to_owned() };
+        let custom = MatchSettings { sku_attribute: "dc:title".to_owned(), ..MatchSettings::default() };
         prop_assert_eq!(evaluate(&meta, &custom), evaluate(&meta, &custom));
 
         match first {

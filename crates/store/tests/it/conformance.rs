@@ -1459,3 +1459,57 @@ pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(st
         "products"
     );
 }
+
+pub async fn pruning_keeps_what_is_recent_or_still_needed<S: Store>(store: &S) {
+    let (linked, gone) = (asset(1), asset(2));
+    let p = sku("P-1");
+    store.upsert_product(&p, T0).await.unwrap();
+    record(
+        store,
+        &[changed("old-1", &linked, T0), changed("old-2", &gone, T0)],
+    )
+    .await;
+    for work in claim_assets(store, T0).await {
+        let outcome = if work.asset_id == linked {
+            links(vec![link(&linked, &p, &[], Some(1))])
+        } else {
+            links(Vec::new())
+        };
+        store.complete_asset(&work, outcome, T0).await.unwrap();
+    }
+    for work in claim_skus(store, T0).await {
+        let state = store.sku_state(&work.sku).await.unwrap();
+        let entries = compute_gallery(&state.claims)
+            .into_iter()
+            .map(|entry| AppliedEntry {
+                entry,
+                remote_id: None,
+            })
+            .collect();
+        store
+            .complete_sku(&work, SkuOutcome::Applied(entries), T0)
+            .await
+            .unwrap();
+    }
+    let sync = store.request_full_sync("old", T0).await.unwrap();
+    store.begin_full_sync(T0).await.unwrap();
+    store.complete_full_sync(sync, None, T0).await.unwrap();
+    record(store, &[changed("recent", &linked, T0 + 10_000)]).await;
+
+    let removed = store.prune(T0 + 5_000).await.unwrap();
+    assert_eq!(
+        removed, 4,
+        "two old events, one finished sync, the status of the asset that left every product"
+    );
+    assert_eq!(
+        record(store, &[changed("recent", &linked, T0 + 20_000)]).await,
+        vec![Recorded::Duplicate]
+    );
+    assert!(
+        store.asset_status(&linked).await.unwrap().is_some(),
+        "a linked asset keeps its status"
+    );
+    assert_eq!(store.asset_status(&gone).await.unwrap(), None);
+    assert_eq!(store.full_sync(sync).await.unwrap(), None);
+    assert!(store.database_bytes().await.unwrap() > 0);
+}

@@ -46,6 +46,7 @@ macro_rules! conformance_suite {
                 the_configuration_and_its_history_are_kept,
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,
+                pruning_keeps_what_is_recent_or_still_needed,
             );
 
             #[tokio::test]
