@@ -47,6 +47,15 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Compares the DAM, assetsync's state and the commerce galleries in the running service; exits 1 on a
+    /// difference. `--repair` queues the fixes (a full sync, re-writes with adoption by file name).
+    Verify {
+        #[arg(long)]
+        repair: bool,
+        /// The service's TOML configuration file (for its address and admin token).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Prints a commented example configuration.
     DefaultConfig,
 }
@@ -111,6 +120,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             sync_command::full_sync(&config::Config::load(&config)?).await
+        }
+        Command::Verify { repair, config } => {
+            sync_command::verify(&config::Config::load(&config)?, repair).await
         }
         Command::DefaultConfig => {
             print!("{}", config::EXAMPLE);

@@ -7,12 +7,82 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
+/// The running service's base URL, from its configuration.
+fn service_url(config: &Config) -> String {
     let mut address = config.listen;
     if address.ip().is_unspecified() {
         address.set_ip([127, 0, 0, 1].into());
     }
-    let base = format!("http://{address}");
+    format!("http://{address}")
+}
+
+/// `assetsync verify [--repair]`: prints every difference; exits 1 when there is one (0 after a repair was
+/// queued).
+pub async fn verify(config: &Config, repair: bool) -> anyhow::Result<ExitCode> {
+    let base = service_url(config);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let reply = http
+        .post(format!("{base}/api/v1/verify?repair={repair}"))
+        .bearer_auth(&config.admin_token)
+        .send()
+        .await
+        .with_context(|| {
+            format!("could not reach the service at {base} (is `assetsync serve` running?)")
+        })?;
+    if !reply.status().is_success() {
+        bail!(
+            "verification failed: HTTP {} {}",
+            reply.status(),
+            reply.text().await.unwrap_or_default()
+        );
+    }
+    let report: Value = reply.json().await?;
+    let differences = report["differences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    println!(
+        "checked {} assets and {} products: {} difference(s)",
+        report["assets_checked"],
+        report["products_checked"],
+        differences.len()
+    );
+    for d in &differences {
+        let mut place = Vec::new();
+        if let Some(sku) = d["sku"].as_str() {
+            place.push(format!("sku {sku}"));
+        }
+        if let Some(asset) = d["asset_id"].as_str() {
+            place.push(format!("asset {asset}"));
+        }
+        println!(
+            "  {:<20} {:<60} {}",
+            d["kind"].as_str().unwrap_or("?"),
+            place.join(" "),
+            d["detail"].as_str().unwrap_or("")
+        );
+    }
+    if repair {
+        if let Some(id) = report["full_sync"].as_i64() {
+            println!("repair: full sync {id} started");
+        }
+        println!(
+            "repair: {} entries queued for a re-write",
+            report["entries_requeued"]
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(if differences.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
+    let base = service_url(config);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;

@@ -6,7 +6,9 @@
 
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
-use crate::sink::{ApplyContext, CommerceSink, ProductPage, SinkError, SinkOutcome, SinkState};
+use crate::sink::{
+    ApplyContext, CommerceSink, ProductPage, RemoteEntryView, SinkError, SinkOutcome, SinkState,
+};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -628,6 +630,26 @@ impl CommerceSink for MagentoSink {
             skus,
             total: value["total_count"].as_u64().unwrap_or(0),
         }))
+    }
+
+    async fn remote_gallery(&self, sku: &Sku) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
+        match self.list(sku).await {
+            Ok(entries) => Ok(Some(
+                entries
+                    .into_iter()
+                    .map(|e| RemoteEntryView {
+                        id: e.id.to_string(),
+                        file: e.file,
+                        label: e.label,
+                        position: e.position,
+                        disabled: e.disabled,
+                        roles: e.types,
+                    })
+                    .collect(),
+            )),
+            Err(Failure::ProductGone) => Ok(None),
+            Err(Failure::Sink(error)) => Err(error),
+        }
     }
 
     async fn probe(&self) -> SinkState {

@@ -32,6 +32,17 @@ pub enum SinkError {
     Rejected(String),
 }
 
+/// One gallery entry as the commerce platform holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteEntryView {
+    pub id: String,
+    pub file: Option<String>,
+    pub label: Option<String>,
+    pub position: Option<i64>,
+    pub disabled: bool,
+    pub roles: Vec<String>,
+}
+
 /// One page of the commerce platform's products.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductPage {
@@ -96,6 +107,12 @@ pub trait CommerceSink: Send + Sync + 'static {
         _page: u32,
         _page_size: u32,
     ) -> Result<Option<ProductPage>, SinkError> {
+        Ok(None)
+    }
+
+    /// The product's gallery as the platform holds it, for verification; `None` when assetsync itself holds
+    /// the galleries (the built-in catalog) or the product does not exist.
+    async fn remote_gallery(&self, _sku: &Sku) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
         Ok(None)
     }
 

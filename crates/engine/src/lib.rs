@@ -8,6 +8,7 @@
 pub mod cache;
 mod fullsync;
 pub mod ingest;
+pub mod verify;
 pub mod workers;
 
 use cache::{CacheView, GalleryCache};
@@ -95,6 +96,8 @@ pub enum EngineError {
     ShuttingDown,
     #[error("invalid configuration")]
     InvalidConfig(FieldErrors),
+    #[error("{0}")]
+    Remote(String),
 }
 
 /// What a saved configuration change did.

@@ -373,6 +373,13 @@ pub trait Store: Send + Sync + 'static {
     /// The database's size in bytes.
     async fn database_bytes(&self) -> StoreResult<i64>;
 
+    /// Every stored claim (desired link), for verification.
+    async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>>;
+
+    /// Forgets that an entry is applied (it was found missing or changed on the commerce side) and queues its
+    /// SKU, so the next write creates or adopts it again.
+    async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()>;
+
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
 }

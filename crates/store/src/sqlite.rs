@@ -1165,6 +1165,27 @@ impl Store for SqliteStore {
         Ok(pages * size)
     }
 
+    async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>> {
+        sqlx::query_scalar::<_, String>("SELECT link FROM claims ORDER BY asset_id, sku")
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|text| from_json(text))
+            .collect()
+    }
+
+    async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM gallery WHERE sku = ? AND asset_id = ?")
+            .bind(sku.as_str())
+            .bind(asset_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT last_latency_ms FROM assets WHERE last_latency_ms IS NOT NULL",

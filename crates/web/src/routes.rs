@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dead-letters/replay", post(replay_all_dead_letters))
         .route("/api/v1/dead-letters/{id}/replay", post(replay_dead_letter))
         .route("/api/v1/health/sync", get(sync_health))
+        .route("/api/v1/verify", post(verify))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
         .route("/api/v1/products/{sku}", put(put_product))
         .route("/api/v1/products/{sku}/media", get(product_media))
@@ -564,6 +565,33 @@ async fn sync_health(
         "database_bytes": state.engine.database_bytes().await.map_err(|e| ApiError::internal(&e))?,
     }))
     .into_response())
+}
+
+#[derive(Deserialize)]
+struct VerifyQuery {
+    #[serde(default)]
+    repair: bool,
+}
+
+/// `POST /api/v1/verify[?repair=true]`: every difference between the DAM, assetsync's state and the commerce
+/// galleries; with `repair`, the fixes are queued.
+async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<VerifyQuery>,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let report = state
+        .engine
+        .verify(query.repair)
+        .await
+        .map_err(|e| match e {
+            EngineError::Remote(message) => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "remote_unavailable", message)
+            }
+            other => ApiError::internal(&other),
+        })?;
+    Ok(Json(report).into_response())
 }
 
 /// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events

@@ -238,6 +238,43 @@ sku_attribute = "commerce:skus"
         id
     }
 
+    /// Runs an `assetsync` command against this service (its configuration file, with the port it listens on),
+    /// off the test's thread so the in-process emulators keep answering. Returns (success, stdout).
+    pub async fn run_cli(&self, args: &[&str]) -> (bool, String) {
+        let config = std::fs::read_to_string(self.dir.path().join("assetsync.toml")).unwrap();
+        let address = self.url.trim_start_matches("http://").to_owned();
+        let path = self.dir.path().join("cli.toml");
+        let listen = config
+            .lines()
+            .find(|l| l.starts_with("listen"))
+            .unwrap()
+            .to_owned();
+        std::fs::write(
+            &path,
+            config.replace(&listen, &format!("listen = \"{address}\"")),
+        )
+        .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_assetsync"));
+        command.args(args).arg("--config").arg(&path);
+        let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (
+            output.status.success(),
+            format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
+        )
+    }
+
+    /// Kills the process, deletes its database, and starts it again on the same port: a lost database.
+    pub fn lose_the_database(&mut self) {
+        self.kill();
+        for name in ["assetsync.db", "assetsync.db-wal", "assetsync.db-shm"] {
+            let _ = std::fs::remove_file(self.dir.path().join(name));
+        }
+        self.start_process();
+    }
+
     /// The emulated store (panics when the service writes to the built-in catalog).
     pub fn store(&self) -> &CommerceEmulator {
         self.store

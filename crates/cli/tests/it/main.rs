@@ -8,4 +8,5 @@ mod fullsync;
 mod harness;
 mod magento;
 mod sync;
+mod verify;
 mod webhook;
