@@ -48,6 +48,10 @@ pub struct EventsConfig {
     pub recipient_client_id: String,
     /// PEM (SPKI or PKCS#1) or DER files of the I/O Events public keys.
     pub public_keys: Vec<PathBuf>,
+    /// The registration's Journaling API URL: missed events are caught up from it, beside the webhook.
+    pub journal_url: Option<String>,
+    /// `x-api-key` sent to the journal (the integration's client id).
+    pub api_key: Option<String>,
 }
 
 /// `[commerce]`: where galleries are written.

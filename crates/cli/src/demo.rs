@@ -431,6 +431,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         events: EventsConfig {
             recipient_client_id: CLIENT_ID.into(),
             public_keys: keys,
+            journal_url: Some(format!("{}/events/journal", emulator.url())),
+            api_key: Some(CLIENT_ID.into()),
         },
         commerce: match &store_emulator {
             None => CommerceConfig::default(),

@@ -4,6 +4,7 @@ use crate::config::{Config, SinkChoice};
 use anyhow::Context;
 use connectors::aem::AuthorClient;
 use connectors::ioevents::EventVerifier;
+use connectors::journal::JournalClient;
 use connectors::magento::{MagentoSettings, MagentoSink};
 use connectors::sink::{BuiltinCatalog, CommerceSink};
 use engine::{Engine, EngineSettings};
@@ -68,6 +69,14 @@ impl Service {
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();
+        let journal = match &config.events.journal_url {
+            Some(url) => Some(JournalClient::new(
+                url,
+                &config.aem.access_token,
+                config.events.api_key.as_deref(),
+            )?),
+            None => None,
+        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (engine, mut tasks) = Engine::start(
             Arc::new(store),
@@ -75,6 +84,7 @@ impl Service {
             sink,
             settings,
             initial_config,
+            journal,
             shutdown_rx.clone(),
         )
         .await?;

@@ -7,6 +7,7 @@
 pub mod aem;
 mod hosts;
 pub mod ioevents;
+pub mod journal;
 pub mod magento;
 pub mod oauth1;
 pub mod sink;

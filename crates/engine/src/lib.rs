@@ -8,6 +8,7 @@
 pub mod cache;
 mod fullsync;
 pub mod ingest;
+mod journal;
 pub mod verify;
 pub mod workers;
 
@@ -118,6 +119,7 @@ impl Engine {
         sink: Arc<dyn CommerceSink>,
         settings: EngineSettings,
         initial_config: IntegrationConfig,
+        journal: Option<connectors::journal::JournalClient>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), EngineError> {
         store.release_all_leases().await?;
@@ -145,7 +147,7 @@ impl Engine {
             full_sync_requested: Notify::new(),
             ingest,
         });
-        let handles = vec![
+        let mut handles = vec![
             tokio::spawn(ingest::run_writer(
                 engine.clone(),
                 ingest_rx,
@@ -154,8 +156,15 @@ impl Engine {
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown.clone())),
-            tokio::spawn(run_pruner(engine.clone(), shutdown)),
+            tokio::spawn(run_pruner(engine.clone(), shutdown.clone())),
         ];
+        if let Some(journal) = journal {
+            handles.push(tokio::spawn(journal::run_journal(
+                engine.clone(),
+                journal,
+                shutdown,
+            )));
+        }
         if !engine.config().sync_enabled {
             tracing::warn!(
                 "synchronization is disabled: events are stored, nothing is written to commerce"

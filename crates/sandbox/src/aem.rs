@@ -81,6 +81,8 @@ struct Inner {
     assets: BTreeMap<String, Asset>,
     webhooks: Vec<String>,
     last_modify_ms: i64,
+    /// Every event emitted, in order: the I/O Events journal (reference §10.4). Lost deliveries are here too.
+    journal: Vec<serde_json::Value>,
 }
 
 struct Shared {
@@ -130,6 +132,7 @@ impl AemEmulator {
                 assets: BTreeMap::new(),
                 webhooks: Vec::new(),
                 last_modify_ms: 0,
+                journal: Vec::new(),
             }),
             deliveries: tx,
             stats,
@@ -351,7 +354,7 @@ impl Shared {
             &changed,
         );
         inner.assets.insert(asset_id.clone(), asset);
-        self.emit(&inner, event);
+        self.emit(&mut inner, event);
         Ok(asset_id)
     }
 
@@ -378,7 +381,7 @@ impl Shared {
             asset,
             &changed,
         );
-        self.emit(&inner, event);
+        self.emit(&mut inner, event);
         Ok(())
     }
 
@@ -396,7 +399,7 @@ impl Shared {
             asset,
             &[],
         );
-        self.emit(&inner, event);
+        self.emit(&mut inner, event);
         Ok(())
     }
 
@@ -407,7 +410,7 @@ impl Shared {
             .remove(asset_id)
             .ok_or_else(|| ControlError::UnknownAsset(asset_id.to_owned()))?;
         let event = self.event("aem.assets.asset.deleted", asset_id, &asset, &[]);
-        self.emit(&inner, event);
+        self.emit(&mut inner, event);
         Ok(())
     }
 
@@ -448,7 +451,10 @@ impl Shared {
         (id, event_type.to_owned(), body.to_string().into_bytes())
     }
 
-    fn emit(&self, inner: &Inner, (event_id, event_type, body): (String, String, Vec<u8>)) {
+    fn emit(&self, inner: &mut Inner, (event_id, event_type, body): (String, String, Vec<u8>)) {
+        if let Ok(event) = serde_json::from_slice(&body) {
+            inner.journal.push(event);
+        }
         if self.muted.load(Ordering::Relaxed) {
             return;
         }
@@ -513,6 +519,7 @@ fn router(shared: Arc<Shared>) -> Router {
             post(control_new_version),
         )
         .route("/control/deliveries", get(control_deliveries))
+        .route("/events/journal", get(journal))
         .with_state(shared)
 }
 
@@ -573,6 +580,73 @@ struct SearchBody {
     query: Vec<Value>,
     limit: Option<usize>,
     cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct JournalQuery {
+    since: Option<String>,
+    limit: Option<usize>,
+    latest: Option<bool>,
+}
+
+/// The I/O Events Journaling API (§10.4): events after `since` (or the oldest retained), at most `limit`;
+/// 204 with `retry-after` when there is nothing new; `link: <…>; rel="next"` to continue; `latest=true` jumps
+/// to the end.
+async fn journal(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<JournalQuery>,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(shared.settings.access_token.as_str()) {
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "a valid IMS bearer token is required",
+        );
+    }
+    let inner = shared.lock();
+    let start = match query.since.as_deref().map(str::parse::<usize>) {
+        None => 0,
+        Some(Ok(position)) => position,
+        Some(Err(_)) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "Bad Request",
+                "invalid since position",
+            );
+        }
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let url = format!("/events/journal?limit={limit}&since=");
+    if query.latest == Some(true) || start >= inner.journal.len() {
+        let end = inner.journal.len();
+        let mut reply = StatusCode::NO_CONTENT.into_response();
+        if let Ok(value) = format!("<{url}{end}>; rel=\"next\"").parse() {
+            reply.headers_mut().insert(header::LINK, value);
+        }
+        if let Ok(value) = "1".parse() {
+            reply.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return reply;
+    }
+    let end = (start + limit).min(inner.journal.len());
+    let events: Vec<Value> = inner.journal[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, event)| json!({ "position": (start + i + 1).to_string(), "event": event }))
+        .collect();
+    let mut reply = Json(
+        json!({ "events": events, "_page": { "last": end.to_string(), "count": end - start } }),
+    )
+    .into_response();
+    if let Ok(value) = format!("<{url}{end}>; rel=\"next\"").parse() {
+        reply.headers_mut().insert(header::LINK, value);
+    }
+    reply
 }
 
 /// Search (§10.6): `match` with text `*` matches everything; `term {field: [values]}` matches assets whose

@@ -380,6 +380,12 @@ pub trait Store: Send + Sync + 'static {
     /// SKU, so the next write creates or adopts it again.
     async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()>;
 
+    /// The journal position up to which events are stored, `None` before the first read.
+    async fn journal_position(&self) -> StoreResult<Option<String>>;
+
+    /// Moves the journal position (only after the events before it are stored).
+    async fn set_journal_position(&self, position: &str) -> StoreResult<()>;
+
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
 }

@@ -1186,6 +1186,25 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn journal_position(&self) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'journal_position'")
+                .fetch_optional(&self.writer)
+                .await?,
+        )
+    }
+
+    async fn set_journal_position(&self, position: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ('journal_position', ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(position)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT last_latency_ms FROM assets WHERE last_latency_ms IS NOT NULL",

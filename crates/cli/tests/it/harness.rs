@@ -28,6 +28,8 @@ pub struct TestApp {
     commerce_auth: &'static str,
     /// Extra lines of the `[sync]` table.
     extra_sync: String,
+    /// Extra lines of the `[events]` table.
+    extra_events: String,
     child: Option<Child>,
     port: u16,
     sync_enabled: bool,
@@ -49,6 +51,15 @@ impl TestApp {
 
     pub async fn spawn_with(key_form: KeyForm, sync_enabled: bool) -> Self {
         Self::spawn_full(key_form, sync_enabled, None).await
+    }
+
+    /// A service that also reads the emulator's I/O Events journal.
+    pub async fn spawn_with_journal() -> Self {
+        let mut app = Self::spawn().await;
+        app.extra_events = format!("journal_url = \"{}/events/journal\"", app.emulator.url());
+        app.kill();
+        app.start_process();
+        app
     }
 
     /// A service writing to an emulated Adobe Commerce store, with extra `[sync]` settings.
@@ -101,6 +112,7 @@ impl TestApp {
             http: reqwest::Client::new(),
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
             extra_sync: String::new(),
+            extra_events: String::new(),
             store: store.map(|(store, _)| store),
             child: None,
             port: 0,
@@ -136,6 +148,7 @@ access_token = "{ACCESS_TOKEN}"
 [events]
 recipient_client_id = "{CLIENT_ID}"
 public_keys = ["keys/pub.pem"]
+{extra_events}
 {commerce}
 [sync]
 enabled = {enabled}
@@ -146,6 +159,7 @@ sku_attribute = "commerce:skus"
             emulator = self.emulator.url(),
             enabled = self.sync_enabled,
             extra_sync = self.extra_sync,
+            extra_events = self.extra_events,
             commerce = match &self.store {
                 None => "[commerce]\nkind = \"builtin\"".to_owned(),
                 Some(store) => format!(

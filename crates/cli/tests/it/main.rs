@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod fullsync;
 mod harness;
+mod journal;
 mod magento;
 mod sync;
 mod verify;
