@@ -83,6 +83,8 @@ struct Inner {
     last_modify_ms: i64,
     /// Every event emitted, in order: the I/O Events journal (reference §10.4). Lost deliveries are here too.
     journal: Vec<serde_json::Value>,
+    /// Statuses the next metadata reads answer instead of the asset (fault injection), in order.
+    metadata_faults: std::collections::VecDeque<u16>,
 }
 
 struct Shared {
@@ -133,6 +135,7 @@ impl AemEmulator {
                 webhooks: Vec::new(),
                 last_modify_ms: 0,
                 journal: Vec::new(),
+                metadata_faults: std::collections::VecDeque::new(),
             }),
             deliveries: tx,
             stats,
@@ -247,6 +250,14 @@ impl AemEmulator {
     /// the journal must catch up on them).
     pub fn lose_events(&self, lost: bool) {
         self.shared.muted.store(lost, Ordering::Relaxed);
+    }
+
+    /// The next `count` metadata reads answer `status` (500, 503, 401 for an expired token, ...).
+    pub fn fail_metadata_reads(&self, status: u16, count: usize) {
+        let mut inner = self.shared.lock();
+        inner
+            .metadata_faults
+            .extend(std::iter::repeat_n(status, count));
     }
 
     /// Delivery counters now.
@@ -563,7 +574,15 @@ async fn get_metadata(
     if let Some(refusal) = author_refusal(&shared, &headers) {
         return refusal;
     }
-    let inner = shared.lock();
+    let mut inner = shared.lock();
+    if let Some(status) = inner.metadata_faults.pop_front() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return problem(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            "injected fault",
+        );
+    }
     match inner.assets.get(&asset_id) {
         Some(asset) => Json(asset_json(&asset_id, asset)).into_response(),
         None => problem(

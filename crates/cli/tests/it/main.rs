@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod faults;
 mod fullsync;
 mod harness;
 mod journal;

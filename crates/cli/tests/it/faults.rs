@@ -1,0 +1,121 @@
+//! Faults: the DAM failing and the store down. Nothing is unlinked because of a failure, events keep being
+//! accepted durably, and everything converges once the faults stop.
+
+use crate::harness::TestApp;
+use sandbox::commerce::Fault;
+use serde_json::json;
+
+#[tokio::test]
+async fn dam_errors_and_an_expired_token_never_unlink_and_converge() {
+    let app = TestApp::spawn().await;
+    app.put_products(&["DF-1", "DF-2"]).await;
+    let asset = app.approved_asset(json!({ "commerce:skus": ["DF-1"] }));
+    app.settle().await;
+    assert_eq!(app.gallery("DF-1").await.len(), 1);
+
+    app.emulator.fail_metadata_reads(500, 2);
+    app.emulator.fail_metadata_reads(401, 1);
+    app.update(&asset, json!({ "commerce:skus": ["DF-1", "DF-2"] }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.gallery("DF-2").await.is_empty() {
+        assert_eq!(
+            app.gallery("DF-1").await.len(),
+            1,
+            "a failure never unlinks"
+        );
+        assert!(std::time::Instant::now() < deadline, "never converged");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    app.settle().await;
+    assert_eq!(app.asset_status(&asset).await.1["status"], "Success");
+}
+
+#[tokio::test]
+async fn events_pile_up_durably_while_the_store_is_down_then_converge() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    let skus: Vec<String> = (0..20).map(|i| format!("DN-{i:02}")).collect();
+    for sku in &skus {
+        app.store().create_product(sku);
+    }
+    app.store().inject(Fault::Status {
+        status: 503,
+        retry_after_secs: Some(1),
+        count: 3,
+    });
+    app.store().set_credentials_valid(false);
+    let mut assets = Vec::new();
+    for sku in &skus {
+        assets.push(app.approved_asset(json!({ "commerce:skus": [sku] })));
+    }
+    // Every delivery is acknowledged although nothing can be written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.emulator.deliveries().in_flight() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries were not acknowledged"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        app.emulator.deliveries().failed_attempts,
+        0,
+        "no delivery was refused while the store was down"
+    );
+    assert!(app.health().await["events"]["stored"].as_i64().unwrap() >= 40);
+
+    app.store().set_credentials_valid(true);
+    app.settle().await;
+    for sku in &skus {
+        assert_eq!(app.store().entries(sku).unwrap().len(), 1, "{sku}");
+    }
+    assert_eq!(app.store().stats().requests_during_retry_after, 0);
+}
+
+#[tokio::test]
+async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_nothing() {
+    let mut app = TestApp::spawn_magento("oauth1", false).await;
+    let skus: Vec<String> = (0..30).map(|i| format!("KL-{i:02}")).collect();
+    for sku in &skus {
+        app.store().create_product(sku);
+    }
+    let mut expected: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    let mut rejected = Vec::new();
+    for i in 0..600 {
+        let sku = &skus[i % skus.len()];
+        let id =
+            app.approved_asset(json!({ "commerce:skus": [sku], "commerce:positions": [i % 7] }));
+        if i % 10 == 3 {
+            rejected.push(id);
+        } else {
+            expected.entry(sku.clone()).or_default().push(id);
+        }
+    }
+    for id in &rejected {
+        app.emulator.reject(id).unwrap();
+    }
+    let mut kills = 0;
+    for pause_ms in [300u64, 450, 700] {
+        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+        if app.store().stats().posts > 0 {
+            app.crash_and_restart();
+            kills += 1;
+        }
+    }
+    assert!(kills >= 2, "the kills must land during the sync");
+    app.settle().await;
+    for (sku, want) in &expected {
+        let mut got: Vec<String> = app
+            .store_gallery(sku)
+            .into_iter()
+            .map(|(owner, ..)| owner)
+            .collect();
+        got.sort();
+        let mut want = want.clone();
+        want.sort();
+        assert_eq!(
+            got, want,
+            "{sku}: exact gallery, no duplicate, no rejected asset left"
+        );
+    }
+}
