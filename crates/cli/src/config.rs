@@ -167,6 +167,8 @@ pub struct SyncConfig {
     pub max_skus_per_asset: Option<usize>,
     /// Days events, finished syncs and statuses of unlinked assets are kept (default and minimum 8).
     pub retention_days: Option<u64>,
+    /// Seconds between anti-entropy passes (default 600).
+    pub anti_entropy_seconds: Option<u64>,
 }
 
 impl Default for SyncConfig {
@@ -182,6 +184,7 @@ impl Default for SyncConfig {
             max_attempts: None,
             max_skus_per_asset: None,
             retention_days: None,
+            anti_entropy_seconds: None,
         }
     }
 }
@@ -277,6 +280,9 @@ impl Config {
         }
         if self.sync.max_skus_per_asset == Some(0) {
             bail!("sync.max_skus_per_asset must be at least 1");
+        }
+        if self.sync.anti_entropy_seconds == Some(0) {
+            bail!("sync.anti_entropy_seconds must be at least 1");
         }
         if self.sync.retention_days.is_some_and(|days| days < 8) {
             bail!("sync.retention_days must be at least 8 (I/O Events journals keep 7 days)");

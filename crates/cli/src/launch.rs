@@ -66,6 +66,15 @@ impl Service {
                 .sync
                 .max_attempts
                 .unwrap_or(domain::retry::DEFAULT_MAX_ATTEMPTS),
+            max_skus_per_asset: config.sync.max_skus_per_asset.unwrap_or(1_000),
+            retention: Duration::from_secs(
+                config
+                    .sync
+                    .retention_days
+                    .unwrap_or(8)
+                    .saturating_mul(24 * 3600),
+            ),
+            anti_entropy: Duration::from_secs(config.sync.anti_entropy_seconds.unwrap_or(600)),
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();

@@ -5,6 +5,7 @@
 //!
 //! Entry point: [`Engine::start`].
 
+mod antientropy;
 pub mod cache;
 mod fullsync;
 pub mod ingest;
@@ -47,6 +48,8 @@ pub struct EngineSettings {
     pub max_skus_per_asset: usize,
     /// How long events, finished syncs and statuses of unlinked assets are kept.
     pub retention: Duration,
+    /// How often the anti-entropy pass runs.
+    pub anti_entropy: Duration,
 }
 
 impl Default for EngineSettings {
@@ -62,6 +65,7 @@ impl Default for EngineSettings {
             max_attempts: domain::retry::DEFAULT_MAX_ATTEMPTS,
             max_skus_per_asset: 1_000,
             retention: Duration::from_secs(8 * 24 * 3600),
+            anti_entropy: Duration::from_secs(600),
         }
     }
 }
@@ -157,6 +161,10 @@ impl Engine {
             tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown.clone())),
             tokio::spawn(run_pruner(engine.clone(), shutdown.clone())),
+            tokio::spawn(antientropy::run_anti_entropy(
+                engine.clone(),
+                shutdown.clone(),
+            )),
         ];
         if let Some(journal) = journal {
             handles.push(tokio::spawn(journal::run_journal(

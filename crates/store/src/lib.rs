@@ -386,6 +386,9 @@ pub trait Store: Send + Sync + 'static {
     /// Moves the journal position (only after the events before it are stored).
     async fn set_journal_position(&self, position: &str) -> StoreResult<()>;
 
+    /// Queues a re-read of the `limit` assets read longest ago (the anti-entropy slice). Returns how many.
+    async fn requeue_stalest_assets(&self, limit: i64, now_ms: i64) -> StoreResult<u64>;
+
     /// Event→applied latencies of the assets' last syncs, in ms.
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
 }

@@ -1205,6 +1205,24 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn requeue_stalest_assets(&self, limit: i64, now_ms: i64) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let queued = sqlx::query(
+            "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
+             SELECT asset_id, 1, 0, ?2, 0 FROM assets a
+             WHERE NOT EXISTS (SELECT 1 FROM asset_work w WHERE w.asset_id = a.asset_id)
+             ORDER BY COALESCE(processing_ms, 0), asset_id LIMIT ?1
+             ON CONFLICT (asset_id) DO NOTHING",
+        )
+        .bind(limit)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(queued)
+    }
+
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT last_latency_ms FROM assets WHERE last_latency_ms IS NOT NULL",

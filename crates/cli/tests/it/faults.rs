@@ -123,3 +123,43 @@ async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_noth
         );
     }
 }
+
+#[tokio::test]
+async fn anti_entropy_repairs_missed_events_and_finds_products_created_without_one() {
+    let app =
+        TestApp::spawn_magento_with_sync("anti_entropy_seconds = 1\nmax_skus_per_asset = 2").await;
+    app.store().create_product("AE-1");
+    app.store().create_product("AE-2");
+    let asset = app.approved_asset(json!({ "commerce:skus": ["AE-1"] }));
+    app.settle().await;
+    assert_eq!(app.store().entries("AE-1").unwrap().len(), 1);
+
+    // A DAM change whose event is lost, and a product imported by CSV (no event), claimed by an asset.
+    app.emulator.lose_events(true);
+    app.update(&asset, json!({ "commerce:skus": ["AE-2"] }));
+    app.emulator.lose_events(false);
+    let waiting =
+        app.approved_asset(json!({ "commerce:skus": ["AE-CSV", "AE-X", "AE-Y", "AE-Z"] }));
+    app.settle().await;
+    let (_, status) = app.asset_status(&waiting).await;
+    assert!(
+        status["warnings"].to_string().contains("only the first 2"),
+        "the SKU list is capped: {status}"
+    );
+    app.store().create_product("AE-CSV");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let repaired = app.store().entries("AE-1").unwrap().is_empty()
+            && app.store().entries("AE-2").unwrap().len() == 1
+            && app.store().entries("AE-CSV").unwrap().len() == 1;
+        if repaired {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "anti-entropy never repaired the drift"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
