@@ -67,6 +67,10 @@ pub struct DemoArgs {
     /// After the live sync, run a full sync of the whole catalog and time it.
     #[arg(long)]
     full_sync: bool,
+    /// At the end, compare the DAM, assetsync's state and the galleries (`assetsync verify`); any difference
+    /// fails the run.
+    #[arg(long)]
+    verify: bool,
 }
 
 /// The demo's commerce side.
@@ -535,7 +539,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         (true, true) => Some(timed_full_sync(&service).await?),
         _ => None,
     };
+    let differences = match (args.verify, settled) {
+        (true, true) => Some(service.engine.verify(false).await?.differences),
+        _ => None,
+    };
     let settled = settled
+        && differences.as_ref().is_none_or(Vec::is_empty)
         && full_sync.is_none_or(|_| {
             served_galleries(&service, &products) == expected
                 && store_emulator
@@ -570,6 +579,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!("  seconds   {seconds:.2}");
+    if let Some(differences) = &differences {
+        println!(
+            "  verify    {} difference(s) between the DAM, assetsync's state and the galleries",
+            differences.len()
+        );
+        for d in differences.iter().take(10) {
+            println!(
+                "            {} {:?} {:?} {}",
+                d.kind, d.sku, d.asset_id, d.detail
+            );
+        }
+    }
     if let Some((assets, full_seconds)) = full_sync {
         println!(
             "  full sync {assets} assets re-read and reconciled in {full_seconds:.2} s ({:.0} assets/s), galleries unchanged",

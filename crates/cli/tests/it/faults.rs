@@ -85,7 +85,7 @@ async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_noth
     let mut expected: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
     let mut rejected = Vec::new();
-    for i in 0..600 {
+    for i in 0..1_500 {
         let sku = &skus[i % skus.len()];
         let id =
             app.approved_asset(json!({ "commerce:skus": [sku], "commerce:positions": [i % 7] }));
@@ -98,15 +98,28 @@ async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_noth
     for id in &rejected {
         app.emulator.reject(id).unwrap();
     }
-    let mut kills = 0;
-    for pause_ms in [300u64, 450, 700] {
-        tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
-        if app.store().stats().posts > 0 {
-            app.crash_and_restart();
-            kills += 1;
-        }
+    // Three kills at random moments once commerce writes have begun (the seed is printed to replay a failure).
+    let seed = fastrand::u64(..);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    eprintln!("kill schedule seed {seed}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.store().stats().posts == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no commerce write began"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    assert!(kills >= 2, "the kills must land during the sync");
+    let entries: usize = expected.values().map(Vec::len).sum();
+    let posts_at_first_kill = app.store().stats().posts;
+    assert!(
+        posts_at_first_kill < entries as u64,
+        "the first kill lands in the middle of the writes"
+    );
+    for _ in 0..3 {
+        app.crash_and_restart();
+        tokio::time::sleep(std::time::Duration::from_millis(rng.u64(100..600))).await;
+    }
     app.settle().await;
     for (sku, want) in &expected {
         let mut got: Vec<String> = app
