@@ -22,6 +22,7 @@ pub(crate) async fn run_journal(
                 failures = 0;
                 idle
             }
+            Err(_) if *shutdown.borrow() => return,
             Err(error) => {
                 failures = failures.saturating_add(1);
                 tracing::warn!(%error, "journal read failed; retrying");
