@@ -72,6 +72,9 @@ pub struct CommerceConfig {
     /// Concurrent commerce writes (one at a time per SKU).
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
+    /// Seconds before a commerce request times out (it is then retried).
+    #[serde(default = "default_timeout_seconds")]
+    pub timeout_seconds: u64,
 }
 
 impl Default for CommerceConfig {
@@ -85,6 +88,7 @@ impl Default for CommerceConfig {
             access_token_secret: None,
             auth: default_auth(),
             concurrency: default_concurrency(),
+            timeout_seconds: default_timeout_seconds(),
         }
     }
 }
@@ -95,6 +99,10 @@ fn default_auth() -> String {
 
 fn default_concurrency() -> usize {
     64
+}
+
+fn default_timeout_seconds() -> u64 {
+    30
 }
 
 /// The commerce sink the configuration asks for.
@@ -134,6 +142,9 @@ impl CommerceConfig {
                 };
                 if self.concurrency == 0 {
                     bail!("commerce.concurrency must be at least 1");
+                }
+                if self.timeout_seconds == 0 {
+                    bail!("commerce.timeout_seconds must be at least 1");
                 }
                 Ok(SinkChoice::AdobeCommerce { base_url, auth })
             }

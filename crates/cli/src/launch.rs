@@ -55,7 +55,7 @@ impl Service {
                     base_url,
                     auth,
                     delivery_origin: config.delivery_origin(),
-                    timeout: Duration::from_secs(30),
+                    timeout: Duration::from_secs(config.commerce.timeout_seconds),
                 })?)
             }
         };

@@ -198,6 +198,15 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
             retry_at_ms: now_ms()
                 + i64::try_from(engine.settings.confirm_missing_after.as_millis()).unwrap_or(500),
         },
+        Err(error) if work.attempt >= i64::from(engine.settings.max_attempts) => {
+            AssetOutcome::Failed {
+                error: format!(
+                    "{error}; gave up after {} attempts (the next event, the anti-entropy pass or a full sync reads it again)",
+                    work.attempt
+                ),
+                retry_at_ms: None,
+            }
+        }
         Err(error) => AssetOutcome::Failed {
             error: error.to_string(),
             retry_at_ms: Some(retry_at(work.attempt, &error)),

@@ -183,6 +183,14 @@ impl CommerceEmulator {
         self.shared.lock().inject(fault);
     }
 
+    /// Standing conditions for every API request until changed: added latency, and the share of requests that
+    /// answer 500 (0.0 – 1.0). A latency beyond the client's time-out makes every call time out.
+    pub fn set_conditions(&self, latency_ms: u64, error_rate: f64) {
+        let mut inner = self.shared.lock();
+        inner.latency_ms = latency_ms;
+        inner.error_rate = error_rate.clamp(0.0, 1.0);
+    }
+
     /// The counters now.
     pub fn stats(&self) -> CommerceStats {
         self.shared.lock().stats
@@ -973,6 +981,10 @@ struct Inner {
     nonces: NonceCache,
     credentials_valid: bool,
     faults: VecDeque<Fault>,
+    /// Standing latency added to every API request.
+    latency_ms: u64,
+    /// Standing share of API requests that answer 500.
+    error_rate: f64,
     blocked_until: Option<Instant>,
     stats: CommerceStats,
 }
@@ -984,6 +996,8 @@ impl Inner {
             nonces: NonceCache::default(),
             credentials_valid: true,
             faults: VecDeque::new(),
+            latency_ms: 0,
+            error_rate: 0.0,
             blocked_until: None,
             stats: CommerceStats::default(),
         }
@@ -1143,6 +1157,7 @@ fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/control/credentials", post(control_credentials))
         .route("/control/faults", post(control_fault))
+        .route("/control/conditions", post(control_conditions))
         .route("/control/stats", get(control_stats));
     api.merge(control)
         .fallback(no_route)
@@ -1152,10 +1167,40 @@ fn router(shared: Arc<Shared>) -> Router {
 }
 
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let (latency_ms, error_rate) = {
+        let inner = shared.lock();
+        (inner.latency_ms, inner.error_rate)
+    };
+    if latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(latency_ms)).await;
+    }
+    if error_rate > 0.0 && fastrand::f64() < error_rate {
+        return fault_response(500, None);
+    }
     match shared.admit(request.method(), request.uri(), request.headers()) {
         None => next.run(request).await,
         Some(refusal) => refusal,
     }
+}
+
+#[derive(Deserialize)]
+struct Conditions {
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    error_rate: f64,
+}
+
+async fn control_conditions(
+    State(shared): State<Arc<Shared>>,
+    Json(body): Json<Conditions>,
+) -> Response {
+    {
+        let mut inner = shared.lock();
+        inner.latency_ms = body.latency_ms;
+        inner.error_rate = body.error_rate.clamp(0.0, 1.0);
+    }
+    Json(json!({ "latency_ms": body.latency_ms, "error_rate": body.error_rate })).into_response()
 }
 
 async fn no_route() -> Response {

@@ -176,3 +176,62 @@ async fn anti_entropy_repairs_missed_events_and_finds_products_created_without_o
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn time_outs_and_a_flaky_store_converge_once_they_stop() {
+    let app = TestApp::spawn_magento_with("", "timeout_seconds = 1").await;
+    let skus: Vec<String> = (0..10).map(|i| format!("TO-{i}")).collect();
+    for sku in &skus {
+        app.store().create_product(sku);
+    }
+    app.store().set_conditions(1_500, 0.0);
+    for sku in &skus {
+        app.approved_asset(json!({ "commerce:skus": [sku] }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert!(
+        skus.iter()
+            .all(|s| app.store().entries(s).unwrap().is_empty()),
+        "every call timed out"
+    );
+
+    // Now fast but failing a third of the time, then healthy.
+    app.store().set_conditions(0, 0.33);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    app.store().set_conditions(0, 0.0);
+    app.settle().await;
+    for sku in &skus {
+        assert_eq!(
+            app.store().entries(sku).unwrap().len(),
+            1,
+            "{sku}: converged, no duplicate"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_asset_the_dam_keeps_failing_is_given_up_visibly_then_read_again() {
+    let app = TestApp::spawn_magento_with_sync("max_attempts = 2").await;
+    app.store().create_product("GU-1");
+    app.emulator.lose_events(true);
+    let asset = app.approved_asset(json!({ "commerce:skus": ["GU-1"] }));
+    app.emulator.lose_events(false);
+    app.emulator.fail_metadata_reads(503, 2);
+    app.update(&asset, json!({ "dc:title": "one event, two failed reads" }));
+    app.settle().await;
+    let (_, status) = app.asset_status(&asset).await;
+    assert_eq!(status["status"], "Failed", "{status}");
+    assert!(
+        status["error"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 2 attempts"),
+        "{status}"
+    );
+    assert!(app.store().entries("GU-1").unwrap().is_empty());
+
+    app.update(&asset, json!({ "dc:title": "read me again" }));
+    app.settle().await;
+    assert_eq!(app.asset_status(&asset).await.1["status"], "Success");
+    assert_eq!(app.store().entries("GU-1").unwrap().len(), 1);
+}

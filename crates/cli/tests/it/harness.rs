@@ -30,6 +30,8 @@ pub struct TestApp {
     extra_sync: String,
     /// Extra lines of the `[events]` table.
     extra_events: String,
+    /// Extra lines of the `[commerce]` table.
+    extra_commerce: String,
     child: Option<Child>,
     port: u16,
     sync_enabled: bool,
@@ -64,8 +66,14 @@ impl TestApp {
 
     /// A service writing to an emulated Adobe Commerce store, with extra `[sync]` settings.
     pub async fn spawn_magento_with_sync(extra_sync: &str) -> Self {
+        Self::spawn_magento_with(extra_sync, "").await
+    }
+
+    /// A service writing to an emulated Adobe Commerce store, with extra `[sync]` and `[commerce]` settings.
+    pub async fn spawn_magento_with(extra_sync: &str, extra_commerce: &str) -> Self {
         let mut app = Self::spawn_magento("oauth1", false).await;
         app.extra_sync = extra_sync.to_owned();
+        app.extra_commerce = extra_commerce.to_owned();
         app.kill();
         app.start_process();
         app
@@ -113,6 +121,7 @@ impl TestApp {
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
             extra_sync: String::new(),
             extra_events: String::new(),
+            extra_commerce: String::new(),
             store: store.map(|(store, _)| store),
             child: None,
             port: 0,
@@ -162,13 +171,15 @@ sku_attribute = "commerce:skus"
             extra_events = self.extra_events,
             commerce = match &self.store {
                 None => "[commerce]\nkind = \"builtin\"".to_owned(),
-                Some(store) => format!(
-                    "[commerce]\nkind = \"adobe-commerce\"\nbase_url = \"{}\"\nauth = \"{}\"\n\
+                Some(store) =>
+                    format!(
+                        "[commerce]\nkind = \"adobe-commerce\"\nbase_url = \"{}\"\nauth = \"{}\"\n\
                      consumer_key = \"{CONSUMER_KEY}\"\nconsumer_secret = \"{CONSUMER_SECRET}\"\n\
                      access_token = \"{COMMERCE_TOKEN}\"\naccess_token_secret = \"{COMMERCE_TOKEN_SECRET}\"",
-                    store.url(),
-                    self.commerce_auth
-                ),
+                        store.url(),
+                        self.commerce_auth
+                    ) + "\n"
+                        + &self.extra_commerce,
             },
         );
         let path = self.dir.path().join("assetsync.toml");
