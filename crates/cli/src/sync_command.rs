@@ -16,15 +16,19 @@ fn service_url(config: &Config) -> String {
     format!("http://{address}")
 }
 
-/// `assetsync verify [--repair]`: prints every difference; exits 1 when there is one (0 after a repair was
-/// queued).
-pub async fn verify(config: &Config, repair: bool) -> anyhow::Result<ExitCode> {
+/// POSTs to an admin route of the running service and returns its JSON reply.
+async fn post_admin(
+    config: &Config,
+    path: &str,
+    timeout_secs: u64,
+    what: &str,
+) -> anyhow::Result<Value> {
     let base = service_url(config);
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(600))
+        .timeout(Duration::from_secs(timeout_secs))
         .build()?;
     let reply = http
-        .post(format!("{base}/api/v1/verify?repair={repair}"))
+        .post(format!("{base}{path}"))
         .bearer_auth(&config.admin_token)
         .send()
         .await
@@ -33,12 +37,24 @@ pub async fn verify(config: &Config, repair: bool) -> anyhow::Result<ExitCode> {
         })?;
     if !reply.status().is_success() {
         bail!(
-            "verification failed: HTTP {} {}",
+            "the service refused {what}: HTTP {} {}",
             reply.status(),
             reply.text().await.unwrap_or_default()
         );
     }
-    let report: Value = reply.json().await?;
+    Ok(reply.json().await?)
+}
+
+/// `assetsync verify [--repair]`: prints every difference; exits 1 when there is one (0 after a repair was
+/// queued).
+pub async fn verify(config: &Config, repair: bool) -> anyhow::Result<ExitCode> {
+    let report = post_admin(
+        config,
+        &format!("/api/v1/verify?repair={repair}"),
+        600,
+        "verification",
+    )
+    .await?;
     let differences = report["differences"]
         .as_array()
         .cloned()
@@ -86,22 +102,8 @@ pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let reply = http
-        .post(format!("{base}/api/v1/sync"))
-        .bearer_auth(&config.admin_token)
-        .send()
-        .await
-        .with_context(|| {
-            format!("could not reach the service at {base} (is `assetsync serve` running?)")
-        })?;
-    if !reply.status().is_success() {
-        bail!(
-            "the service refused the full sync: HTTP {} {}",
-            reply.status(),
-            reply.text().await.unwrap_or_default()
-        );
-    }
-    let id = reply.json::<Value>().await?["id"]
+    let started_reply = post_admin(config, "/api/v1/sync", 30, "the full sync").await?;
+    let id = started_reply["id"]
         .as_i64()
         .context("the service answered no sync id")?;
     println!("full sync {id} started");

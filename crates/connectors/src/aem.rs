@@ -89,20 +89,7 @@ impl AuthorClient {
         if status == StatusCode::NOT_FOUND {
             return Ok(MetadataReply::NotFound);
         }
-        check_status(&reply)?;
-        if !status.is_success() {
-            let message = reply
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
-            return Err(DamError::Rejected {
-                status: status.as_u16(),
-                message,
-            });
-        }
+        let reply = successful(reply).await?;
         let body = reply
             .bytes()
             .await
@@ -155,21 +142,7 @@ impl AuthorClient {
             .send()
             .await
             .map_err(|e| DamError::Transport(without_url(e)))?;
-        check_status(&reply)?;
-        let status = reply.status();
-        if !status.is_success() {
-            let message = reply
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
-            return Err(DamError::Rejected {
-                status: status.as_u16(),
-                message,
-            });
-        }
+        let reply = successful(reply).await?;
         let value: serde_json::Value = reply
             .json()
             .await
@@ -198,6 +171,26 @@ impl AuthorClient {
             total: value["search_metadata"]["totalCount"]["total"].as_i64(),
         })
     }
+}
+
+/// The reply when it is a success; otherwise the error its status means (with the body's start for a refusal).
+async fn successful(reply: reqwest::Response) -> Result<reqwest::Response, DamError> {
+    check_status(&reply)?;
+    let status = reply.status();
+    if status.is_success() {
+        return Ok(reply);
+    }
+    let message = reply
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(300)
+        .collect();
+    Err(DamError::Rejected {
+        status: status.as_u16(),
+        message,
+    })
 }
 
 /// Maps the statuses that are not about this one request (credentials, availability) to errors.

@@ -523,12 +523,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/control/assets", post(control_create))
         .route("/control/assets/{asset_id}", delete(control_delete))
         .route("/control/assets/{asset_id}/metadata", patch(control_update))
-        .route("/control/assets/{asset_id}/approve", post(control_approve))
-        .route("/control/assets/{asset_id}/reject", post(control_reject))
-        .route(
-            "/control/assets/{asset_id}/versions",
-            post(control_new_version),
-        )
+        .route("/control/assets/{asset_id}/{action}", post(control_action))
         .route("/control/deliveries", get(control_deliveries))
         .route("/events/journal", get(journal))
         .with_state(shared)
@@ -845,37 +840,24 @@ async fn control_update(
     )
 }
 
-async fn control_approve(
+/// `POST /control/assets/{id}/approve`, `/reject` or `/versions` (a new binary).
+async fn control_action(
     State(shared): State<Arc<Shared>>,
-    Path(asset_id): Path<String>,
+    Path((asset_id, action)): Path<(String, String)>,
 ) -> Response {
-    control_result(
-        shared
-            .update(&asset_id, status_fields("approved"))
-            .map(|()| json!({ "assetId": asset_id })),
-    )
-}
-
-async fn control_reject(
-    State(shared): State<Arc<Shared>>,
-    Path(asset_id): Path<String>,
-) -> Response {
-    control_result(
-        shared
-            .update(&asset_id, status_fields("rejected"))
-            .map(|()| json!({ "assetId": asset_id })),
-    )
-}
-
-async fn control_new_version(
-    State(shared): State<Arc<Shared>>,
-    Path(asset_id): Path<String>,
-) -> Response {
-    control_result(
-        shared
-            .new_version(&asset_id)
-            .map(|()| json!({ "assetId": asset_id })),
-    )
+    let result = match action.as_str() {
+        "approve" => shared.update(&asset_id, status_fields("approved")),
+        "reject" => shared.update(&asset_id, status_fields("rejected")),
+        "versions" => shared.new_version(&asset_id),
+        _ => {
+            return problem(
+                StatusCode::NOT_FOUND,
+                "Not Found",
+                "actions: approve, reject, versions",
+            );
+        }
+    };
+    control_result(result.map(|()| json!({ "assetId": asset_id })))
 }
 
 async fn control_delete(

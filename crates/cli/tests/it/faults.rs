@@ -16,7 +16,7 @@ async fn dam_errors_and_an_expired_token_never_unlink_and_converge() {
     app.emulator.fail_metadata_reads(500, 2);
     app.emulator.fail_metadata_reads(401, 1);
     app.update(&asset, json!({ "commerce:skus": ["DF-1", "DF-2"] }));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while app.gallery("DF-2").await.is_empty() {
         assert_eq!(
             app.gallery("DF-1").await.len(),
@@ -48,7 +48,7 @@ async fn events_pile_up_durably_while_the_store_is_down_then_converge() {
         assets.push(app.approved_asset(json!({ "commerce:skus": [sku] })));
     }
     // Every delivery is acknowledged although nothing can be written.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while app.emulator.deliveries().in_flight() > 0 {
         assert!(
             std::time::Instant::now() < deadline,
@@ -85,7 +85,7 @@ async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_noth
     let mut expected: std::collections::BTreeMap<String, Vec<String>> =
         std::collections::BTreeMap::new();
     let mut rejected = Vec::new();
-    for i in 0..1_500 {
+    for i in 0..1_000 {
         let sku = &skus[i % skus.len()];
         let id =
             app.approved_asset(json!({ "commerce:skus": [sku], "commerce:positions": [i % 7] }));
@@ -102,7 +102,7 @@ async fn repeated_kills_in_the_middle_of_commerce_writes_lose_and_duplicate_noth
     let seed = fastrand::u64(..);
     let mut rng = fastrand::Rng::with_seed(seed);
     eprintln!("kill schedule seed {seed}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while app.store().stats().posts == 0 {
         assert!(
             std::time::Instant::now() < deadline,
@@ -161,7 +161,7 @@ async fn anti_entropy_repairs_missed_events_and_finds_products_created_without_o
     );
     app.store().create_product("AE-CSV");
 
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let repaired = app.store().entries("AE-1").unwrap().is_empty()
             && app.store().entries("AE-2").unwrap().len() == 1

@@ -47,7 +47,7 @@ async fn sync_status(app: &TestApp, id: i64) -> Value {
 }
 
 async fn wait_until_done(app: &TestApp, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let status = sync_status(app, id).await;
         if status["state"] == "done" {
@@ -150,7 +150,7 @@ async fn a_crash_in_the_middle_of_a_full_sync_resumes_from_its_checkpoint() {
         .await
         .unwrap();
     let id = reply.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let status = sync_status(&app, id).await;
         if status["done"].as_i64().unwrap() > 0 {

@@ -422,7 +422,7 @@ sku_attribute = "commerce:skus"
 
     /// Waits until the service is idle: every delivery made, nothing queued, no asset waiting.
     pub async fn settle(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             // Deliveries first: once none is in flight, every event is committed before the health read.
             let delivered = self.emulator.deliveries().in_flight() == 0;
@@ -448,7 +448,7 @@ sku_attribute = "commerce:skus"
         sku: &str,
         check: impl Fn(&[(String, u64, Vec<String>)]) -> bool,
     ) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let gallery = self.gallery(sku).await;
             if check(&gallery) {
