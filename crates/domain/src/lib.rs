@@ -9,6 +9,7 @@ pub mod config;
 pub mod events;
 pub mod gallery;
 pub mod ids;
+pub mod latency;
 pub mod media_files;
 pub mod metadata;
 pub mod retry;

@@ -69,6 +69,7 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                     kind,
                     asset_id: event.asset_id,
                     received_ms: now_ms(),
+                    occurred_ms: event.time_ms,
                 })
                 .await
                 .map_err(|e| e.to_string())?;

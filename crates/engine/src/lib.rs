@@ -10,6 +10,7 @@ pub mod cache;
 mod fullsync;
 pub mod ingest;
 mod journal;
+pub mod sla;
 pub mod verify;
 pub mod workers;
 
@@ -89,6 +90,8 @@ pub struct Engine {
     config_changes: tokio::sync::Mutex<()>,
     /// Wakes the full-sync runner.
     pub(crate) full_sync_requested: Notify,
+    /// Latency histograms for `/api/v1/sla`.
+    sla: sla::SlaRecorder,
     ingest: ingest::IngestHandle,
 }
 
@@ -149,6 +152,7 @@ impl Engine {
             config_defaults: initial_config,
             config_changes: tokio::sync::Mutex::new(()),
             full_sync_requested: Notify::new(),
+            sla: sla::SlaRecorder::default(),
             ingest,
         });
         let mut handles = vec![
@@ -243,6 +247,11 @@ impl Engine {
         let id = self.store.request_full_sync(reason, now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
+    }
+
+    /// The SLA recorder (event → applied, webhook acknowledgements).
+    pub fn sla(&self) -> &sla::SlaRecorder {
+        &self.sla
     }
 
     /// The database's size in bytes.

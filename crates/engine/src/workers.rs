@@ -243,6 +243,7 @@ fn retry_at(attempt: i64, error: &DamError) -> i64 {
 
 /// Brings one SKU's gallery to the desired state.
 async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
+    let had_operations;
     let outcome = match engine.store.sku_state(&work.sku).await {
         Ok(state) => {
             let config = engine.config();
@@ -252,6 +253,7 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
                 entry.hidden = !dam_owns_gallery;
             }
             let ops = reconcile(&desired, &state.applied);
+            had_operations = !ops.is_empty();
             let ledger = StoreLedger(engine.store.as_ref());
             let context = ApplyContext {
                 product_known: state.product_exists,
@@ -278,13 +280,20 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
         }
     };
     let missing = matches!(outcome, SkuOutcome::ProductMissing);
+    let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
     let applied = match &outcome {
         SkuOutcome::Applied(entries) => Some(entries.clone()),
         _ => None,
     };
     match engine.store.complete_sku(&work, outcome, now_ms()).await {
         Ok(()) => match applied {
-            Some(entries) => engine.cache.put(&work.sku, &entries),
+            Some(entries) => {
+                if wrote {
+                    let now = now_ms();
+                    engine.sla.record_applied(now, now - work.first_enqueued_ms);
+                }
+                engine.cache.put(&work.sku, &entries);
+            }
             None if missing => engine.cache.remove(&work.sku),
             None => {}
         },

@@ -40,6 +40,9 @@ pub struct NewEvent {
     pub kind: EventKind,
     pub asset_id: Option<AssetId>,
     pub received_ms: i64,
+    /// When the event happened at its source (the CloudEvent's `time`), when given: an asset's wait (and so
+    /// its event → applied latency) starts there, never after the receipt.
+    pub occurred_ms: Option<i64>,
 }
 
 /// What recording an event did.

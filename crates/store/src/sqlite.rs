@@ -255,7 +255,7 @@ impl Store for SqliteStore {
                              waiting_since_ms = COALESCE(waiting_since_ms, excluded.waiting_since_ms)",
                     )
                     .bind(asset_id.as_str())
-                    .bind(event.received_ms)
+                    .bind(event.occurred_ms.map_or(event.received_ms, |t| t.min(event.received_ms)))
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/dead-letters/{id}/replay", post(replay_dead_letter))
         .route("/api/v1/health/sync", get(sync_health))
         .route("/api/v1/verify", post(verify))
+        .route("/api/v1/sla", get(sla))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
         .route("/api/v1/products/{sku}", put(put_product))
         .route("/api/v1/products/{sku}/media", get(product_media))
@@ -95,6 +96,7 @@ async fn receive_event(
     request: Request,
     source: Source,
 ) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,6 +139,7 @@ async fn receive_event(
             kind,
             asset_id: event.asset_id.clone(),
             received_ms: engine::now_ms(),
+            occurred_ms: event.time_ms,
         })
         .await
         .map_err(|e| ApiError::internal(&e))?;
@@ -159,6 +162,8 @@ async fn receive_event(
             _ => {}
         }
     }
+    let ack_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    state.engine.sla().record_ack(engine::now_ms(), ack_ms);
     let status = match (recorded, kind) {
         (Recorded::Duplicate, _) => "duplicate",
         (Recorded::Stored, EventKind::Unused) => "ignored",
@@ -592,6 +597,13 @@ async fn verify(
             other => ApiError::internal(&other),
         })?;
     Ok(Json(report).into_response())
+}
+
+/// `GET /api/v1/sla`: event → applied and webhook acknowledgement latencies for the last hour, the last day
+/// and since start, with the shares within the reference's 5- and 30-minute SLA.
+async fn sla(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    Ok(Json(state.engine.sla().report(engine::now_ms())).into_response())
 }
 
 /// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events

@@ -343,3 +343,31 @@ async fn a_crash_in_the_middle_of_a_sync_loses_and_duplicates_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_sla_report_counts_every_write_and_acknowledgement() {
+    let app = TestApp::spawn().await;
+    let reply = app
+        .http
+        .get(format!("{}/api/v1/sla", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    app.put_products(&["SLA-1", "SLA-2"]).await;
+    app.approved_asset(json!({ "commerce:skus": ["SLA-1", "SLA-2"] }));
+    app.settle().await;
+    let (status, report) = app.admin_get("/api/v1/sla").await;
+    assert_eq!(status, StatusCode::OK);
+    for window in ["last_hour", "last_day", "since_start"] {
+        let applied = &report[window]["event_to_applied"];
+        assert_eq!(applied["count"], 2, "one write per product: {report}");
+        assert!(applied["p99_ms"].as_u64().unwrap() <= applied["max_ms"].as_u64().unwrap());
+        assert_eq!(applied["within_5_min"], 1.0);
+        let acks = &report[window]["webhook_ack"];
+        assert!(
+            acks["count"].as_u64().unwrap() >= 2,
+            "created and approved: {report}"
+        );
+    }
+}

@@ -34,6 +34,7 @@ fn changed(event_id: &str, asset: &AssetId, received_ms: i64) -> NewEvent {
         kind: EventKind::AssetChanged,
         asset_id: Some(asset.clone()),
         received_ms,
+        occurred_ms: None,
     }
 }
 
@@ -44,6 +45,7 @@ fn deleted(event_id: &str, asset: &AssetId, received_ms: i64) -> NewEvent {
         kind: EventKind::AssetDeleted,
         asset_id: Some(asset.clone()),
         received_ms,
+        occurred_ms: None,
     }
 }
 
@@ -54,6 +56,7 @@ fn unused(event_id: &str, received_ms: i64) -> NewEvent {
         kind: EventKind::Unused,
         asset_id: None,
         received_ms,
+        occurred_ms: None,
     }
 }
 
