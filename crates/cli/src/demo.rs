@@ -598,7 +598,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "  latency   p50 {} ms  p99 {} ms  (event received → gallery applied)",
+        "  latency   p50 {} ms  p99 {} ms  (DAM event time → gallery applied)",
         percentile(0.50),
         percentile(0.99)
     );
