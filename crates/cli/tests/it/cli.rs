@@ -6,14 +6,24 @@ fn assetsync() -> Command {
     Command::new(env!("CARGO_BIN_EXE_assetsync"))
 }
 
-#[test]
-fn a_missing_configuration_file_is_a_sentence_and_a_failure() {
+/// Runs `assetsync serve --config PATH`, which must fail; returns what it said on stderr.
+fn serve_refuses(path: &std::path::Path) -> String {
     let output = assetsync()
-        .args(["serve", "--config", "/nonexistent/assetsync.toml"])
+        .args(["serve", "--config"])
+        .arg(path)
         .output()
         .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "serve should have refused {}",
+        path.display()
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_missing_configuration_file_is_a_sentence_and_a_failure() {
+    let stderr = serve_refuses(std::path::Path::new("/nonexistent/assetsync.toml"));
     assert!(
         stderr.contains("could not read the configuration file /nonexistent/assetsync.toml"),
         "{stderr}"
@@ -31,13 +41,7 @@ fn a_bad_configuration_names_the_problem() {
         example.replace("program_id = \"142461\"", "program_id = \"p142461\""),
     )
     .unwrap();
-    let output = assetsync()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("aem.program_id must be digits"));
+    assert!(serve_refuses(&path).contains("aem.program_id must be digits"));
 }
 
 #[test]
@@ -81,13 +85,7 @@ fn a_malformed_configuration_is_reported_without_quoting_secrets() {
         "admin_token = \"s3cret-value-42",
     );
     std::fs::write(&path, broken).unwrap();
-    let output = assetsync()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refuses(&path);
     assert!(
         stderr.contains("is not a valid configuration (line"),
         "{stderr}"
@@ -109,13 +107,7 @@ async fn a_second_process_on_the_same_database_is_refused() {
         config.replace(&format!("127.0.0.1:{port}"), "127.0.0.1:0"),
     )
     .unwrap();
-    let output = assetsync()
-        .args(["serve", "--config"])
-        .arg(&second)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = serve_refuses(&second);
     assert!(
         stderr.contains("another assetsync process uses the database"),
         "{stderr}"
