@@ -26,6 +26,37 @@ pub struct Config {
     pub commerce: CommerceConfig,
     #[serde(default)]
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: Prometheus text at `/metrics`, on a listener of its own.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// `false`: no metrics listener.
+    #[serde(default = "default_metrics_enabled")]
+    pub enabled: bool,
+    /// Where `/metrics` is served (default loopback only: `127.0.0.1:9464`).
+    #[serde(default = "default_metrics_listen")]
+    pub listen: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: default_metrics_enabled(),
+            listen: default_metrics_listen(),
+        }
+    }
+}
+
+fn default_metrics_enabled() -> bool {
+    true
+}
+
+fn default_metrics_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
 }
 
 /// `[aem]`: the AEM environment and its endpoints.

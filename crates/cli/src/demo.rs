@@ -1,6 +1,6 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
-use crate::config::{AemConfig, CommerceConfig, Config, EventsConfig, SyncConfig};
+use crate::config::{AemConfig, CommerceConfig, Config, EventsConfig, MetricsConfig, SyncConfig};
 use crate::launch::Service;
 use anyhow::{Context, bail};
 use clap::Args;
@@ -118,6 +118,112 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The folder for the database and keys: `dir`, or a temporary folder removed when the guard drops.
+pub(crate) fn work_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile::TempDir>)> {
+    let (dir, temporary) = match dir {
+        Some(dir) => (dir.to_path_buf(), None),
+        None => {
+            let temporary = tempfile::tempdir().context("could not create a temporary folder")?;
+            (temporary.path().to_path_buf(), Some(temporary))
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    Ok((dir, temporary))
+}
+
+/// The emulators and the service, wired together in one process on SQLite in `dir`.
+pub(crate) struct SandboxRun {
+    pub emulator: AemEmulator,
+    /// The emulated Adobe Commerce store, when galleries go there.
+    pub store_emulator: Option<CommerceEmulator>,
+    pub service: Service,
+    pub admin_token: String,
+}
+
+impl SandboxRun {
+    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one, and the service; with
+    /// `journal`, the service also reads the emulator's event journal.
+    pub(crate) async fn start(dir: &Path, sink: DemoSink, journal: bool) -> anyhow::Result<Self> {
+        let access_token = format!("demo-{}", sandbox::aem::random_uuid());
+        let emulator = AemEmulator::start(
+            AemSettings {
+                program_id: PROGRAM_ID.into(),
+                environment_id: ENVIRONMENT_ID.into(),
+                access_token: access_token.clone(),
+                recipient_client_id: CLIENT_ID.into(),
+            },
+            0,
+        )
+        .await?;
+        let keys = write_keys(&emulator, &dir.join("keys"))?;
+        let commerce_secrets = [
+            sandbox::aem::random_uuid(),
+            sandbox::aem::random_uuid(),
+            sandbox::aem::random_uuid(),
+        ];
+        let store_emulator = match sink {
+            DemoSink::Builtin => None,
+            DemoSink::AdobeCommerce => Some(
+                CommerceEmulator::start(
+                    CommerceSettings {
+                        consumer_key: COMMERCE_CONSUMER_KEY.into(),
+                        consumer_secret: commerce_secrets[0].clone(),
+                        access_token: commerce_secrets[1].clone(),
+                        access_token_secret: commerce_secrets[2].clone(),
+                        allow_bearer: false,
+                    },
+                    0,
+                )
+                .await?,
+            ),
+        };
+        let admin_token = sandbox::aem::random_uuid();
+        let config = Config {
+            listen: ([127, 0, 0, 1], 0).into(),
+            database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
+            admin_token: admin_token.clone(),
+            aem: AemConfig {
+                program_id: PROGRAM_ID.into(),
+                environment_id: ENVIRONMENT_ID.into(),
+                author_url: Some(emulator.url().to_owned()),
+                delivery_url: Some(emulator.url().to_owned()),
+                access_token,
+            },
+            events: EventsConfig {
+                recipient_client_id: CLIENT_ID.into(),
+                public_keys: keys,
+                journal_url: journal.then(|| format!("{}/events/journal", emulator.url())),
+                api_key: Some(CLIENT_ID.into()),
+            },
+            commerce: match &store_emulator {
+                None => CommerceConfig::default(),
+                Some(store) => CommerceConfig {
+                    kind: "adobe-commerce".into(),
+                    base_url: Some(store.url().to_owned()),
+                    consumer_key: Some(COMMERCE_CONSUMER_KEY.into()),
+                    consumer_secret: Some(commerce_secrets[0].clone()),
+                    access_token: Some(commerce_secrets[1].clone()),
+                    access_token_secret: Some(commerce_secrets[2].clone()),
+                    ..CommerceConfig::default()
+                },
+            },
+            sync: SyncConfig::default(),
+            metrics: MetricsConfig {
+                enabled: true,
+                listen: ([127, 0, 0, 1], 0).into(),
+            },
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let service = Service::start(&config, listener).await?;
+        Ok(Self {
+            emulator,
+            store_emulator,
+            service,
+            admin_token,
+        })
+    }
+}
+
 fn write_keys(emulator: &AemEmulator, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let mut paths = Vec::new();
@@ -203,9 +309,12 @@ fn generate(products: &[Sku], assets: usize, seed: u64) -> Vec<Plan> {
 }
 
 /// The galleries the emulator's final state calls for: SKU → [(asset id, position, roles)].
-type Expected = BTreeMap<String, Vec<(String, u32, Vec<String>)>>;
+pub(crate) type Expected = BTreeMap<String, Vec<(String, u32, Vec<String>)>>;
 
-fn expected_galleries(emulator: &AemEmulator, products: &[Sku]) -> anyhow::Result<Expected> {
+pub(crate) fn expected_galleries(
+    emulator: &AemEmulator,
+    products: &[Sku],
+) -> anyhow::Result<Expected> {
     let settings = MatchSettings::default();
     let mut claims: BTreeMap<String, Vec<domain::DesiredLink>> = BTreeMap::new();
     for value in emulator.all_metadata() {
@@ -239,7 +348,7 @@ fn expected_galleries(emulator: &AemEmulator, products: &[Sku]) -> anyhow::Resul
 }
 
 /// Reads the galleries the service serves (from its read cache) in the same shape.
-fn served_galleries(service: &Service, products: &[Sku]) -> Expected {
+pub(crate) fn served_galleries(service: &Service, products: &[Sku]) -> Expected {
     products
         .iter()
         .map(|sku| {
@@ -280,7 +389,7 @@ fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
 }
 
 /// Runs a full sync and waits for its end: (assets read, seconds).
-async fn timed_full_sync(service: &Service) -> anyhow::Result<(i64, f64)> {
+pub(crate) async fn timed_full_sync(service: &Service) -> anyhow::Result<(i64, f64)> {
     let started = Instant::now();
     let id = service.engine.request_full_sync("demo --full-sync").await?;
     loop {
@@ -302,7 +411,7 @@ async fn timed_full_sync(service: &Service) -> anyhow::Result<(i64, f64)> {
 
 /// Adds products to the catalog: to the emulated store first when there is one (where they exist for the
 /// sink), and to assetsync's catalog, which is how assetsync learns a product appeared.
-async fn add_products(
+pub(crate) async fn add_products(
     service: &Service,
     store: Option<&CommerceEmulator>,
     skus: &[Sku],
@@ -317,7 +426,7 @@ async fn add_products(
 }
 
 /// The galleries the emulated store holds, in the same shape (asset id recovered from the file name).
-fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Expected {
+pub(crate) fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Expected {
     products
         .iter()
         .map(|sku| {
@@ -377,83 +486,13 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     if args.products == 0 {
         bail!("--products must be at least 1");
     }
-    let temporary = match &args.dir {
-        Some(_) => None,
-        None => Some(tempfile::tempdir().context("could not create a temporary folder")?),
-    };
-    let dir = match (&args.dir, &temporary) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let access_token = format!("demo-{}", sandbox::aem::random_uuid());
-    let emulator = AemEmulator::start(
-        AemSettings {
-            program_id: PROGRAM_ID.into(),
-            environment_id: ENVIRONMENT_ID.into(),
-            access_token: access_token.clone(),
-            recipient_client_id: CLIENT_ID.into(),
-        },
-        0,
-    )
-    .await?;
-    let keys = write_keys(&emulator, &dir.join("keys"))?;
-    let commerce_secrets = [
-        sandbox::aem::random_uuid(),
-        sandbox::aem::random_uuid(),
-        sandbox::aem::random_uuid(),
-    ];
-    let store_emulator = match args.sink {
-        DemoSink::Builtin => None,
-        DemoSink::AdobeCommerce => Some(
-            CommerceEmulator::start(
-                CommerceSettings {
-                    consumer_key: COMMERCE_CONSUMER_KEY.into(),
-                    consumer_secret: commerce_secrets[0].clone(),
-                    access_token: commerce_secrets[1].clone(),
-                    access_token_secret: commerce_secrets[2].clone(),
-                    allow_bearer: false,
-                },
-                0,
-            )
-            .await?,
-        ),
-    };
-    let admin_token = sandbox::aem::random_uuid();
-    let config = Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
-        admin_token: admin_token.clone(),
-        aem: AemConfig {
-            program_id: PROGRAM_ID.into(),
-            environment_id: ENVIRONMENT_ID.into(),
-            author_url: Some(emulator.url().to_owned()),
-            delivery_url: Some(emulator.url().to_owned()),
-            access_token,
-        },
-        events: EventsConfig {
-            recipient_client_id: CLIENT_ID.into(),
-            public_keys: keys,
-            journal_url: Some(format!("{}/events/journal", emulator.url())),
-            api_key: Some(CLIENT_ID.into()),
-        },
-        commerce: match &store_emulator {
-            None => CommerceConfig::default(),
-            Some(store) => CommerceConfig {
-                kind: "adobe-commerce".into(),
-                base_url: Some(store.url().to_owned()),
-                consumer_key: Some(COMMERCE_CONSUMER_KEY.into()),
-                consumer_secret: Some(commerce_secrets[0].clone()),
-                access_token: Some(commerce_secrets[1].clone()),
-                access_token_secret: Some(commerce_secrets[2].clone()),
-                ..CommerceConfig::default()
-            },
-        },
-        sync: SyncConfig::default(),
-    };
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    let service = Service::start(&config, listener).await?;
+    let (dir, _temporary) = work_dir(args.dir.as_deref())?;
+    let SandboxRun {
+        emulator,
+        store_emulator,
+        service,
+        admin_token,
+    } = SandboxRun::start(&dir, args.sink, true).await?;
     emulator
         .subscribe(&format!("{}/events/aem", service.url))
         .await?;
@@ -610,6 +649,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("open");
     println!("  {}/api/v1/products/{example}/media", service.url);
     println!("  {}/healthz", service.url);
+    if let Some(metrics) = &service.metrics_url {
+        println!("  {metrics}");
+    }
     if let Some(id) = ids.first() {
         println!(
             "  {}/api/v1/assets/{id}   (Authorization: Bearer {admin_token})",

@@ -19,6 +19,8 @@ use web::AppState;
 pub struct Service {
     pub engine: Arc<Engine>,
     pub url: String,
+    /// Where `/metrics` is served, when enabled.
+    pub metrics_url: Option<String>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -104,6 +106,29 @@ impl Service {
             admin_token: config.admin_token.clone(),
         };
         let url = format!("http://{}", listener.local_addr()?);
+        let metrics_url = if config.metrics.enabled {
+            let metrics_listener = TcpListener::bind(config.metrics.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "could not listen on {} for /metrics (set [metrics] listen, or enabled = false)",
+                        config.metrics.listen
+                    )
+                })?;
+            let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
+            let (state, mut stop) = (state.clone(), shutdown_rx.clone());
+            tasks.push(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                };
+                if let Err(error) = web::serve_metrics(metrics_listener, state, stopped).await {
+                    tracing::error!(%error, "metrics server stopped");
+                }
+            }));
+            Some(metrics_url)
+        } else {
+            None
+        };
         let mut stop = shutdown_rx;
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
@@ -116,6 +141,7 @@ impl Service {
         Ok(Self {
             engine,
             url,
+            metrics_url,
             shutdown,
             tasks,
         })

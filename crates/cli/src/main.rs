@@ -1,6 +1,8 @@
 //! `assetsync`: keeps commerce product galleries in sync with AEM Assets. One binary whose subcommands are
-//! roles: `serve`, `sandbox`, `demo`, `default-config`.
+//! roles: `serve`, `sandbox`, `demo`, `bench`, `sync`, `verify`, `default-config`.
 
+#[cfg(feature = "sandbox")]
+mod bench;
 mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
@@ -38,6 +40,10 @@ enum Command {
     /// Emulator and service in one process on SQLite: generates a catalog, approves assets through signed
     /// deliveries, waits until every gallery is applied and prints a summary.
     Demo(demo::DemoArgs),
+    #[cfg(feature = "sandbox")]
+    /// Fixed workloads against the built-in sandbox in one process (events, full-sync, read), with a JSON
+    /// report (`--report FILE`).
+    Bench(bench::BenchArgs),
     /// Starts a full sync in the running service and shows its progress until it ends.
     Sync {
         /// A full sync: every asset of the DAM and every product of the commerce side.
@@ -104,6 +110,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let service = launch::Service::start(&config, listener).await?;
             tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
             println!("assetsync listening on {}", service.url);
+            if let Some(metrics) = &service.metrics_url {
+                println!("assetsync metrics on {metrics}");
+            }
             wait_for_signal().await;
             tracing::info!("shutting down");
             service.stop().await;
@@ -113,6 +122,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sandbox(args) => demo::sandbox(args).await,
         #[cfg(feature = "sandbox")]
         Command::Demo(args) => demo::demo(args).await,
+        #[cfg(feature = "sandbox")]
+        Command::Bench(args) => bench::bench(args).await,
         Command::Sync { full, config } => {
             if !full {
                 anyhow::bail!(

@@ -7,7 +7,8 @@
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
 use crate::sink::{
-    ApplyContext, CommerceSink, ProductPage, RemoteEntryView, SinkError, SinkOutcome, SinkState,
+    ApplyContext, CallCounts, CommerceSink, ProductPage, RemoteEntryView, SinkError, SinkOutcome,
+    SinkState,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -59,6 +60,7 @@ pub struct MagentoSink {
     settings: MagentoSettings,
     gates: HostGates,
     paused: Mutex<Option<String>>,
+    calls: CallCounts,
 }
 
 /// A gallery entry as Magento lists it.
@@ -115,6 +117,7 @@ impl MagentoSink {
             settings,
             gates: HostGates::default(),
             paused: Mutex::new(None),
+            calls: CallCounts::default(),
         })
     }
 
@@ -156,6 +159,10 @@ impl MagentoSink {
             }
         };
         let reply = self.transmit(&method, &parsed, body, signed).await;
+        self.calls.count(
+            operation(&method, signed, parsed.path()),
+            reply.as_ref().map_or(0, |r| r.status.as_u16()),
+        );
         let throttle = match &reply {
             Ok(r) if matches!(r.status.as_u16(), 429 | 503) => {
                 r.retry_after_ms.map(Duration::from_millis)
@@ -668,6 +675,24 @@ impl CommerceSink for MagentoSink {
             Err(error) => tracing::warn!(%error, "commerce probe failed"),
         }
         self.state()
+    }
+
+    fn calls(&self) -> Vec<((&'static str, u16), u64)> {
+        self.calls.snapshot()
+    }
+}
+
+/// The operation a request performs, for the call counters.
+fn operation(method: &Method, signed: bool, path: &str) -> &'static str {
+    match (method.as_str(), signed, path.ends_with("/media")) {
+        (_, false, _) => "download_rendition",
+        ("GET", true, true) => "list_media",
+        ("GET", true, false) if path.ends_with("/V1/products") => "list_products",
+        ("GET", true, false) => "get",
+        ("POST", ..) => "create_entry",
+        ("PUT", ..) => "update_entry",
+        ("DELETE", ..) => "delete_entry",
+        _ => "other",
     }
 }
 

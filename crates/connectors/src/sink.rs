@@ -5,6 +5,36 @@ use async_trait::async_trait;
 use domain::gallery::HandmadeRecord;
 use domain::gallery::apply_operations;
 use domain::{AppliedEntry, Operation, Sku};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
+/// Calls made to the commerce platform, by operation and HTTP status (0: no reply came).
+#[derive(Debug, Default)]
+pub struct CallCounts {
+    counts: Mutex<BTreeMap<(&'static str, u16), u64>>,
+}
+
+impl CallCounts {
+    /// Counts one call.
+    pub fn count(&self, operation: &'static str, status: u16) {
+        *self
+            .counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((operation, status))
+            .or_default() += 1;
+    }
+
+    /// Every counter now, sorted by operation and status.
+    pub fn snapshot(&self) -> Vec<((&'static str, u16), u64)> {
+        self.counts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(labels, count)| (*labels, *count))
+            .collect()
+    }
+}
 
 /// How applying one SKU's operations ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +149,11 @@ pub trait CommerceSink: Send + Sync + 'static {
     /// Checks a paused sink's credentials with a harmless read; resumes it when they work again.
     async fn probe(&self) -> SinkState {
         self.state()
+    }
+
+    /// The calls made to the platform so far, by operation and status (none for the built-in catalog).
+    fn calls(&self) -> Vec<((&'static str, u16), u64)> {
+        Vec::new()
     }
 }
 

@@ -14,6 +14,7 @@ pub struct LatencyHistogram {
     buckets: BTreeMap<u32, u64>,
     count: u64,
     max: u64,
+    sum: u64,
 }
 
 fn bucket_of(value: u64) -> u32 {
@@ -45,6 +46,7 @@ impl LatencyHistogram {
         *self.buckets.entry(bucket_of(value)).or_default() += 1;
         self.count += 1;
         self.max = self.max.max(value);
+        self.sum = self.sum.saturating_add(value);
     }
 
     /// Adds another histogram's samples.
@@ -54,6 +56,7 @@ impl LatencyHistogram {
         }
         self.count += other.count;
         self.max = self.max.max(other.max);
+        self.sum = self.sum.saturating_add(other.sum);
     }
 
     pub fn count(&self) -> u64 {
@@ -62,6 +65,11 @@ impl LatencyHistogram {
 
     pub fn max(&self) -> u64 {
         self.max
+    }
+
+    /// The sum of every sample (ms).
+    pub fn sum(&self) -> u64 {
+        self.sum
     }
 
     /// The value at quantile `q` ∈ [0, 1] (0 when empty), never above the maximum seen.
@@ -85,13 +93,16 @@ impl LatencyHistogram {
         if self.count == 0 {
             return 1.0;
         }
-        let within: u64 = self
-            .buckets
+        self.count_within(millis) as f64 / self.count as f64
+    }
+
+    /// The number of samples at or below `millis` (those whose bucket lies wholly within it).
+    pub fn count_within(&self, millis: u64) -> u64 {
+        self.buckets
             .iter()
             .filter(|(b, _)| upper_bound(**b) <= millis)
             .map(|(_, c)| c)
-            .sum();
-        within as f64 / self.count as f64
+            .sum()
     }
 }
 
@@ -116,6 +127,9 @@ mod tests {
         }
         assert_eq!(h.quantile(0.001), 10);
         assert!((h.share_within(1_000) - 0.1).abs() < 0.001);
+        assert_eq!(h.count_within(1_000), 1_000, "exact below 1024 ms");
+        assert_eq!(h.count_within(50), 50);
+        assert_eq!(h.sum(), 50_005_000);
         assert_eq!(LatencyHistogram::default().quantile(0.99), 0);
         let mut other = LatencyHistogram::default();
         other.record(400_000);

@@ -8,6 +8,7 @@ use domain::MatchSettings;
 use domain::metadata::{Evaluation, evaluate};
 use domain::retry::retry_delay_ms;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use store::{BulkAsset, FullSync};
 use tokio::sync::watch;
@@ -35,6 +36,7 @@ pub(crate) async fn run_full_syncs(engine: Arc<Engine>, mut shutdown: watch::Rec
         match engine.store.begin_full_sync(now_ms()).await {
             Ok(Some(sync)) => {
                 tracing::info!(id = sync.id, reason = %sync.reason, phase = %sync.phase, "full sync running");
+                engine.latest_full_sync.store(sync.id, Ordering::Relaxed);
                 match run_one(&engine, &sync, &mut shutdown).await {
                     Ok(()) => finish(&engine, &sync, None).await,
                     Err(Stop::Interrupted) => return,

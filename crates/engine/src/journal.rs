@@ -62,7 +62,7 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                 EventKind::AssetChanged | EventKind::AssetDeleted => event.kind,
                 _ => EventKind::Unused,
             };
-            engine
+            let recorded = engine
                 .ingest(NewEvent {
                     event_id: event.id,
                     event_type: event.event_type,
@@ -73,6 +73,11 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                 })
                 .await
                 .map_err(|e| e.to_string())?;
+            engine.event_counters().count(
+                "journal",
+                kind.as_str(),
+                crate::telemetry::recorded_outcome(recorded, kind),
+            );
         }
         let last = page
             .last

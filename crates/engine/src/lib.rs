@@ -11,6 +11,7 @@ mod fullsync;
 pub mod ingest;
 mod journal;
 pub mod sla;
+pub mod telemetry;
 pub mod verify;
 pub mod workers;
 
@@ -92,6 +93,10 @@ pub struct Engine {
     pub(crate) full_sync_requested: Notify,
     /// Latency histograms for `/api/v1/sla`.
     sla: sla::SlaRecorder,
+    /// Events counted for `/metrics`.
+    event_counters: telemetry::EventCounters,
+    /// The id of the full sync that began last in this process (0: none yet).
+    pub(crate) latest_full_sync: AtomicI64,
     ingest: ingest::IngestHandle,
 }
 
@@ -153,6 +158,8 @@ impl Engine {
             config_changes: tokio::sync::Mutex::new(()),
             full_sync_requested: Notify::new(),
             sla: sla::SlaRecorder::default(),
+            event_counters: telemetry::EventCounters::default(),
+            latest_full_sync: AtomicI64::new(0),
             ingest,
         });
         let mut handles = vec![
@@ -252,6 +259,27 @@ impl Engine {
     /// The SLA recorder (event → applied, webhook acknowledgements).
     pub fn sla(&self) -> &sla::SlaRecorder {
         &self.sla
+    }
+
+    /// The calls made to the commerce platform, by operation and status.
+    pub fn sink_calls(&self) -> Vec<((&'static str, u16), u64)> {
+        self.sink.calls()
+    }
+
+    /// The full sync that began last in this process, if any.
+    pub async fn latest_full_sync(&self) -> Result<Option<store::FullSync>, EngineError> {
+        match self
+            .latest_full_sync
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            0 => Ok(None),
+            id => self.full_sync(id).await,
+        }
+    }
+
+    /// Events by source, kind and outcome.
+    pub fn event_counters(&self) -> &telemetry::EventCounters {
+        &self.event_counters
     }
 
     /// The database's size in bytes.

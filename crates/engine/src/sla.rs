@@ -112,6 +112,17 @@ impl SlaRecorder {
         });
     }
 
+    /// The since-start histograms: event → applied, and webhook acknowledgement.
+    pub fn since_start_histograms(&self) -> (LatencyHistogram, LatencyHistogram) {
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        (windows.apply_total.clone(), windows.ack_total.clone())
+    }
+
+    /// Forgets every sample (the benchmark starts its clock from a clean slate).
+    pub fn clear(&self) {
+        *self.windows.lock().unwrap_or_else(PoisonError::into_inner) = Windows::default();
+    }
+
     /// The figures now.
     pub fn report(&self, now_ms: i64) -> SlaReport {
         let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);

@@ -95,6 +95,8 @@ struct Shared {
     keys: Arc<SigningKeys>,
     /// While true, events are lost instead of delivered (an I/O Events outage).
     muted: std::sync::atomic::AtomicBool,
+    /// While true, changes emit no event at all: neither delivered nor journaled (the benchmark sends its own).
+    quiet: std::sync::atomic::AtomicBool,
 }
 
 /// A running AEM emulator bound to `127.0.0.1`.
@@ -141,6 +143,7 @@ impl AemEmulator {
             stats,
             keys,
             muted: std::sync::atomic::AtomicBool::new(false),
+            quiet: std::sync::atomic::AtomicBool::new(false),
         });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
@@ -252,6 +255,27 @@ impl AemEmulator {
         self.shared.muted.store(lost, Ordering::Relaxed);
     }
 
+    /// While `quiet` is true, changes emit no event at all (nothing delivered, nothing journaled): the benchmark
+    /// changes assets this way and delivers its own pre-signed events ([`Self::event_body`]).
+    pub fn quiet(&self, quiet: bool) {
+        self.shared.quiet.store(quiet, Ordering::Relaxed);
+    }
+
+    /// The CloudEvent I/O Events would deliver for a change of `asset_id` at `time_ms` (Unix ms): `(event id,
+    /// body)`. The asset's repository metadata is included when the asset exists.
+    pub fn event_body(&self, event_type: &str, asset_id: &str, time_ms: i64) -> (String, Vec<u8>) {
+        let inner = self.shared.lock();
+        let repository = inner
+            .assets
+            .get(asset_id)
+            .map(|asset| asset.repository.clone())
+            .unwrap_or_default();
+        let (id, _, body) =
+            self.shared
+                .cloud_event(event_type, asset_id, time_ms, repository, Map::new());
+        (id, body)
+    }
+
     /// The next `count` metadata reads answer `status` (500, 503, 401 for an expired token, ...).
     pub fn fail_metadata_reads(&self, status: u16, count: usize) {
         let mut inner = self.shared.lock();
@@ -313,6 +337,54 @@ const PIXEL_PNG: &[u8] = &[
     0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
+/// The PNG rendition of an asset: the 1×1 pixel with a `tEXt` chunk that brings it to 20–50 KB (fixed per
+/// asset id), the size of a real product-image rendition, so that commerce uploads carry realistic bodies.
+fn rendition_png(asset_id: &str) -> Vec<u8> {
+    let hash = asset_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let target = 20 * 1024 + usize::try_from(hash % (30 * 1024)).unwrap_or(0);
+    let (signature_and_header, rest) = PIXEL_PNG.split_at(33);
+    let mut chunk_data = b"Comment\0".to_vec();
+    chunk_data.resize(target.saturating_sub(PIXEL_PNG.len() + 12), b'.');
+    let mut png = Vec::with_capacity(target);
+    png.extend_from_slice(signature_and_header);
+    png.extend_from_slice(&u32::try_from(chunk_data.len()).unwrap_or(0).to_be_bytes());
+    let typed_start = png.len();
+    png.extend_from_slice(b"tEXt");
+    png.extend_from_slice(&chunk_data);
+    let crc = crc32(&png[typed_start..]);
+    png.extend_from_slice(&crc.to_be_bytes());
+    png.extend_from_slice(rest);
+    png
+}
+
+/// CRC-32 (ISO-HDLC) as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 256] = {
+        let mut table = [0u32; 256];
+        let mut n = 0;
+        while n < 256 {
+            let mut c = n as u32;
+            let mut k = 0;
+            while k < 8 {
+                c = if c & 1 == 1 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+                k += 1;
+            }
+            table[n] = c;
+            n += 1;
+        }
+        table
+    };
+    !bytes.iter().fold(!0u32, |c, &b| {
+        TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
+    })
+}
+
 impl Shared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -343,7 +415,10 @@ impl Shared {
                 "dc:format",
                 json!(new.format.unwrap_or_else(|| "image/jpeg".into())),
             ),
-            ("repo:size", json!(PIXEL_PNG.len().to_string())),
+            (
+                "repo:size",
+                json!(rendition_png(&asset_id).len().to_string()),
+            ),
             ("repo:state", json!("ACTIVE")),
             ("aem:assetState", json!("processed")),
             ("repo:createDate", json!(rfc3339(modified))),
@@ -440,6 +515,23 @@ impl Shared {
             }
         }
         changed_metadata.insert("event:updated".into(), json!(changed));
+        self.cloud_event(
+            event_type,
+            asset_id,
+            now_ms(),
+            asset.repository.clone(),
+            changed_metadata,
+        )
+    }
+
+    fn cloud_event(
+        &self,
+        event_type: &str,
+        asset_id: &str,
+        time_ms: i64,
+        repository: Map<String, Value>,
+        changed_metadata: Map<String, Value>,
+    ) -> (String, String, Vec<u8>) {
         let id = random_uuid();
         let body = json!({
             "specversion": "1.0",
@@ -447,14 +539,14 @@ impl Shared {
             "source": format!("acct:aem-p{}-e{}@adobe.com", self.settings.program_id, self.settings.environment_id),
             "type": event_type,
             "datacontenttype": "application/json",
-            "time": rfc3339(now_ms()),
+            "time": rfc3339(time_ms),
             "eventid": id,
             "event_id": id,
             "recipient_client_id": self.settings.recipient_client_id,
             "recipientclientid": self.settings.recipient_client_id,
             "data": {
                 "user": { "imsUserId": "emulator@AdobeID", "displayName": "Emulator" },
-                "repositoryMetadata": asset.repository,
+                "repositoryMetadata": repository,
                 "assetMetadata": changed_metadata,
                 "assetId": asset_id,
             }
@@ -463,6 +555,9 @@ impl Shared {
     }
 
     fn emit(&self, inner: &mut Inner, (event_id, event_type, body): (String, String, Vec<u8>)) {
+        if self.quiet.load(Ordering::Relaxed) {
+            return;
+        }
         if let Ok(event) = serde_json::from_slice(&body) {
             inner.journal.push(event);
         }
@@ -775,9 +870,11 @@ async fn rendition(
         .and_then(Value::as_str)
         .unwrap_or("image/png");
     match format {
-        "image/png" | "image/jpeg" => {
-            ([(header::CONTENT_TYPE, "image/png")], PIXEL_PNG).into_response()
-        }
+        "image/png" | "image/jpeg" => (
+            [(header::CONTENT_TYPE, "image/png")],
+            rendition_png(&asset_id),
+        )
+            .into_response(),
         "image/tiff" => (
             [(header::CONTENT_TYPE, "image/tiff")],
             &b"II*\0\x08\0\0\0emulated tiff"[..],
@@ -879,4 +976,38 @@ async fn control_deliveries(State(shared): State<Arc<Shared>>) -> Response {
     let c = emulator.deliveries();
     Json(json!({ "queued": c.queued, "delivered": c.delivered, "failed_attempts": c.failed_attempts, "gave_up": c.gave_up }))
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PIXEL_PNG, crc32, rendition_png};
+
+    #[test]
+    fn renditions_are_valid_pngs_of_20_to_50_kb() {
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+        for id in ["urn:aaid:aem:1", "urn:aaid:aem:2", "urn:aaid:aem:xyz"] {
+            let png = rendition_png(id);
+            assert!(
+                (20 * 1024..=50 * 1024).contains(&png.len()),
+                "{}",
+                png.len()
+            );
+            assert_eq!(
+                png,
+                rendition_png(id),
+                "the same asset gives the same bytes"
+            );
+            assert_eq!(&png[..33], &PIXEL_PNG[..33]);
+            assert!(png.ends_with(&PIXEL_PNG[33..]));
+            let length = u32::from_be_bytes([png[33], png[34], png[35], png[36]]) as usize;
+            let typed = &png[37..41 + length];
+            let crc = &png[41 + length..45 + length];
+            assert_eq!(&typed[..4], b"tEXt");
+            assert_eq!(crc, crc32(typed).to_be_bytes());
+        }
+        assert_ne!(
+            rendition_png("urn:aaid:aem:1").len(),
+            rendition_png("urn:aaid:aem:2").len()
+        );
+    }
 }

@@ -10,4 +10,5 @@ pub mod commerce;
 mod delivery;
 mod keys;
 
-pub use keys::SigningKeys;
+pub use delivery::PreparedDelivery;
+pub use keys::{KeyFailure, SigningKeys};

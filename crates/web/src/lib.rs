@@ -1,12 +1,16 @@
 //! The HTTP surface of assetsync (the only crate that serves HTTP in production): the Adobe I/O Events
 //! webhook, the admin REST API, the public storefront read API and the health check.
 //!
-//! Entry point: [`router`], given an [`AppState`].
+//! Entry points: [`serve`] (the main listener) and [`serve_metrics`] (Prometheus text on its own listener),
+//! given an [`AppState`].
 
 mod error;
+mod metrics;
+mod request_id;
 mod routes;
 
 pub use error::ApiError;
+pub use metrics::metrics_router;
 pub use routes::router;
 
 use connectors::ioevents::EventVerifier;
@@ -43,7 +47,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let app = router(state).layer(axum::middleware::from_fn(request_id::request_span));
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves `GET /metrics` on `listener` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics_router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -78,7 +78,7 @@ async fn receive_aem_event(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    receive_event(state, request, Source::Aem).await
+    receive_counted(state, request, Source::Aem).await
 }
 
 /// `POST /events/commerce`: the commerce platform's product events, verified like the DAM's.
@@ -86,7 +86,30 @@ async fn receive_commerce_event(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, ApiError> {
-    receive_event(state, request, Source::Commerce).await
+    receive_counted(state, request, Source::Commerce).await
+}
+
+/// Receives a delivery and counts it by source, kind and outcome (a refusal counts under its error code).
+async fn receive_counted(
+    state: AppState,
+    request: Request,
+    source: Source,
+) -> Result<Response, ApiError> {
+    let engine = state.engine.clone();
+    let label = match source {
+        Source::Aem => "webhook",
+        Source::Commerce => "commerce",
+    };
+    match receive_event(state, request, source).await {
+        Ok((response, kind, outcome)) => {
+            engine.event_counters().count(label, kind.as_str(), outcome);
+            Ok(response)
+        }
+        Err(error) => {
+            engine.event_counters().count(label, "unknown", error.code);
+            Err(error)
+        }
+    }
 }
 
 /// One I/O Events delivery: size, signature, shape, recipient; then stored durably before the 2xx. An event
@@ -95,7 +118,7 @@ async fn receive_event(
     state: AppState,
     request: Request,
     source: Source,
-) -> Result<Response, ApiError> {
+) -> Result<(Response, EventKind, &'static str), ApiError> {
     let started = std::time::Instant::now();
     let too_large = || {
         ApiError::new(
@@ -164,12 +187,12 @@ async fn receive_event(
     }
     let ack_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     state.engine.sla().record_ack(engine::now_ms(), ack_ms);
-    let status = match (recorded, kind) {
-        (Recorded::Duplicate, _) => "duplicate",
-        (Recorded::Stored, EventKind::Unused) => "ignored",
-        (Recorded::Stored, _) => "stored",
-    };
-    Ok(Json(json!({ "status": status, "event_id": event.id })).into_response())
+    let status = engine::telemetry::recorded_outcome(recorded, kind);
+    Ok((
+        Json(json!({ "status": status, "event_id": event.id })).into_response(),
+        kind,
+        status,
+    ))
 }
 
 fn verify_signature(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {

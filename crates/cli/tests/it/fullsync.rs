@@ -47,19 +47,7 @@ async fn sync_status(app: &TestApp, id: i64) -> Value {
 }
 
 async fn wait_until_done(app: &TestApp, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let status = sync_status(app, id).await;
-        if status["state"] == "done" {
-            return status;
-        }
-        assert_ne!(status["state"], "failed", "{status}");
-        assert!(
-            Instant::now() < deadline,
-            "full sync never finished: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    app.wait_for_full_sync(id).await
 }
 
 #[tokio::test]

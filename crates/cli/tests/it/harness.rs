@@ -22,6 +22,8 @@ pub struct TestApp {
     pub dir: TempDir,
     pub emulator: AemEmulator,
     pub url: String,
+    /// `http://127.0.0.1:<port>/metrics`, the metrics listener's address.
+    pub metrics_url: String,
     pub http: reqwest::Client,
     /// The emulated Adobe Commerce store, when the service writes to one.
     pub store: Option<CommerceEmulator>,
@@ -117,6 +119,7 @@ impl TestApp {
             dir,
             emulator,
             url: String::new(),
+            metrics_url: String::new(),
             http: reqwest::Client::new(),
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
             extra_sync: String::new(),
@@ -159,6 +162,8 @@ recipient_client_id = "{CLIENT_ID}"
 public_keys = ["keys/pub.pem"]
 {extra_events}
 {commerce}
+[metrics]
+listen = "127.0.0.1:0"
 [sync]
 enabled = {enabled}
 sku_attribute = "commerce:skus"
@@ -207,6 +212,14 @@ sku_attribute = "commerce:skus"
         let url = line
             .strip_prefix("assetsync listening on ")
             .expect("unexpected first line")
+            .trim()
+            .to_owned();
+        self.metrics_url = lines
+            .next()
+            .expect("assetsync exited before serving metrics")
+            .unwrap()
+            .strip_prefix("assetsync metrics on ")
+            .expect("unexpected second line")
             .trim()
             .to_owned();
         std::thread::spawn(move || for _ in lines {});
@@ -512,6 +525,35 @@ sku_attribute = "commerce:skus"
     }
 
     /// GETs an admin path.
+    /// `POST` to an admin route with no body.
+    pub async fn admin_post(&self, path: &str) -> (StatusCode, Value) {
+        let reply = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        (reply.status(), reply.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits (up to 120 s) until the full sync `id` is done; returns its final status.
+    pub async fn wait_for_full_sync(&self, id: i64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let status = self.admin_get(&format!("/api/v1/sync/{id}")).await.1;
+            if status["state"] == "done" {
+                return status;
+            }
+            assert_ne!(status["state"], "failed", "{status}");
+            assert!(
+                Instant::now() < deadline,
+                "full sync never finished: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
         let reply = self
             .http

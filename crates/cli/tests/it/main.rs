@@ -9,6 +9,7 @@ mod fullsync;
 mod harness;
 mod journal;
 mod magento;
+mod metrics;
 mod sync;
 mod verify;
 mod webhook;
