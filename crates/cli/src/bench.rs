@@ -403,7 +403,7 @@ fn sign_all(
         .into_iter()
         .enumerate()
         .map(|(k, (asset, change))| {
-            let offset = Duration::from_secs_f64(k as f64 / f64::from(rate.max(1)));
+            let offset = tick_offset(k, f64::from(rate));
             let time_ms = start_ms + i64::try_from(offset.as_millis()).unwrap_or(0);
             let event_type = match change {
                 Change::Delete => "aem.assets.asset.deleted",
@@ -569,7 +569,9 @@ async fn events_scenario(
     let mut last_print = Instant::now();
     for (index, step) in steps.into_iter().enumerate() {
         let intended = clock + step.offset;
-        tokio::time::sleep_until(intended.into()).await;
+        if intended > Instant::now() {
+            tokio::time::sleep_until(intended.into()).await;
+        }
         let id = &assets[step.asset].id;
         match step.change {
             Change::Update(fields) => run.emulator.update_metadata(id, fields)?,
@@ -870,6 +872,13 @@ async fn closed_loop(
     done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// When the `k`-th item of an open loop at `rate` per second is due: its ideal time rounded up to the
+/// millisecond, the timer's resolution, so that the items due in one millisecond go out together (a clock
+/// that slept once per item could not send more than one item per millisecond).
+fn tick_offset(k: usize, rate: f64) -> Duration {
+    Duration::from_millis((k as f64 * 1000.0 / rate.max(0.001)).ceil() as u64)
+}
+
 /// Latencies (µs, from each request's intended time) at a fixed `rate` for `phase`, and the rate achieved.
 async fn open_loop(
     http: &reqwest::Client,
@@ -882,8 +891,10 @@ async fn open_loop(
     let samples = Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
     let mut requests = tokio::task::JoinSet::new();
     for k in 0..total {
-        let intended = started + Duration::from_secs_f64(k as f64 / rate.max(1.0));
-        tokio::time::sleep_until(intended.into()).await;
+        let intended = started + tick_offset(k, rate);
+        if intended > Instant::now() {
+            tokio::time::sleep_until(intended.into()).await;
+        }
         let (http, urls, samples) = (http.clone(), urls.clone(), samples.clone());
         requests.spawn(async move {
             let url = &urls[k.wrapping_mul(7919) % urls.len()];

@@ -2,6 +2,7 @@
 //! 127.0.0.1 against the in-process AEM emulator, which delivers signed I/O Events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bench;
 mod cli;
 mod config;
 mod faults;
