@@ -398,7 +398,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         0,
     )
     .await?;
-    let keys = write_keys(&emulator, &dir.join("keys"))?;
+    // The service authenticates as an IMS server-to-server client and fetches the I/O Events keys from the
+    // emulated key host, as it would against Adobe's cloud.
+    let client_secret = sandbox::aem::random_uuid();
+    emulator.register_ims_client(CLIENT_ID, &client_secret);
     let commerce_secrets = [
         sandbox::aem::random_uuid(),
         sandbox::aem::random_uuid(),
@@ -430,16 +433,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             environment_id: ENVIRONMENT_ID.into(),
             author_url: Some(emulator.url().to_owned()),
             delivery_url: Some(emulator.url().to_owned()),
-            access_token: Some(access_token),
-            client_id: None,
-            client_secret: None,
+            access_token: None,
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(client_secret),
             ims_org_id: None,
-            scopes: Vec::new(),
-            ims_token_url: None,
+            scopes: vec!["openid".into(), "AdobeID".into()],
+            ims_token_url: Some(format!("{}/ims/token/v3", emulator.url())),
         },
         events: EventsConfig {
             recipient_client_id: CLIENT_ID.into(),
-            public_keys: keys,
+            public_keys: Vec::new(),
+            key_host: Some(emulator.url().to_owned()),
+            key_cache_seconds: None,
             journal_url: Some(format!("{}/events/journal", emulator.url())),
             api_key: Some(CLIENT_ID.into()),
         },

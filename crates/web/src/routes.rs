@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use connectors::ioevents::DeliverySignatures;
 use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
 use domain::time::format_rfc3339_ms;
@@ -116,7 +117,7 @@ async fn receive_event(
     let body = axum::body::to_bytes(body, MAX_EVENT_BODY)
         .await
         .map_err(|_| too_large())?;
-    verify_signature(&state, &parts.headers, &body)?;
+    verify_signature(&state, &parts.headers, &body).await?;
     let event = parse_io_event(&body)
         .map_err(|e| ApiError::bad_request("malformed_event", e.to_string()))?;
     if event.recipient_client_id.as_deref() != Some(state.recipient_client_id.as_str()) {
@@ -172,23 +173,34 @@ async fn receive_event(
     Ok(Json(json!({ "status": status, "event_id": event.id })).into_response())
 }
 
-fn verify_signature(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
-    let signatures: Vec<&str> = ["x-adobe-digital-signature-1", "x-adobe-digital-signature-2"]
-        .iter()
-        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .collect();
-    if signatures.is_empty() {
+async fn verify_signature(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let delivery = DeliverySignatures {
+        signatures: [
+            header("x-adobe-digital-signature-1"),
+            header("x-adobe-digital-signature-2"),
+        ],
+        key_paths: [
+            header("x-adobe-public-key1-path"),
+            header("x-adobe-public-key2-path"),
+        ],
+    };
+    if delivery.signatures.iter().all(Option::is_none) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_signature",
             "the delivery carries no x-adobe-digital-signature header",
         ));
     }
-    if !state.verifier.verify(body, &signatures) {
+    if !state.verifier.verify(body, &delivery).await {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
-            "no signature verifies against a configured public key",
+            "no signature verifies against a pinned public key or the key its path names on the key host",
         ));
     }
     Ok(())
@@ -606,21 +618,31 @@ async fn sla(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     Ok(Json(state.engine.sla().report(engine::now_ms())).into_response())
 }
 
-/// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events
-/// are still accepted and kept).
+/// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink or DAM reads are
+/// paused (credentials refused; events are still accepted and kept).
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let backlog = state
         .engine
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let (status, sink_state, reason) = match state.engine.sink_state() {
-        SinkState::Ready => ("ok", "ready", None),
-        SinkState::Paused(reason) => ("degraded", "paused", Some(reason)),
+    let (sink_state, reason) = match state.engine.sink_state() {
+        SinkState::Ready => ("ready", None),
+        SinkState::Paused(reason) => ("paused", Some(reason)),
+    };
+    let dam_paused = state.engine.dam_paused();
+    let status = if reason.is_none() && dam_paused.is_none() {
+        "ok"
+    } else {
+        "degraded"
     };
     Ok(Json(json!({
         "status": status,
         "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
+        "dam": {
+            "state": if dam_paused.is_some() { "paused" } else { "ready" },
+            "reason": dam_paused,
+        },
         "backlog": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,
