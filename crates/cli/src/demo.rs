@@ -29,12 +29,15 @@ pub struct SandboxArgs {
     /// Folder where the public keys `pub-1.pem` and `pub-2.pem` are written.
     #[arg(long, default_value = "keys")]
     keys_dir: PathBuf,
-    /// Bearer token the Author API accepts.
+    /// Static bearer token the Author API accepts (besides tokens minted by the emulated IMS).
     #[arg(long, default_value = "sandbox-token")]
     access_token: String,
-    /// `recipient_client_id` written into every event.
+    /// `recipient_client_id` written into every event, and the IMS client the emulated IMS knows.
     #[arg(long, default_value = CLIENT_ID)]
     client_id: String,
+    /// The client secret of that IMS client (`POST /ims/token/v3`).
+    #[arg(long, default_value = "sandbox-secret")]
+    client_secret: String,
     /// A webhook to subscribe at start (retried until it answers the challenge).
     #[arg(long)]
     webhook: Option<String>,
@@ -86,13 +89,20 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             program_id: PROGRAM_ID.into(),
             environment_id: ENVIRONMENT_ID.into(),
             access_token: args.access_token,
-            recipient_client_id: args.client_id,
+            recipient_client_id: args.client_id.clone(),
         },
         args.port,
     )
     .await?;
+    emulator.register_ims_client(&args.client_id, &args.client_secret);
     let keys = write_keys(&emulator, &args.keys_dir)?;
     println!("AEM emulator on {}", emulator.url());
+    println!(
+        "IMS token endpoint: {}/ims/token/v3 (client {}); I/O Events key host: {}",
+        emulator.url(),
+        args.client_id,
+        emulator.url()
+    );
     println!(
         "public keys: {}",
         keys.iter()
