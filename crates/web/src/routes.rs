@@ -547,7 +547,30 @@ async fn replay_all_dead_letters(
     Ok(Json(json!({ "replayed": replayed })).into_response())
 }
 
-/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink with why.
+/// The sink's and the DAM's states for the health reports: `{"state": "ready"|"paused", "reason"}`.
+struct Pauses {
+    sink: serde_json::Value,
+    dam: serde_json::Value,
+    any: bool,
+}
+
+impl Pauses {
+    fn now(state: &AppState) -> Self {
+        let sink_reason = match state.engine.sink_state() {
+            SinkState::Ready => None,
+            SinkState::Paused(reason) => Some(reason),
+        };
+        let dam_reason = state.engine.dam_paused();
+        let state_of = |reason: &Option<String>| if reason.is_some() { "paused" } else { "ready" };
+        Self {
+            any: sink_reason.is_some() || dam_reason.is_some(),
+            sink: json!({ "kind": state.engine.sink_kind(), "state": state_of(&sink_reason), "reason": sink_reason }),
+            dam: json!({ "state": state_of(&dam_reason), "reason": dam_reason }),
+        }
+    }
+}
+
+/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink or DAM with why.
 async fn sync_health(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -560,13 +583,11 @@ async fn sync_health(
         .map_err(|e| ApiError::internal(&e))?;
     let now = engine::now_ms();
     let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
-    let (sink_state, reason) = match state.engine.sink_state() {
-        SinkState::Ready => ("ready", None),
-        SinkState::Paused(reason) => ("paused", Some(reason)),
-    };
+    let pauses = Pauses::now(&state);
     Ok(Json(json!({
         "sync_enabled": state.engine.config().sync_enabled,
-        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
+        "sink": pauses.sink,
+        "dam": pauses.dam,
         "queues": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,
@@ -626,23 +647,11 @@ async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let (sink_state, reason) = match state.engine.sink_state() {
-        SinkState::Ready => ("ready", None),
-        SinkState::Paused(reason) => ("paused", Some(reason)),
-    };
-    let dam_paused = state.engine.dam_paused();
-    let status = if reason.is_none() && dam_paused.is_none() {
-        "ok"
-    } else {
-        "degraded"
-    };
+    let pauses = Pauses::now(&state);
     Ok(Json(json!({
-        "status": status,
-        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
-        "dam": {
-            "state": if dam_paused.is_some() { "paused" } else { "ready" },
-            "reason": dam_paused,
-        },
+        "status": if pauses.any { "degraded" } else { "ok" },
+        "sink": pauses.sink,
+        "dam": pauses.dam,
         "backlog": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,

@@ -133,6 +133,8 @@ async fn a_refused_client_secret_is_reported_by_health_and_unlinks_nothing() {
         "{reason}"
     );
     assert!(!health.to_string().contains("not-the-secret"));
+    let (_, sync_health) = app.admin_get("/api/v1/health/sync").await;
+    assert_eq!(sync_health["dam"]["reason"], health["dam"]["reason"]);
     assert_eq!(app.gallery("SEC-1").await.len(), 1, "nothing unlinked");
     let (_, status) = app.asset_status(&asset).await;
     assert!(!status.to_string().contains("not-the-secret"));
