@@ -55,6 +55,8 @@ pub enum ControlError {
     Handshake { url: String, reason: String },
     #[error("emulator could not start: {0}")]
     Start(String),
+    #[error("new signing keys could not be generated: {0}")]
+    Keys(String),
 }
 
 /// A new asset for [`AemEmulator::create_asset`].
@@ -192,7 +194,7 @@ impl AemEmulator {
             .keys
             .rotate()
             .map(drop)
-            .map_err(|e| ControlError::Start(e.to_string()))
+            .map_err(|e| ControlError::Keys(e.to_string()))
     }
 
     /// While `down` is true, the key host answers 503.
