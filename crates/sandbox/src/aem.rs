@@ -595,7 +595,8 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
-/// A 401 unless the request carries the static token or a live token minted by the IMS endpoint.
+/// A 401 unless the request carries the static token or a live token minted by the IMS endpoint; a minted
+/// token also needs `X-Api-Key: <its client id>` (else 403, as Adobe's gateway answers).
 fn token_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -606,7 +607,17 @@ fn token_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return None;
     }
     let detail = match shared.ims.check(bearer) {
-        TokenCheck::Live => return None,
+        TokenCheck::Live { client_id } => {
+            let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+            if api_key == Some(client_id.as_str()) {
+                return None;
+            }
+            return Some(problem(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Api Key is invalid (X-Api-Key must be the token's client id)",
+            ));
+        }
         TokenCheck::Expired => "the IMS access token has expired",
         TokenCheck::Unknown => "a valid IMS bearer token is required",
     };
