@@ -415,7 +415,7 @@ fn sign_all(
             (asset, change, offset, id, event_type.to_owned(), body)
         })
         .collect();
-    let keys = run.emulator.keys();
+    let keys = &*run.emulator.keys();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let chunk = unsigned.len().div_ceil(threads).max(1);
     let mut pending = unsigned;

@@ -38,16 +38,18 @@ impl Service {
             })?;
             keys.push((path.display().to_string(), content));
         }
-        let verifier = EventVerifier::from_keys(
+        let verifier = EventVerifier::new(
             keys.iter()
                 .map(|(name, content)| (name.as_str(), content.as_slice())),
+            Some(config.events.key_host_settings()?),
         )?;
         let store = store::open(&config.database_url)
             .await
             .with_context(|| format!("could not open the database {}", config.database_url))?;
+        let tokens = config.aem.token_provider()?;
         let dam = AuthorClient::new(
             &config.author_origin(),
-            &config.aem.access_token,
+            tokens.clone(),
             Duration::from_secs(20),
         )?;
         let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
@@ -83,7 +85,7 @@ impl Service {
         let journal = match &config.events.journal_url {
             Some(url) => Some(JournalClient::new(
                 url,
-                &config.aem.access_token,
+                tokens,
                 config.events.api_key.as_deref(),
             )?),
             None => None,

@@ -1,7 +1,7 @@
 //! Adobe I/O Events delivery as the emulator performs it: each event is signed once, POSTed to every
 //! subscribed webhook with Adobe's headers, and retried (at least once; order not guaranteed) until a 2xx.
 
-use crate::SigningKeys;
+use crate::keys::KeyRing;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +16,8 @@ pub struct DeliveryStats {
     pub queued: AtomicU64,
     pub delivered: AtomicU64,
     pub failed_attempts: AtomicU64,
+    /// Attempts the webhook answered with a 4xx (a refused signature, ...); also counted as failed.
+    pub refused: AtomicU64,
     pub gave_up: AtomicU64,
 }
 
@@ -30,7 +32,7 @@ pub(crate) struct Delivery {
 /// Runs deliveries from `rx` with bounded concurrency until the channel closes.
 pub(crate) async fn run(
     mut rx: mpsc::UnboundedReceiver<Delivery>,
-    keys: Arc<SigningKeys>,
+    keys: Arc<KeyRing>,
     stats: Arc<DeliveryStats>,
 ) {
     let http = match reqwest::Client::builder()
@@ -58,12 +60,13 @@ pub(crate) async fn run(
 
 async fn deliver(
     http: &reqwest::Client,
-    keys: &SigningKeys,
+    keys: &KeyRing,
     stats: &DeliveryStats,
     delivery: Delivery,
 ) {
+    let keys = keys.current();
     let Ok(prepared) =
-        PreparedDelivery::sign(keys, delivery.event_id, delivery.event_type, delivery.body)
+        PreparedDelivery::sign(&keys, delivery.event_id, delivery.event_type, delivery.body)
     else {
         stats.gave_up.fetch_add(1, Ordering::Relaxed);
         return;
@@ -74,7 +77,12 @@ async fn deliver(
                 stats.delivered.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            Ok(status) => tracing::debug!(%status, "emulator: delivery refused; will retry"),
+            Ok(status) => {
+                if status.is_client_error() {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::debug!(%status, "emulator: delivery refused; will retry")
+            }
             Err(error) => tracing::debug!(%error, "emulator: delivery failed; will retry"),
         }
         stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
@@ -92,23 +100,27 @@ pub struct PreparedDelivery {
     delivery_id: String,
     body: bytes::Bytes,
     signatures: [String; 2],
+    /// `x-adobe-public-key1-path` and `-2-path`: where the key host serves the signing keys.
+    key_paths: [String; 2],
 }
 
 impl PreparedDelivery {
     /// Signs `body` with both keys.
     pub fn sign(
-        keys: &SigningKeys,
+        keys: &crate::SigningKeys,
         event_id: String,
         event_type: String,
         body: Vec<u8>,
     ) -> Result<Self, crate::keys::KeyFailure> {
         let signatures = keys.sign(&body)?;
+        let key_paths = keys.paths().map(str::to_owned);
         Ok(Self {
             event_id,
             event_type,
             delivery_id: crate::aem::random_uuid(),
             body: body.into(),
             signatures,
+            key_paths,
         })
     }
 
@@ -120,6 +132,7 @@ impl PreparedDelivery {
         attempt: u32,
     ) -> Result<reqwest::StatusCode, reqwest::Error> {
         let [sig1, sig2] = &self.signatures;
+        let [key1_path, key2_path] = &self.key_paths;
         let mut request = http
             .post(url)
             .header("content-type", "application/cloudevents+json")
@@ -130,8 +143,8 @@ impl PreparedDelivery {
             .header("x-adobe-provider", "aem")
             .header("x-adobe-digital-signature-1", sig1)
             .header("x-adobe-digital-signature-2", sig2)
-            .header("x-adobe-public-key1-path", "/prod/keys/pub-key-1.pem")
-            .header("x-adobe-public-key2-path", "/prod/keys/pub-key-2.pem")
+            .header("x-adobe-public-key1-path", key1_path)
+            .header("x-adobe-public-key2-path", key2_path)
             .body(self.body.clone());
         if attempt > 0 {
             request = request.header("x-adobe-retry-count", attempt.to_string());

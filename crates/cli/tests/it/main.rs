@@ -5,6 +5,7 @@
 mod bench;
 mod cli;
 mod config;
+mod credentials;
 mod faults;
 mod fullsync;
 mod harness;
