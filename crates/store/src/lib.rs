@@ -241,7 +241,20 @@ pub trait Store: Send + Sync + 'static {
         work: &AssetWork,
         outcome: AssetOutcome,
         now_ms: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let mut results = self
+            .complete_assets(vec![(work.clone(), outcome)], now_ms)
+            .await?;
+        results.pop().unwrap_or(Err(StoreError::LeaseLost))
+    }
+
+    /// [`Store::complete_asset`] for many items in one transaction (group commit): one result per item, in
+    /// order. An item whose lease was lost writes nothing and fails alone; any other error fails them all.
+    async fn complete_assets(
+        &self,
+        items: Vec<(AssetWork, AssetOutcome)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<StoreResult<()>>>;
 
     /// Leases up to `limit` due SKUs until `now_ms + lease_ms`.
     async fn claim_sku_work(

@@ -310,82 +310,22 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn complete_asset(
+    async fn complete_assets(
         &self,
-        work: &AssetWork,
-        outcome: AssetOutcome,
+        items: Vec<(AssetWork, AssetOutcome)>,
         now_ms: i64,
-    ) -> StoreResult<()> {
-        let asset = work.asset_id.as_str();
+    ) -> StoreResult<Vec<StoreResult<()>>> {
         let mut tx = self.begin_write().await?;
-        check_lease(&mut tx, LeaseKey::Asset(asset), work.lease_until_ms).await?;
-        match outcome {
-            AssetOutcome::Links {
-                links,
-                eligible,
-                warnings,
-                note,
-            } => {
-                let mut all_warnings = warnings;
-                all_warnings.extend(note);
-                store_links(
-                    &mut tx,
-                    asset,
-                    &links,
-                    eligible,
-                    &all_warnings,
-                    now_ms,
-                    LIVE,
-                )
-                .await?;
-                finish_asset_work(&mut tx, work, None, now_ms).await?;
-                settle_asset(&mut tx, asset, now_ms).await?;
-            }
-            AssetOutcome::Failed { error, retry_at_ms } => {
-                sqlx::query(
-                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
-                     WHERE asset_id = ?1",
-                )
-                .bind(asset)
-                .bind(&error)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                finish_asset_work(&mut tx, work, retry_at_ms, now_ms).await?;
-            }
-            AssetOutcome::Kept { note } => {
-                sqlx::query(
-                    "UPDATE assets SET processing_ms = ?2, warnings = ?3 WHERE asset_id = ?1",
-                )
-                .bind(asset)
-                .bind(now_ms)
-                .bind(to_json(&[note])?)
-                .execute(&mut *tx)
-                .await?;
-                finish_asset_work(&mut tx, work, None, now_ms).await?;
-                settle_asset(&mut tx, asset, now_ms).await?;
-            }
-            AssetOutcome::MissingOnce { retry_at_ms } => {
-                sqlx::query(
-                    "UPDATE asset_work SET lease_until_ms = NULL, missing_once = 1,
-                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
-                     WHERE asset_id = ?1",
-                )
-                .bind(asset)
-                .bind(work.generation)
-                .bind(retry_at_ms)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("UPDATE assets SET processing_ms = ?2 WHERE asset_id = ?1")
-                    .bind(asset)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
+        let mut results = Vec::with_capacity(items.len());
+        for (work, outcome) in items {
+            match complete_asset_in(&mut tx, &work, outcome, now_ms).await {
+                Err(StoreError::LeaseLost) => results.push(Err(StoreError::LeaseLost)),
+                Err(other) => return Err(other),
+                Ok(()) => results.push(Ok(())),
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(results)
     }
 
     async fn claim_sku_work(
@@ -1234,6 +1174,72 @@ impl Store for SqliteStore {
 
 /// Replaces an asset's claims with `links`, queues work (at `priority`) for every SKU whose claim changed,
 /// and records the asset's evaluation. The caller settles the asset.
+/// One asset's completion inside a write transaction (see [`Store::complete_asset`]).
+async fn complete_asset_in(
+    tx: &mut Tx<'_>,
+    work: &AssetWork,
+    outcome: AssetOutcome,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let asset = work.asset_id.as_str();
+    check_lease(tx, LeaseKey::Asset(asset), work.lease_until_ms).await?;
+    match outcome {
+        AssetOutcome::Links {
+            links,
+            eligible,
+            warnings,
+            note,
+        } => {
+            let mut all_warnings = warnings;
+            all_warnings.extend(note);
+            store_links(tx, asset, &links, eligible, &all_warnings, now_ms, LIVE).await?;
+            finish_asset_work(tx, work, None, now_ms).await?;
+            settle_asset(tx, asset, now_ms).await?;
+        }
+        AssetOutcome::Failed { error, retry_at_ms } => {
+            sqlx::query(
+                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
+                     WHERE asset_id = ?1",
+                )
+                .bind(asset)
+                .bind(&error)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await?;
+            finish_asset_work(tx, work, retry_at_ms, now_ms).await?;
+        }
+        AssetOutcome::Kept { note } => {
+            sqlx::query("UPDATE assets SET processing_ms = ?2, warnings = ?3 WHERE asset_id = ?1")
+                .bind(asset)
+                .bind(now_ms)
+                .bind(to_json(&[note])?)
+                .execute(&mut **tx)
+                .await?;
+            finish_asset_work(tx, work, None, now_ms).await?;
+            settle_asset(tx, asset, now_ms).await?;
+        }
+        AssetOutcome::MissingOnce { retry_at_ms } => {
+            sqlx::query(
+                "UPDATE asset_work SET lease_until_ms = NULL, missing_once = 1,
+                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
+                     WHERE asset_id = ?1",
+            )
+            .bind(asset)
+            .bind(work.generation)
+            .bind(retry_at_ms)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE assets SET processing_ms = ?2 WHERE asset_id = ?1")
+                .bind(asset)
+                .bind(now_ms)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn store_links(
     tx: &mut Tx<'_>,
     asset: &str,
