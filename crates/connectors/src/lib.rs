@@ -9,5 +9,6 @@ mod hosts;
 pub mod ioevents;
 pub mod journal;
 pub mod magento;
+pub mod matcher;
 pub mod oauth1;
 pub mod sink;

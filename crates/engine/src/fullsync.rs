@@ -2,10 +2,10 @@
 //! every product of the commerce side, and reconciles everything through the store's bulk path. Its SKU
 //! work yields to live work; it resumes from its checkpoint after a crash; at most one runs and one waits.
 
+use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
 use connectors::aem::DamError;
-use domain::MatchSettings;
-use domain::metadata::{Evaluation, evaluate};
+use domain::metadata::Evaluation;
 use domain::retry::retry_delay_ms;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,35 +123,33 @@ async fn sync_assets(
     loop {
         stopping(shutdown)?;
         let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
-        let matching = MatchSettings {
-            sku_attribute: engine.config().sku_attribute.clone(),
-            max_skus: engine.settings.max_skus_per_asset,
-        };
-        let assets: Vec<BulkAsset> = page
-            .results
-            .iter()
-            .map(|metadata| {
-                let asset_id = metadata.asset_id.clone();
-                match evaluate(metadata, &matching) {
-                    Evaluation::Eligible { links, warnings } => BulkAsset::Links {
+        let mut assets: Vec<BulkAsset> = Vec::with_capacity(page.results.len());
+        for metadata in &page.results {
+            let asset_id = metadata.asset_id.clone();
+            assets.push(match engine.match_asset(metadata).await {
+                AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
+                    BulkAsset::Links {
                         asset_id,
                         links,
                         eligible: true,
                         warnings,
-                    },
-                    Evaluation::NotEligible { reason } => BulkAsset::Links {
-                        asset_id,
-                        links: Vec::new(),
-                        eligible: false,
-                        warnings: vec![format!("not synced: {reason}")],
-                    },
-                    Evaluation::Invalid { reason } => BulkAsset::Invalid {
-                        asset_id,
-                        error: format!("metadata: {reason}"),
-                    },
+                    }
                 }
-            })
-            .collect();
+                AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => BulkAsset::Links {
+                    asset_id,
+                    links: Vec::new(),
+                    eligible: false,
+                    warnings: vec![format!("not synced: {reason}")],
+                },
+                AssetMatch::Evaluated(Evaluation::Invalid { reason }) => BulkAsset::Invalid {
+                    asset_id,
+                    error: format!("metadata: {reason}"),
+                },
+                AssetMatch::Failed(error) => BulkAsset::Invalid { asset_id, error },
+                // Left out of the page: nothing is written; an asset with links is read again at the end.
+                AssetMatch::Skip => continue,
+            });
+        }
         let total = page.total.unwrap_or(0);
         engine
             .store
@@ -222,12 +220,13 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
-        engine
+        let added = engine
             .store
             .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
             .await
             .map_err(failed)?;
         engine.skus_ready.notify_one();
+        engine.products_arrived(&added, &serde_json::json!({ "source": "full_sync" }));
         if last {
             return Ok(());
         }

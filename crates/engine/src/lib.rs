@@ -10,6 +10,7 @@ pub mod cache;
 mod fullsync;
 pub mod ingest;
 mod journal;
+pub mod matching;
 pub mod sla;
 pub mod verify;
 pub mod workers;
@@ -18,7 +19,8 @@ use cache::{CacheView, GalleryCache};
 use connectors::aem::AuthorClient;
 use connectors::sink::{CommerceSink, SinkState};
 use domain::Sku;
-use domain::config::{FieldChange, FieldErrors, IntegrationConfig, VisualizationOwner};
+use domain::config::{FieldChange, FieldErrors, IntegrationConfig, UrlPolicy, VisualizationOwner};
+use serde_json::Value;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -51,6 +53,10 @@ pub struct EngineSettings {
     pub retention: Duration,
     /// How often the anti-entropy pass runs.
     pub anti_entropy: Duration,
+    /// Time-out of one custom matcher call.
+    pub matcher_timeout: Duration,
+    /// Whether matcher and token URLs may be plain http (`allow_insecure_matcher_urls`).
+    pub matcher_urls: UrlPolicy,
 }
 
 impl Default for EngineSettings {
@@ -67,6 +73,8 @@ impl Default for EngineSettings {
             max_skus_per_asset: 1_000,
             retention: Duration::from_secs(8 * 24 * 3600),
             anti_entropy: Duration::from_secs(600),
+            matcher_timeout: Duration::from_secs(10),
+            matcher_urls: UrlPolicy::HttpsOnly,
         }
     }
 }
@@ -93,6 +101,8 @@ pub struct Engine {
     /// Latency histograms for `/api/v1/sla`.
     sla: sla::SlaRecorder,
     ingest: ingest::IngestHandle,
+    /// The custom matcher's client and the queue of new products for it.
+    matching: matching::Matching,
 }
 
 /// Errors the engine reports to its callers.
@@ -106,6 +116,11 @@ pub enum EngineError {
     InvalidConfig(FieldErrors),
     #[error("{0}")]
     Remote(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request does not fit the matching rule in force (or its input does not parse under it).
+    #[error("{0}")]
+    WrongRule(String),
 }
 
 /// What a saved configuration change did.
@@ -139,6 +154,7 @@ impl Engine {
             cache.put(&sku, &entries);
         }
         let (ingest, ingest_rx) = ingest::channel();
+        let (matching, product_queue) = matching::Matching::new();
         let engine = Arc::new(Self {
             store,
             dam,
@@ -154,6 +170,7 @@ impl Engine {
             full_sync_requested: Notify::new(),
             sla: sla::SlaRecorder::default(),
             ingest,
+            matching,
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -167,6 +184,11 @@ impl Engine {
             tokio::spawn(run_pruner(engine.clone(), shutdown.clone())),
             tokio::spawn(antientropy::run_anti_entropy(
                 engine.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(matching::run_product_matching(
+                engine.clone(),
+                product_queue,
                 shutdown.clone(),
             )),
         ];
@@ -202,7 +224,7 @@ impl Engine {
         let _serial = self.config_changes.lock().await;
         let current = self.config();
         let (next, changes) = current
-            .apply_change(change, &self.config_defaults)
+            .apply_change(change, &self.config_defaults, self.settings.matcher_urls)
             .map_err(EngineError::InvalidConfig)?;
         self.store
             .save_integration_config(&next, &changes, now_ms())
@@ -289,11 +311,15 @@ impl Engine {
         self.ingest.submit(event).await
     }
 
-    /// Adds a product to the built-in catalog; its waiting assets are attached right away.
-    pub async fn add_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+    /// Adds a product to the built-in catalog; its waiting assets are attached right away (and, under
+    /// custom_match, a new product is sent to the matcher's product-to-asset endpoint with `event_data`).
+    pub async fn add_product(&self, sku: &Sku, event_data: &Value) -> Result<bool, EngineError> {
         let created = self.store.upsert_product(sku, now_ms()).await?;
         self.cache.ensure(sku);
         self.skus_ready.notify_one();
+        if created {
+            self.products_arrived(std::slice::from_ref(sku), event_data);
+        }
         Ok(created)
     }
 
@@ -305,14 +331,15 @@ impl Engine {
         Ok(removed)
     }
 
-    /// Adds many products in one transaction.
-    pub async fn add_products(&self, skus: &[Sku]) -> Result<u64, EngineError> {
+    /// Adds many products in one transaction. Returns how many were new.
+    pub async fn add_products(&self, skus: &[Sku]) -> Result<usize, EngineError> {
         let created = self.store.upsert_products(skus, now_ms()).await?;
         for sku in skus {
             self.cache.ensure(sku);
         }
         self.skus_ready.notify_one();
-        Ok(created)
+        self.products_arrived(&created, &serde_json::json!({ "source": "import" }));
+        Ok(created.len())
     }
 
     /// The store, for read-only API queries.

@@ -9,5 +9,6 @@ pub mod aem;
 pub mod commerce;
 mod delivery;
 mod keys;
+pub mod matcher;
 
 pub use keys::SigningKeys;

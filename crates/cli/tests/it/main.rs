@@ -9,6 +9,7 @@ mod fullsync;
 mod harness;
 mod journal;
 mod magento;
+mod matching;
 mod sync;
 mod verify;
 mod webhook;

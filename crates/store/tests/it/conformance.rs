@@ -462,7 +462,8 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
         store
             .upsert_products(&[p1.clone(), p2.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
     let l1 = link(&a, &p1, &["image", "thumbnail"], Some(1));
@@ -849,17 +850,19 @@ pub async fn upsert_products_counts_new_products<S: Store>(store: &S) {
         store
             .upsert_products(&[x.clone(), y.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
     assert_eq!(
         store
             .upsert_products(&[y.clone(), z.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
-    assert_eq!(store.upsert_products(&[], T0).await.unwrap(), 0);
+    assert_eq!(store.upsert_products(&[], T0).await.unwrap().len(), 0);
     assert!(!store.upsert_product(&x, T0).await.unwrap());
     assert!(store.upsert_product(&w, T0).await.unwrap());
     // No asset claims them: no gallery work.
@@ -1320,7 +1323,11 @@ pub async fn the_configuration_and_its_history_are_kept<S: Store>(store: &S) {
     assert_eq!(store.integration_config().await.unwrap(), None);
     let defaults = IntegrationConfig::defaults("1", "2");
     let (changed, changes) = defaults
-        .apply_change(&serde_json::json!({ "sync_enabled": false }), &defaults)
+        .apply_change(
+            &serde_json::json!({ "sync_enabled": false }),
+            &defaults,
+            domain::config::UrlPolicy::HttpsOnly,
+        )
         .unwrap();
     store
         .save_integration_config(&changed, &changes, T0)
