@@ -1,6 +1,7 @@
 //! The TOML configuration of `assetsync serve`. Relative paths are relative to the file's folder.
 
 use anyhow::{Context, bail};
+use connectors::ims::{DEFAULT_IMS_TOKEN_URL, ImsCredentials, TokenProvider};
 use connectors::magento::MagentoAuth;
 use connectors::oauth1::OAuth1Credentials;
 use domain::config::{IntegrationConfig, UrlPolicy};
@@ -38,7 +39,84 @@ pub struct AemConfig {
     pub author_url: Option<String>,
     /// Operator endpoint override of delivery; default `https://delivery-p<P>-e<E>.adobeaemcloud.com`.
     pub delivery_url: Option<String>,
-    pub access_token: String,
+    /// A static IMS bearer token (either this or `client_id` + `client_secret`).
+    pub access_token: Option<String>,
+    /// IMS server-to-server (OAuth client credentials) integration: tokens are minted and refreshed.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// The IMS organization (`…@AdobeOrg`), sent as `x-gw-ims-org-id`.
+    pub ims_org_id: Option<String>,
+    /// Scopes of the credential (as in the Developer Console), sent comma-separated.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The IMS token endpoint; default Adobe's.
+    pub ims_token_url: Option<String>,
+}
+
+/// Seconds an IMS token request may take.
+const IMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+impl AemConfig {
+    /// Where the Author API and journal tokens come from: IMS client credentials, or the static token.
+    pub fn token_provider(&self) -> anyhow::Result<TokenProvider> {
+        let set = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let static_token = set(&self.access_token);
+        match (set(&self.client_id), set(&self.client_secret), static_token) {
+            (Some(_), Some(_), Some(_)) => bail!(
+                "aem.access_token and aem.client_id/client_secret exclude each other: set one of them"
+            ),
+            (Some(client_id), Some(client_secret), None) => {
+                let token_url = self
+                    .ims_token_url
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_IMS_TOKEN_URL.to_owned());
+                check_https_or_local("aem.ims_token_url", &token_url)?;
+                let credentials = ImsCredentials {
+                    token_url,
+                    client_id,
+                    client_secret,
+                    org_id: set(&self.ims_org_id),
+                    scopes: self
+                        .scopes
+                        .iter()
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                };
+                Ok(TokenProvider::client_credentials(credentials, IMS_TIMEOUT)?)
+            }
+            (Some(_), None, _) => {
+                bail!("aem.client_secret is required with aem.client_id")
+            }
+            (None, Some(_), _) => {
+                bail!("aem.client_id is required with aem.client_secret")
+            }
+            (None, None, Some(token)) => Ok(TokenProvider::static_token(&token)),
+            (None, None, None) => bail!(
+                "[aem] needs credentials: either access_token, or client_id and client_secret (an IMS \
+                 server-to-server integration)"
+            ),
+        }
+    }
+}
+
+/// An IMS or key-host URL must be https; plain http is allowed only to this machine (emulators, tests).
+pub fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        bail!("{field} is not a URL");
+    };
+    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if local => Ok(()),
+        _ => bail!("{field} must be an https URL (http only to 127.0.0.1 or localhost)"),
+    }
 }
 
 /// `[events]`: Adobe I/O Events deliveries.
@@ -234,7 +312,9 @@ impl fmt::Debug for Config {
             .field("program_id", &self.aem.program_id)
             .field("environment_id", &self.aem.environment_id)
             .field("author_url", &self.aem.author_url)
-            .field("access_token", &"***")
+            .field("access_token_set", &self.aem.access_token.is_some())
+            .field("client_id", &self.aem.client_id)
+            .field("client_secret_set", &self.aem.client_secret.is_some())
             .field("recipient_client_id", &self.events.recipient_client_id)
             .field("commerce", &self.commerce.kind)
             .finish_non_exhaustive()
@@ -298,6 +378,7 @@ impl Config {
                 );
             }
         }
+        self.aem.token_provider()?;
         if self.events.public_keys.is_empty() {
             bail!("events.public_keys must name at least one public key file");
         }

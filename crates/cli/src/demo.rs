@@ -430,7 +430,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             environment_id: ENVIRONMENT_ID.into(),
             author_url: Some(emulator.url().to_owned()),
             delivery_url: Some(emulator.url().to_owned()),
-            access_token,
+            access_token: Some(access_token),
+            client_id: None,
+            client_secret: None,
+            ims_org_id: None,
+            scopes: Vec::new(),
+            ims_token_url: None,
         },
         events: EventsConfig {
             recipient_client_id: CLIENT_ID.into(),

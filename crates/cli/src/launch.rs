@@ -43,9 +43,10 @@ impl Service {
         let store = store::open(&config.database_url)
             .await
             .with_context(|| format!("could not open the database {}", config.database_url))?;
+        let tokens = config.aem.token_provider()?;
         let dam = AuthorClient::new(
             &config.author_origin(),
-            &config.aem.access_token,
+            tokens.clone(),
             Duration::from_secs(20),
         )?;
         let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
@@ -83,7 +84,7 @@ impl Service {
         let journal = match &config.events.journal_url {
             Some(url) => Some(JournalClient::new(
                 url,
-                &config.aem.access_token,
+                tokens,
                 config.events.api_key.as_deref(),
             )?),
             None => None,

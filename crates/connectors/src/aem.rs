@@ -1,15 +1,17 @@
 //! The AEM Assets Author API (reference §10.5): the full metadata of one asset.
 
+use crate::ims::{TokenError, TokenProvider};
 use domain::{AssetId, AssetMetadata};
 use reqwest::StatusCode;
-use std::fmt;
 use std::time::Duration;
 
 /// A failed call to the DAM. None of these ever unlinks anything.
 #[derive(Debug, thiserror::Error)]
 pub enum DamError {
-    #[error("AEM refused the credentials (HTTP {0})")]
-    Unauthorized(u16),
+    /// The credentials were refused (after one token refresh), or IMS refused to mint a token. The
+    /// text says which, for the health report.
+    #[error("{0}")]
+    Unauthorized(String),
     #[error("AEM is unavailable (HTTP {status})")]
     Unavailable {
         status: u16,
@@ -21,6 +23,19 @@ pub enum DamError {
     Transport(String),
     #[error("AEM's reply is malformed: {0}")]
     Malformed(String),
+}
+
+impl From<TokenError> for DamError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Refused { .. } | TokenError::StaticTokenRejected => {
+                Self::Unauthorized(error.to_string())
+            }
+            TokenError::Unavailable(_) | TokenError::Malformed(_) => {
+                Self::Transport(error.to_string())
+            }
+        }
+    }
 }
 
 impl DamError {
@@ -41,25 +56,16 @@ pub enum MetadataReply {
 }
 
 /// A client of the Author API of one AEM environment.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct AuthorClient {
     http: reqwest::Client,
     origin: String,
-    access_token: String,
-}
-
-impl fmt::Debug for AuthorClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthorClient")
-            .field("origin", &self.origin)
-            .field("access_token", &"***")
-            .finish()
-    }
+    tokens: TokenProvider,
 }
 
 impl AuthorClient {
-    /// A client of `origin` (e.g. `https://author-p1-e2.adobeaemcloud.com`) with a bearer token.
-    pub fn new(origin: &str, access_token: &str, timeout: Duration) -> Result<Self, DamError> {
+    /// A client of `origin` (e.g. `https://author-p1-e2.adobeaemcloud.com`) with bearer tokens from `tokens`.
+    pub fn new(origin: &str, tokens: TokenProvider, timeout: Duration) -> Result<Self, DamError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
@@ -69,22 +75,20 @@ impl AuthorClient {
         Ok(Self {
             http,
             origin: origin.trim_end_matches('/').to_owned(),
-            access_token: access_token.to_owned(),
+            tokens,
         })
     }
 
     /// `GET {origin}/adobe/assets/{assetId}/metadata`.
     pub async fn metadata(&self, asset_id: &AssetId) -> Result<MetadataReply, DamError> {
         let url = format!("{}/adobe/assets/{}/metadata", self.origin, asset_id);
-        let reply = self
-            .http
-            .get(url)
-            .bearer_auth(&self.access_token)
-            .header("X-Adobe-Accept-Experimental", "1")
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .map_err(|e| DamError::Transport(without_url(e)))?;
+        let reply = send_authorized(&self.tokens, "AEM", || {
+            self.http
+                .get(&url)
+                .header("X-Adobe-Accept-Experimental", "1")
+                .header("Accept", "application/json")
+        })
+        .await?;
         let status = reply.status();
         if status == StatusCode::NOT_FOUND {
             return Ok(MetadataReply::NotFound);
@@ -133,15 +137,13 @@ impl AuthorClient {
         if let Some(cursor) = cursor {
             body["cursor"] = serde_json::json!(cursor);
         }
-        let reply = self
-            .http
-            .post(url)
-            .bearer_auth(&self.access_token)
-            .header("X-Adobe-Accept-Experimental", "1")
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| DamError::Transport(without_url(e)))?;
+        let reply = send_authorized(&self.tokens, "AEM", || {
+            self.http
+                .post(&url)
+                .header("X-Adobe-Accept-Experimental", "1")
+                .json(&body)
+        })
+        .await?;
         let reply = successful(reply).await?;
         let value: serde_json::Value = reply
             .json()
@@ -173,6 +175,64 @@ impl AuthorClient {
     }
 }
 
+/// Sends the request `build` makes with a bearer token from `tokens` (and `X-Api-Key: <client id>` with
+/// IMS client credentials, and `x-gw-ims-org-id` when configured). A 401 refreshes the token once and sends again; a second 401 (or a 403) is
+/// [`DamError::Unauthorized`], saying whose credentials `service` refused.
+pub(crate) async fn send_authorized(
+    tokens: &TokenProvider,
+    service: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, DamError> {
+    let send = |token: String| {
+        let mut request = build().bearer_auth(token);
+        if let Some(client_id) = tokens.client_id() {
+            request = request.header("X-Api-Key", client_id);
+        }
+        if let Some(org_id) = tokens.org_id() {
+            request = request.header("x-gw-ims-org-id", org_id);
+        }
+        async move {
+            request
+                .send()
+                .await
+                .map_err(|e| DamError::Transport(without_url(e)))
+        }
+    };
+    let token = tokens.token().await?;
+    let reply = send(token.clone()).await?;
+    let status = reply.status().as_u16();
+    let reply = if status == 401 {
+        let fresh = match tokens.refresh_after_rejection(&token).await {
+            Ok(fresh) => fresh,
+            Err(TokenError::StaticTokenRejected) => {
+                return Err(DamError::Unauthorized(format!(
+                    "{service} refused the configured access token (HTTP 401)"
+                )));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        send(fresh).await?
+    } else {
+        reply
+    };
+    let status = reply.status().as_u16();
+    if status == 401 || status == 403 {
+        let whose = match tokens.client_id() {
+            Some(client_id) => format!("the IMS token for client {client_id}"),
+            None => "the configured access token".to_owned(),
+        };
+        let when = if status == 401 && tokens.client_id().is_some() {
+            " after a refresh"
+        } else {
+            ""
+        };
+        return Err(DamError::Unauthorized(format!(
+            "{service} refused {whose}{when} (HTTP {status})"
+        )));
+    }
+    Ok(reply)
+}
+
 /// The reply when it is a success; otherwise the error its status means (with the body's start for a refusal).
 async fn successful(reply: reqwest::Response) -> Result<reqwest::Response, DamError> {
     check_status(&reply)?;
@@ -193,11 +253,10 @@ async fn successful(reply: reqwest::Response) -> Result<reqwest::Response, DamEr
     })
 }
 
-/// Maps the statuses that are not about this one request (credentials, availability) to errors.
+/// Maps the statuses that say the DAM is unavailable to errors (credentials are checked when sending).
 fn check_status(reply: &reqwest::Response) -> Result<(), DamError> {
     let status = reply.status();
     match status.as_u16() {
-        401 | 403 => Err(DamError::Unauthorized(status.as_u16())),
         408 | 429 | 500..=599 => Err(DamError::Unavailable {
             status: status.as_u16(),
             retry_after_ms: retry_after_ms(reply.headers()),

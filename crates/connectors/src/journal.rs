@@ -1,8 +1,8 @@
 //! The Adobe I/O Events Journaling API (reference §10.4): pull the events of a registration from a stored
 //! position, so that events whose webhook delivery was missed are caught up.
 
-use crate::aem::DamError;
-use std::fmt;
+use crate::aem::{DamError, send_authorized};
+use crate::ims::TokenProvider;
 use std::time::Duration;
 
 /// One page of the journal.
@@ -19,26 +19,18 @@ pub struct JournalPage {
 }
 
 /// A client of one journal.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct JournalClient {
     http: reqwest::Client,
     url: String,
-    access_token: String,
+    tokens: TokenProvider,
     api_key: Option<String>,
 }
 
-impl fmt::Debug for JournalClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JournalClient")
-            .field("url", &self.url)
-            .field("access_token", &"***")
-            .finish()
-    }
-}
-
 impl JournalClient {
-    /// A client of the journal at `url` (bearer token; `x-api-key` when given).
-    pub fn new(url: &str, access_token: &str, api_key: Option<&str>) -> Result<Self, DamError> {
+    /// A client of the journal at `url` (bearer tokens from `tokens`; `x-api-key` is the IMS client id with
+    /// client credentials, else `api_key` when given).
+    pub fn new(url: &str, tokens: TokenProvider, api_key: Option<&str>) -> Result<Self, DamError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -46,7 +38,7 @@ impl JournalClient {
         Ok(Self {
             http,
             url: url.to_owned(),
-            access_token: access_token.to_owned(),
+            tokens,
             api_key: api_key.map(str::to_owned),
         })
     }
@@ -68,14 +60,18 @@ impl JournalClient {
 
     /// Reads one page at `url`.
     pub async fn fetch(&self, url: &str) -> Result<JournalPage, DamError> {
-        let mut request = self.http.get(url).bearer_auth(&self.access_token);
-        if let Some(key) = &self.api_key {
-            request = request.header("x-api-key", key);
-        }
-        let reply = request
-            .send()
-            .await
-            .map_err(|e| DamError::Transport(e.without_url().to_string()))?;
+        let api_key = self
+            .api_key
+            .as_ref()
+            .filter(|_| self.tokens.client_id().is_none());
+        let reply = send_authorized(&self.tokens, "The I/O Events journal", || {
+            let request = self.http.get(url);
+            match api_key {
+                Some(key) => request.header("x-api-key", key),
+                None => request,
+            }
+        })
+        .await?;
         let status = reply.status();
         let headers = reply.headers().clone();
         let retry_after_ms = crate::aem::retry_after_ms(&headers);
@@ -92,7 +88,6 @@ impl JournalClient {
                 next,
                 retry_after_ms,
             }),
-            401 | 403 => Err(DamError::Unauthorized(status.as_u16())),
             200 => {
                 let body: serde_json::Value = reply
                     .json()

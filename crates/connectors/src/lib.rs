@@ -1,11 +1,12 @@
 //! The outside world, as clients: the DAM side (the AEM Author API, Adobe I/O Events signature
 //! verification) and the commerce sinks (the built-in catalog, Adobe Commerce). Knows nothing of SQL.
 //!
-//! Entry points: [`aem::AuthorClient`], [`ioevents::EventVerifier`], [`sink::CommerceSink`],
+//! Entry points: [`aem::AuthorClient`], [`ims::TokenProvider`], [`ioevents::EventVerifier`], [`sink::CommerceSink`],
 //! [`magento::MagentoSink`].
 
 pub mod aem;
 mod hosts;
+pub mod ims;
 pub mod ioevents;
 pub mod journal;
 pub mod magento;

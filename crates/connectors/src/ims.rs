@@ -1,0 +1,327 @@
+//! Adobe IMS server-to-server (OAuth client credentials) access tokens, or a static token.
+//!
+//! `POST <token_url>` (IMS v3, form-encoded `grant_type=client_credentials&client_id&client_secret&scope`)
+//! answers `{"access_token", "token_type": "bearer", "expires_in": <seconds>}`. A minted token is cached
+//! until shortly before it expires; many concurrent callers share one mint (single flight).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Adobe's IMS token endpoint (v3).
+pub const DEFAULT_IMS_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/token/v3";
+
+/// A token is renewed this long before it expires (or at 10 % of its lifetime left, if shorter).
+const RENEW_MARGIN: Duration = Duration::from_secs(60);
+
+/// The credentials of an IMS server-to-server (OAuth client credentials) integration.
+#[derive(Clone)]
+pub struct ImsCredentials {
+    /// The IMS token endpoint, e.g. [`DEFAULT_IMS_TOKEN_URL`].
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The IMS organization (`…@AdobeOrg`), sent to services as `x-gw-ims-org-id`.
+    pub org_id: Option<String>,
+    /// Scopes asked for, sent comma-separated.
+    pub scopes: Vec<String>,
+}
+
+impl fmt::Debug for ImsCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImsCredentials")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"***")
+            .field("org_id", &self.org_id)
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// A token could not be had. Never carries the secret or a token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    /// IMS refused the client credentials (`invalid_client`, `invalid_scope`, …).
+    #[error("IMS refused the credentials of client {client_id} (HTTP {status}: {error})")]
+    Refused {
+        client_id: String,
+        status: u16,
+        error: String,
+    },
+    /// IMS could not be reached or answered with a server error; try again later.
+    #[error("IMS is unavailable: {0}")]
+    Unavailable(String),
+    /// IMS answered something that is not a token.
+    #[error("IMS's reply is malformed: {0}")]
+    Malformed(String),
+    /// A static token was rejected; there is nothing to refresh it with.
+    #[error("the configured access token was refused and cannot be refreshed")]
+    StaticTokenRejected,
+}
+
+/// Where bearer tokens come from: a static token, or IMS client credentials (cached, single-flight).
+#[derive(Clone)]
+pub struct TokenProvider {
+    inner: Arc<Source>,
+}
+
+enum Source {
+    Static(String),
+    Ims(Box<ImsSource>),
+}
+
+struct ImsSource {
+    http: reqwest::Client,
+    credentials: ImsCredentials,
+    /// The cached token; the lock is held across a mint, so concurrent callers wait for the one mint.
+    cached: Mutex<Cache>,
+}
+
+/// The last token, and the last failed mint (shared for a moment by the callers that waited for it).
+#[derive(Default)]
+struct Cache {
+    token: Option<CachedToken>,
+    failure: Option<(Instant, TokenError)>,
+}
+
+struct CachedToken {
+    token: String,
+    renew_at: Instant,
+    expires_at: Instant,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &*self.inner {
+            Source::Static(_) => f.write_str("TokenProvider::Static(***)"),
+            Source::Ims(ims) => f
+                .debug_struct("TokenProvider::Ims")
+                .field("credentials", &ims.credentials)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl TokenProvider {
+    /// A provider that always answers `token` (it cannot be refreshed).
+    pub fn static_token(token: &str) -> Self {
+        Self {
+            inner: Arc::new(Source::Static(token.to_owned())),
+        }
+    }
+
+    /// A provider that mints tokens from IMS with `credentials`; `timeout` bounds each IMS request.
+    pub fn client_credentials(
+        credentials: ImsCredentials,
+        timeout: Duration,
+    ) -> Result<Self, TokenError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Source::Ims(Box::new(ImsSource {
+                http,
+                credentials,
+                cached: Mutex::new(Cache::default()),
+            }))),
+        })
+    }
+
+    /// The IMS client id, when tokens come from client credentials (sent as `X-Api-Key`).
+    pub fn client_id(&self) -> Option<&str> {
+        match &*self.inner {
+            Source::Static(_) => None,
+            Source::Ims(ims) => Some(&ims.credentials.client_id),
+        }
+    }
+
+    /// The IMS organization, when configured (sent as `x-gw-ims-org-id`).
+    pub fn org_id(&self) -> Option<&str> {
+        match &*self.inner {
+            Source::Static(_) => None,
+            Source::Ims(ims) => ims.credentials.org_id.as_deref(),
+        }
+    }
+
+    /// A valid token: the cached one, or a new one when it is (nearly) expired. Concurrent callers share
+    /// one IMS request.
+    pub async fn token(&self) -> Result<String, TokenError> {
+        match &*self.inner {
+            Source::Static(token) => Ok(token.clone()),
+            Source::Ims(ims) => {
+                let mut cache = ims.cached.lock().await;
+                if let Some(current) = &cache.token
+                    && Instant::now() < current.renew_at
+                {
+                    return Ok(current.token.clone());
+                }
+                ims.mint_into(&mut cache).await
+            }
+        }
+    }
+
+    /// A token after the server refused `rejected`: if the cached token is still `rejected`, one new token
+    /// is minted (concurrent callers that saw the same refusal share it); otherwise the newer cached one.
+    pub async fn refresh_after_rejection(&self, rejected: &str) -> Result<String, TokenError> {
+        match &*self.inner {
+            Source::Static(_) => Err(TokenError::StaticTokenRejected),
+            Source::Ims(ims) => {
+                let mut cache = ims.cached.lock().await;
+                if let Some(current) = &cache.token
+                    && current.token != rejected
+                    && Instant::now() < current.renew_at
+                {
+                    return Ok(current.token.clone());
+                }
+                if cache
+                    .token
+                    .as_ref()
+                    .is_some_and(|current| current.token == rejected)
+                {
+                    cache.token = None;
+                    cache.failure = None;
+                }
+                ims.mint_into(&mut cache).await
+            }
+        }
+    }
+}
+
+/// A failed mint is answered to the callers that waited for it for this long, instead of each asking again.
+const FAILURE_SHARED_FOR: Duration = Duration::from_secs(1);
+
+impl ImsSource {
+    /// Mints a token into `cache` (the caller holds its lock), or repeats a failure that just happened.
+    /// While IMS is unavailable, a token that has not expired yet is still answered.
+    async fn mint_into(&self, cache: &mut Cache) -> Result<String, TokenError> {
+        let recent_failure = cache
+            .failure
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < FAILURE_SHARED_FOR)
+            .map(|(_, error)| error.clone());
+        let error = match recent_failure {
+            Some(error) => error,
+            None => match self.mint().await {
+                Ok(fresh) => {
+                    let token = fresh.token.clone();
+                    cache.token = Some(fresh);
+                    cache.failure = None;
+                    return Ok(token);
+                }
+                Err(error) => {
+                    cache.failure = Some((Instant::now(), error.clone()));
+                    error
+                }
+            },
+        };
+        match &cache.token {
+            Some(current)
+                if matches!(error, TokenError::Unavailable(_))
+                    && Instant::now() < current.expires_at =>
+            {
+                tracing::warn!(%error, "IMS unavailable; the current token is used until it expires");
+                Ok(current.token.clone())
+            }
+            _ => Err(error),
+        }
+    }
+
+    /// One `POST <token_url>` with the client credentials.
+    async fn mint(&self) -> Result<CachedToken, TokenError> {
+        let credentials = &self.credentials;
+        let scope = credentials.scopes.join(",");
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", credentials.client_id.as_str()),
+            ("client_secret", credentials.client_secret.as_str()),
+        ];
+        if !scope.is_empty() {
+            form.push(("scope", scope.as_str()));
+        }
+        let body = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::oauth1::percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let started = Instant::now();
+        let reply = self
+            .http
+            .post(&credentials.token_url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+        let status = reply.status().as_u16();
+        let value: serde_json::Value = match reply.bytes().await {
+            Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+            Err(e) => return Err(TokenError::Unavailable(e.without_url().to_string())),
+        };
+        match status {
+            200 => {}
+            400..=499 if status != 408 && status != 429 => {
+                let error = value["error"]
+                    .as_str()
+                    .unwrap_or("refused")
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .take(60)
+                    .collect();
+                return Err(TokenError::Refused {
+                    client_id: credentials.client_id.clone(),
+                    status,
+                    error,
+                });
+            }
+            _ => return Err(TokenError::Unavailable(format!("HTTP {status}"))),
+        }
+        let token = value["access_token"]
+            .as_str()
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
+        let expires_in = value["expires_in"]
+            .as_u64()
+            .or_else(|| value["expires_in"].as_str()?.parse().ok())
+            .ok_or_else(|| TokenError::Malformed("no expires_in".into()))?;
+        let lifetime = Duration::from_secs(expires_in);
+        let margin = RENEW_MARGIN.min(lifetime / 10);
+        tracing::info!(
+            client_id = %credentials.client_id,
+            expires_in,
+            "minted an IMS access token"
+        );
+        Ok(CachedToken {
+            token: token.to_owned(),
+            renew_at: started + lifetime.saturating_sub(margin),
+            expires_at: started + lifetime,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_secret() {
+        let provider = TokenProvider::client_credentials(
+            ImsCredentials {
+                token_url: "http://127.0.0.1:1/ims/token/v3".into(),
+                client_id: "client-1".into(),
+                client_secret: "very-secret".into(),
+                org_id: None,
+                scopes: vec!["openid".into()],
+            },
+            Duration::from_secs(1),
+        );
+        let text = format!("{provider:?}");
+        assert!(text.contains("client-1"));
+        assert!(!text.contains("very-secret"));
+        assert!(!format!("{:?}", TokenProvider::static_token("tok-123")).contains("tok-123"));
+    }
+}
