@@ -3,11 +3,10 @@
 //! allowed plain http; redirects are not followed. With credentials, calls carry `Authorization: Bearer` (an
 //! IMS token) and `x-gw-ims-org-id`; a 401 refreshes the token once.
 
-use async_trait::async_trait;
+use crate::ims::{TokenError, TokenProvider};
 use domain::config::{UrlPolicy, endpoint_url};
 use serde_json::Value;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Largest matcher reply read, in bytes.
@@ -27,23 +26,7 @@ pub enum MatcherError {
     #[error("the matcher's reply is larger than {MAX_REPLY_BYTES} bytes")]
     TooLarge,
     #[error("no matcher token: {0}")]
-    Token(String),
-}
-
-/// Where the matcher's access tokens come from (the IMS client-credentials flow).
-#[async_trait]
-pub trait AccessTokens: Send + Sync {
-    /// A valid access token (cached until shortly before it expires).
-    async fn token(&self) -> Result<String, String>;
-    /// The matcher refused `rejected`: forget it so the next [`AccessTokens::token`] fetches a new one.
-    async fn refresh_after_rejection(&self, rejected: &str);
-}
-
-/// The matcher's credentials: a token source and the IMS organisation.
-#[derive(Clone)]
-pub struct MatcherAuth {
-    pub tokens: Arc<dyn AccessTokens>,
-    pub org_id: Option<String>,
+    Token(#[from] TokenError),
 }
 
 /// A client of one matcher.
@@ -52,7 +35,8 @@ pub struct MatcherClient {
     http: reqwest::Client,
     timeout: Duration,
     urls: UrlPolicy,
-    auth: Option<MatcherAuth>,
+    /// IMS tokens (with the org id sent as `x-gw-ims-org-id`); `None` = unauthenticated calls.
+    tokens: Option<TokenProvider>,
 }
 
 impl fmt::Debug for MatcherClient {
@@ -60,7 +44,7 @@ impl fmt::Debug for MatcherClient {
         f.debug_struct("MatcherClient")
             .field("timeout", &self.timeout)
             .field("urls", &self.urls)
-            .field("auth", &self.auth.as_ref().map(|_| "***"))
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
@@ -69,7 +53,7 @@ impl MatcherClient {
     pub fn new(
         timeout: Duration,
         urls: UrlPolicy,
-        auth: Option<MatcherAuth>,
+        tokens: Option<TokenProvider>,
     ) -> Result<Self, MatcherError> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -81,7 +65,7 @@ impl MatcherClient {
             http,
             timeout,
             urls,
-            auth,
+            tokens,
         })
     }
 
@@ -89,6 +73,10 @@ impl MatcherClient {
     /// tries once more.
     pub async fn post(&self, url: &str, body: &Value) -> Result<Vec<u8>, MatcherError> {
         let url = endpoint_url(&Value::from(url), self.urls).map_err(MatcherError::Url)?;
+        let mut token = match &self.tokens {
+            Some(tokens) => Some(tokens.token().await?),
+            None => None,
+        };
         let mut refreshed = false;
         loop {
             let mut request = self
@@ -96,22 +84,19 @@ impl MatcherClient {
                 .post(&url)
                 .header("Accept", "application/json")
                 .json(body);
-            let mut token = None;
-            if let Some(auth) = &self.auth {
-                let bearer = auth.tokens.token().await.map_err(MatcherError::Token)?;
-                request = request.bearer_auth(&bearer);
-                if let Some(org) = &auth.org_id {
+            if let (Some(tokens), Some(bearer)) = (&self.tokens, &token) {
+                request = request.bearer_auth(bearer);
+                if let Some(org) = tokens.org_id() {
                     request = request.header("x-gw-ims-org-id", org);
                 }
-                token = Some(bearer);
             }
             let reply = request.send().await.map_err(|e| self.failure(e))?;
             let status = reply.status();
             if status == reqwest::StatusCode::UNAUTHORIZED
                 && !refreshed
-                && let (Some(auth), Some(token)) = (&self.auth, token)
+                && let (Some(tokens), Some(rejected)) = (&self.tokens, &token)
             {
-                auth.tokens.refresh_after_rejection(&token).await;
+                token = Some(tokens.refresh_after_rejection(rejected).await?);
                 refreshed = true;
                 continue;
             }

@@ -5,8 +5,9 @@
 
 use crate::{Engine, EngineError, now_ms};
 use connectors::aem::MetadataReply;
-use connectors::matcher::{MatcherAuth, MatcherClient, MatcherError};
-use domain::config::{IntegrationConfig, MatchingRule, Secret};
+use connectors::ims::{ImsCredentials, TokenProvider};
+use connectors::matcher::{MatcherClient, MatcherError};
+use domain::config::{IntegrationConfig, MatchingRule, Secret, UrlPolicy, endpoint_url};
 use domain::gallery::{Operation, compute_gallery, reconcile};
 use domain::matching::{
     CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
@@ -150,7 +151,11 @@ impl Engine {
         let client = MatcherClient::new(
             self.settings.matcher_timeout,
             self.settings.matcher_urls,
-            matcher_auth(config, self.settings.matcher_timeout)?,
+            matcher_tokens(
+                config,
+                self.settings.matcher_urls,
+                self.settings.matcher_timeout,
+            )?,
         )?;
         *slot = Some((key, client.clone()));
         Ok(client)
@@ -335,17 +340,30 @@ impl Engine {
     }
 }
 
-/// The auth of the matcher's calls: none without a client id.
-fn matcher_auth(
+/// The IMS tokens of the matcher's calls (client credentials): none without a client id and secret.
+fn matcher_tokens(
     config: &IntegrationConfig,
-    _timeout: Duration,
-) -> Result<Option<MatcherAuth>, MatcherError> {
-    match (&config.matcher_client_id, &config.matcher_client_secret) {
-        (Some(_), Some(_)) => Err(MatcherError::Token(
-            "IMS client credentials are not supported yet".into(),
-        )),
-        _ => Ok(None),
-    }
+    urls: UrlPolicy,
+    timeout: Duration,
+) -> Result<Option<TokenProvider>, MatcherError> {
+    let (Some(client_id), Some(secret)) =
+        (&config.matcher_client_id, &config.matcher_client_secret)
+    else {
+        return Ok(None);
+    };
+    let token_url = endpoint_url(&Value::from(config.matcher_token_url.as_str()), urls)
+        .map_err(|e| MatcherError::Url(format!("matcher_token_url {e}")))?;
+    let credentials = ImsCredentials {
+        token_url,
+        client_id: client_id.clone(),
+        client_secret: secret.expose().to_owned(),
+        org_id: config.matcher_ims_org_id.clone(),
+        scopes: config.matcher_scopes.clone(),
+    };
+    Ok(Some(TokenProvider::client_credentials(
+        credentials,
+        timeout,
+    )?))
 }
 
 /// Sends queued new products to product-to-asset, a few at a time; a failure is retried with backoff (up to
