@@ -844,6 +844,32 @@ pub async fn product_missing_waits_for_the_product<S: Store>(store: &S) {
     assert!(claim_skus(store, T0 + 6_000).await.is_empty());
 }
 
+pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(store: &S) {
+    let (a, own, added) = (asset(1), sku("OWN"), sku("ADDED"));
+    store
+        .upsert_products(&[own.clone(), added.clone()], T0)
+        .await
+        .unwrap();
+    let mine = link(&a, &own, &["image"], Some(1));
+    sync_asset(store, "ev-1", &a, links(vec![mine.clone()]), T0, T0 + 10).await;
+    apply_all_skus(store, T0 + 20).await;
+    assert_eq!(status(store, &a).await.status, "Success");
+
+    let extra = link(&a, &added, &["thumbnail"], Some(2));
+    store
+        .add_links(std::slice::from_ref(&extra), T0 + 30)
+        .await
+        .unwrap();
+    // The asset's own claim stays; the added one joins it and is queued.
+    assert_eq!(store.sku_state(&own).await.unwrap().claims, vec![mine]);
+    assert_eq!(store.sku_state(&added).await.unwrap().claims, vec![extra]);
+    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(apply_all_skus(store, T0 + 40).await, vec![added.clone()]);
+    let st = status(store, &a).await;
+    assert_eq!(st.status, "Success");
+    assert_eq!(st.linked_skus, vec![added, own]);
+}
+
 pub async fn upsert_products_counts_new_products<S: Store>(store: &S) {
     let (w, x, y, z) = (sku("W"), sku("X"), sku("Y"), sku("Z"));
     assert_eq!(
