@@ -2,6 +2,7 @@
 
 use anyhow::{Context, bail};
 use connectors::ims::{DEFAULT_IMS_TOKEN_URL, ImsCredentials, TokenProvider};
+use connectors::ioevents::{DEFAULT_KEY_HOST, KeyHostSettings};
 use connectors::magento::MagentoAuth;
 use connectors::oauth1::OAuth1Credentials;
 use domain::config::{IntegrationConfig, UrlPolicy};
@@ -124,12 +125,46 @@ pub fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
 #[serde(deny_unknown_fields)]
 pub struct EventsConfig {
     pub recipient_client_id: String,
-    /// PEM (SPKI or PKCS#1) or DER files of the I/O Events public keys.
+    /// Pinned PEM (SPKI or PKCS#1) or DER files of I/O Events public keys (may be empty: the key host).
+    #[serde(default)]
     pub public_keys: Vec<PathBuf>,
+    /// The one host the keys named by `x-adobe-public-key1-path` / `-2-path` are fetched from.
+    pub key_host: Option<String>,
+    /// Seconds a fetched key is used before it is fetched again (at most 86400).
+    pub key_cache_seconds: Option<u64>,
     /// The registration's Journaling API URL: missed events are caught up from it, beside the webhook.
     pub journal_url: Option<String>,
     /// `x-api-key` sent to the journal (the integration's client id).
     pub api_key: Option<String>,
+}
+
+/// The longest a key fetched from the key host is used before it is fetched again (Adobe: at most 24 h).
+const MAX_KEY_CACHE_SECONDS: u64 = 24 * 3600;
+
+impl EventsConfig {
+    /// The key host deliveries' key paths are resolved on (default Adobe's), checked.
+    pub fn key_host_settings(&self) -> anyhow::Result<KeyHostSettings> {
+        let origin = self
+            .key_host
+            .clone()
+            .unwrap_or_else(|| DEFAULT_KEY_HOST.to_owned());
+        check_https_or_local("events.key_host", &origin)?;
+        if reqwest::Url::parse(&origin).is_ok_and(|url| url.path() != "/" || url.query().is_some())
+        {
+            bail!("events.key_host must be an origin (scheme and host, no path)");
+        }
+        let seconds = self.key_cache_seconds.unwrap_or(MAX_KEY_CACHE_SECONDS);
+        if !(1..=MAX_KEY_CACHE_SECONDS).contains(&seconds) {
+            bail!(
+                "events.key_cache_seconds must be between 1 and {MAX_KEY_CACHE_SECONDS} (24 hours)"
+            );
+        }
+        Ok(KeyHostSettings {
+            origin,
+            max_age: std::time::Duration::from_secs(seconds),
+            timeout: std::time::Duration::from_secs(5),
+        })
+    }
 }
 
 /// `[commerce]`: where galleries are written.
@@ -379,9 +414,7 @@ impl Config {
             }
         }
         self.aem.token_provider()?;
-        if self.events.public_keys.is_empty() {
-            bail!("events.public_keys must name at least one public key file");
-        }
+        self.events.key_host_settings()?;
         self.commerce.sink()?;
         self.integration_config()?;
         if self.sync.max_attempts == Some(0) {

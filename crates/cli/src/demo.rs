@@ -29,12 +29,15 @@ pub struct SandboxArgs {
     /// Folder where the public keys `pub-1.pem` and `pub-2.pem` are written.
     #[arg(long, default_value = "keys")]
     keys_dir: PathBuf,
-    /// Bearer token the Author API accepts.
+    /// Static bearer token the Author API accepts (besides tokens minted by the emulated IMS).
     #[arg(long, default_value = "sandbox-token")]
     access_token: String,
-    /// `recipient_client_id` written into every event.
+    /// `recipient_client_id` written into every event, and the IMS client the emulated IMS knows.
     #[arg(long, default_value = CLIENT_ID)]
     client_id: String,
+    /// The client secret of that IMS client (`POST /ims/token/v3`).
+    #[arg(long, default_value = "sandbox-secret")]
+    client_secret: String,
     /// A webhook to subscribe at start (retried until it answers the challenge).
     #[arg(long)]
     webhook: Option<String>,
@@ -86,13 +89,20 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             program_id: PROGRAM_ID.into(),
             environment_id: ENVIRONMENT_ID.into(),
             access_token: args.access_token,
-            recipient_client_id: args.client_id,
+            recipient_client_id: args.client_id.clone(),
         },
         args.port,
     )
     .await?;
+    emulator.register_ims_client(&args.client_id, &args.client_secret);
     let keys = write_keys(&emulator, &args.keys_dir)?;
     println!("AEM emulator on {}", emulator.url());
+    println!(
+        "IMS token endpoint: {}/ims/token/v3 (client {}); I/O Events key host: {}",
+        emulator.url(),
+        args.client_id,
+        emulator.url()
+    );
     println!(
         "public keys: {}",
         keys.iter()
@@ -398,7 +408,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         0,
     )
     .await?;
-    let keys = write_keys(&emulator, &dir.join("keys"))?;
+    // The service authenticates as an IMS server-to-server client and fetches the I/O Events keys from the
+    // emulated key host, as it would against Adobe's cloud.
+    let client_secret = sandbox::aem::random_uuid();
+    emulator.register_ims_client(CLIENT_ID, &client_secret);
     let commerce_secrets = [
         sandbox::aem::random_uuid(),
         sandbox::aem::random_uuid(),
@@ -430,16 +443,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             environment_id: ENVIRONMENT_ID.into(),
             author_url: Some(emulator.url().to_owned()),
             delivery_url: Some(emulator.url().to_owned()),
-            access_token: Some(access_token),
-            client_id: None,
-            client_secret: None,
+            access_token: None,
+            client_id: Some(CLIENT_ID.into()),
+            client_secret: Some(client_secret),
             ims_org_id: None,
-            scopes: Vec::new(),
-            ims_token_url: None,
+            scopes: vec!["openid".into(), "AdobeID".into()],
+            ims_token_url: Some(format!("{}/ims/token/v3", emulator.url())),
         },
         events: EventsConfig {
             recipient_client_id: CLIENT_ID.into(),
-            public_keys: keys,
+            public_keys: Vec::new(),
+            key_host: Some(emulator.url().to_owned()),
+            key_cache_seconds: None,
             journal_url: Some(format!("{}/events/journal", emulator.url())),
             api_key: Some(CLIENT_ID.into()),
         },

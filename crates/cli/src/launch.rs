@@ -36,9 +36,10 @@ impl Service {
             })?;
             keys.push((path.display().to_string(), content));
         }
-        let verifier = EventVerifier::from_keys(
+        let verifier = EventVerifier::new(
             keys.iter()
                 .map(|(name, content)| (name.as_str(), content.as_slice())),
+            Some(config.events.key_host_settings()?),
         )?;
         let store = store::open(&config.database_url)
             .await

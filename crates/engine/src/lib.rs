@@ -90,6 +90,10 @@ pub struct Engine {
     pub(crate) skus_ready: Notify,
     /// When the paused sink was last probed (Unix ms).
     pub(crate) last_probe_ms: AtomicI64,
+    /// Why the DAM source is paused (its credentials were refused), `None` while it works.
+    pub(crate) dam_paused: RwLock<Option<String>>,
+    /// When the paused DAM was last probed (Unix ms).
+    pub(crate) last_dam_probe_ms: AtomicI64,
     /// The integration's configuration now (read by every work item when it is applied).
     config: RwLock<Arc<IntegrationConfig>>,
     /// The values fields return to when set to `null` (the TOML file's).
@@ -164,6 +168,8 @@ impl Engine {
             assets_ready: Notify::new(),
             skus_ready: Notify::new(),
             last_probe_ms: AtomicI64::new(0),
+            dam_paused: RwLock::new(None),
+            last_dam_probe_ms: AtomicI64::new(0),
             config: RwLock::new(Arc::new(config)),
             config_defaults: initial_config,
             config_changes: tokio::sync::Mutex::new(()),
@@ -365,6 +371,31 @@ impl Engine {
     /// Whether the sink accepts writes now (paused after a 401/403).
     pub fn sink_state(&self) -> SinkState {
         self.sink.state()
+    }
+
+    /// Why DAM reads are paused (AEM or IMS refused the credentials, even after a token refresh); `None`
+    /// while they work. Work waits without counting attempts, and one read probes every `pause_probe`.
+    pub fn dam_paused(&self) -> Option<String> {
+        self.dam_paused
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_dam_paused(&self, reason: Option<String>) {
+        if reason.is_none() && self.dam_paused().is_none() {
+            return;
+        }
+        let mut paused = self
+            .dam_paused
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&*paused, &reason) {
+            (None, Some(reason)) => tracing::error!(%reason, "DAM reads paused"),
+            (Some(_), None) => tracing::info!("DAM credentials accepted again; DAM reads resumed"),
+            _ => {}
+        }
+        *paused = reason;
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
-use connectors::aem::MetadataReply;
+use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{ApplyContext, HandmadeLedger, SinkError, SinkOutcome, SinkState};
 use domain::Sku;
 use domain::config::VisualizationOwner;
@@ -34,6 +34,11 @@ pub(crate) async fn run_asset_workers(engine: Arc<Engine>, shutdown: watch::Rece
         move |limit| {
             let engine = claimer.clone();
             async move {
+                let limit = match dam_admission(&engine) {
+                    DamAdmission::Open => limit,
+                    DamAdmission::Probe => 1,
+                    DamAdmission::Paused => return Ok(Vec::new()),
+                };
                 engine
                     .store
                     .claim_asset_work(now_ms(), limit, lease_ms(&engine))
@@ -69,6 +74,28 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
         move |work| process_sku(processor.clone(), work),
     )
     .await;
+}
+
+enum DamAdmission {
+    Open,
+    /// Paused; one read may try whether the credentials work again.
+    Probe,
+    Paused,
+}
+
+/// While DAM reads are paused (credentials refused), one read every `pause_probe` tries them again.
+fn dam_admission(engine: &Engine) -> DamAdmission {
+    if engine.dam_paused().is_none() {
+        return DamAdmission::Open;
+    }
+    let now = now_ms();
+    let interval = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
+    let last = engine.last_dam_probe_ms.load(Ordering::Relaxed);
+    if now - last < interval {
+        return DamAdmission::Paused;
+    }
+    engine.last_dam_probe_ms.store(now, Ordering::Relaxed);
+    DamAdmission::Probe
 }
 
 /// False while synchronization is disabled or the sink is paused; probes it (at most once per `pause_probe`) to resume it.
@@ -168,7 +195,19 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
     if work.deleted {
         return unlinked("deleted in AEM");
     }
-    match engine.dam.metadata(&work.asset_id).await {
+    let read = engine.dam.metadata(&work.asset_id).await;
+    match &read {
+        Err(DamError::Unauthorized(reason)) => engine.set_dam_paused(Some(reason.clone())),
+        Ok(_) => engine.set_dam_paused(None),
+        Err(_) => {}
+    }
+    match read {
+        Err(DamError::Unauthorized(reason)) => AssetOutcome::Failed {
+            error: format!("{reason}; DAM reads are paused until the credentials work again"),
+            retry_at_ms: Some(now_ms().saturating_add(
+                i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX),
+            )),
+        },
         Ok(MetadataReply::Found(metadata)) => match engine.match_asset(&metadata).await {
             AssetMatch::Evaluated(Evaluation::Eligible { .. })
                 if metadata_only_change_ignored(engine, work).await =>

@@ -1,10 +1,13 @@
 //! The AEM Assets emulator: the Author API metadata endpoint and search (reference §10.5, §10.6), delivery
 //! renditions (§8.1), and Adobe I/O Events deliveries of asset events (§10.1–§10.2), signed with keys it
-//! generates. Control operations (create, update, approve, reject, delete) are offered both as methods and
-//! as HTTP endpoints under `/control`.
+//! generates and publishes on an emulated I/O Events key host (`GET /prod/keys/<name>.pem`), and an emulated
+//! IMS token endpoint (`POST /ims/token/v3`, see [`crate::ims`]). Control operations (create, update, approve,
+//! reject, delete, rotate keys) are offered both as methods and as HTTP endpoints under `/control`.
 
 use crate::SigningKeys;
 use crate::delivery::{self, Delivery, DeliveryStats};
+use crate::ims::{ImsState, TokenCheck};
+use crate::keys::KeyRing;
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -26,7 +29,7 @@ use tokio::sync::mpsc;
 pub struct AemSettings {
     pub program_id: String,
     pub environment_id: String,
-    /// The bearer token the Author API accepts.
+    /// A static bearer token the Author API accepts (besides live tokens minted by the IMS endpoint).
     pub access_token: String,
     /// Written into every event as `recipient_client_id`.
     pub recipient_client_id: String,
@@ -92,7 +95,12 @@ struct Shared {
     inner: Mutex<Inner>,
     deliveries: mpsc::UnboundedSender<Delivery>,
     stats: Arc<DeliveryStats>,
-    keys: Arc<SigningKeys>,
+    keys: Arc<KeyRing>,
+    ims: ImsState,
+    /// While true, the key host answers 503 (an outage).
+    key_host_down: std::sync::atomic::AtomicBool,
+    /// Public keys served by the key host.
+    key_fetches: std::sync::atomic::AtomicU64,
     /// While true, events are lost instead of delivered (an I/O Events outage).
     muted: std::sync::atomic::AtomicBool,
 }
@@ -110,6 +118,8 @@ pub struct DeliveryCounts {
     pub queued: u64,
     pub delivered: u64,
     pub failed_attempts: u64,
+    /// Attempts the webhook refused with a 4xx (a signature it could not verify, ...).
+    pub refused: u64,
     pub gave_up: u64,
 }
 
@@ -123,8 +133,9 @@ impl DeliveryCounts {
 impl AemEmulator {
     /// Generates signing keys and serves the emulator on `127.0.0.1:port` (0 = any free port).
     pub async fn start(settings: AemSettings, port: u16) -> Result<Self, ControlError> {
-        let keys =
-            Arc::new(SigningKeys::generate().map_err(|e| ControlError::Start(e.to_string()))?);
+        let keys = Arc::new(KeyRing::new(
+            SigningKeys::generate().map_err(|e| ControlError::Start(e.to_string()))?,
+        ));
         let stats = Arc::new(DeliveryStats::default());
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(delivery::run(rx, keys.clone(), stats.clone()));
@@ -140,6 +151,9 @@ impl AemEmulator {
             deliveries: tx,
             stats,
             keys,
+            ims: ImsState::default(),
+            key_host_down: std::sync::atomic::AtomicBool::new(false),
+            key_fetches: std::sync::atomic::AtomicU64::new(0),
             muted: std::sync::atomic::AtomicBool::new(false),
         });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
@@ -165,9 +179,50 @@ impl AemEmulator {
         &self.url
     }
 
-    /// The signing keys (their public halves go into assetsync's configuration).
-    pub fn keys(&self) -> &SigningKeys {
-        &self.shared.keys
+    /// The current signing keys (their public halves go into assetsync's configuration, or are fetched
+    /// from the key host at the paths deliveries name).
+    pub fn keys(&self) -> Arc<SigningKeys> {
+        self.shared.keys.current()
+    }
+
+    /// Replaces both signing key pairs with new ones under new key-host paths; the old paths then answer
+    /// 404. Deliveries from now on are signed with the new keys.
+    pub fn rotate_keys(&self) -> Result<(), ControlError> {
+        self.shared
+            .keys
+            .rotate()
+            .map(drop)
+            .map_err(|e| ControlError::Start(e.to_string()))
+    }
+
+    /// While `down` is true, the key host answers 503.
+    pub fn set_key_host_down(&self, down: bool) {
+        self.shared.key_host_down.store(down, Ordering::Relaxed);
+    }
+
+    /// Public keys the key host has served.
+    pub fn key_fetches(&self) -> u64 {
+        self.shared.key_fetches.load(Ordering::Relaxed)
+    }
+
+    /// Lets IMS mint tokens for this OAuth server-to-server client.
+    pub fn register_ims_client(&self, client_id: &str, client_secret: &str) {
+        self.shared.ims.register(client_id, client_secret);
+    }
+
+    /// The `expires_in` of tokens minted from now on (default one day).
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.shared.ims.set_lifetime(seconds);
+    }
+
+    /// Tokens IMS has minted.
+    pub fn ims_mints(&self) -> u64 {
+        self.shared.ims.mints()
+    }
+
+    /// Every token minted so far is refused from now on (401), as after a revocation.
+    pub fn revoke_ims_tokens(&self) {
+        self.shared.ims.revoke_all();
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -267,6 +322,7 @@ impl AemEmulator {
             queued: s.queued.load(Ordering::Relaxed),
             delivered: s.delivered.load(Ordering::Relaxed),
             failed_attempts: s.failed_attempts.load(Ordering::Relaxed),
+            refused: s.refused.load(Ordering::Relaxed),
             gave_up: s.gave_up.load(Ordering::Relaxed),
         }
     }
@@ -525,7 +581,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/control/assets/{asset_id}/metadata", patch(control_update))
         .route("/control/assets/{asset_id}/{action}", post(control_action))
         .route("/control/deliveries", get(control_deliveries))
+        .route("/control/keys/rotate", post(control_rotate_keys))
         .route("/events/journal", get(journal))
+        .route("/ims/token/v3", post(ims_token))
+        .route("/prod/keys/{name}", get(public_key))
         .with_state(shared)
 }
 
@@ -534,18 +593,28 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
-/// Author API requests need the bearer token and the experimental-API header.
-fn author_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+/// A 401 unless the request carries the static token or a live token minted by the IMS endpoint.
+fn token_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(shared.settings.access_token.as_str()) {
-        return Some(problem(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "a valid IMS bearer token is required",
-        ));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if !bearer.is_empty() && bearer == shared.settings.access_token {
+        return None;
+    }
+    let detail = match shared.ims.check(bearer) {
+        TokenCheck::Live => return None,
+        TokenCheck::Expired => "the IMS access token has expired",
+        TokenCheck::Unknown => "a valid IMS bearer token is required",
+    };
+    Some(problem(StatusCode::UNAUTHORIZED, "Unauthorized", detail))
+}
+
+/// Author API requests need a valid bearer token and the experimental-API header.
+fn author_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(refusal) = token_refusal(shared, headers) {
+        return Some(refusal);
     }
     if headers
         .get("x-adobe-accept-experimental")
@@ -611,16 +680,8 @@ async fn journal(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<JournalQuery>,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if bearer != Some(shared.settings.access_token.as_str()) {
-        return problem(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "a valid IMS bearer token is required",
-        );
+    if let Some(refusal) = token_refusal(&shared, &headers) {
+        return refusal;
     }
     let inner = shared.lock();
     let start = match query.since.as_deref().map(str::parse::<usize>) {
@@ -877,6 +938,44 @@ async fn control_deliveries(State(shared): State<Arc<Shared>>) -> Response {
         url: String::new(),
     };
     let c = emulator.deliveries();
-    Json(json!({ "queued": c.queued, "delivered": c.delivered, "failed_attempts": c.failed_attempts, "gave_up": c.gave_up }))
+    Json(json!({ "queued": c.queued, "delivered": c.delivered, "failed_attempts": c.failed_attempts, "refused": c.refused, "gave_up": c.gave_up }))
         .into_response()
+}
+
+/// `POST /ims/token/v3`: the IMS client-credentials grant.
+async fn ims_token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    shared.ims.token_request(&body)
+}
+
+/// `GET /prod/keys/{name}`: the key host; a public key whose pair was rotated away is 404.
+async fn public_key(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+    if shared.key_host_down.load(Ordering::Relaxed) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    match shared
+        .keys
+        .current()
+        .public_key_at(&format!("/prod/keys/{name}"))
+    {
+        Some(Ok(pem)) => {
+            shared.key_fetches.fetch_add(1, Ordering::Relaxed);
+            ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
+        }
+        Some(Err(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `POST /control/keys/rotate`: new signing keys under new paths.
+async fn control_rotate_keys(State(shared): State<Arc<Shared>>) -> Response {
+    let emulator = AemEmulator {
+        shared,
+        url: String::new(),
+    };
+    let result = emulator.rotate_keys().map(|()| {
+        let keys = emulator.keys();
+        let [one, two] = keys.paths();
+        json!({ "key1_path": one, "key2_path": two })
+    });
+    control_result(result)
 }

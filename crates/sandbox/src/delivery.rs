@@ -1,7 +1,7 @@
 //! Adobe I/O Events delivery as the emulator performs it: each event is signed once, POSTed to every
 //! subscribed webhook with Adobe's headers, and retried (at least once; order not guaranteed) until a 2xx.
 
-use crate::SigningKeys;
+use crate::keys::KeyRing;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -16,6 +16,8 @@ pub struct DeliveryStats {
     pub queued: AtomicU64,
     pub delivered: AtomicU64,
     pub failed_attempts: AtomicU64,
+    /// Attempts the webhook answered with a 4xx (a refused signature, ...); also counted as failed.
+    pub refused: AtomicU64,
     pub gave_up: AtomicU64,
 }
 
@@ -30,7 +32,7 @@ pub(crate) struct Delivery {
 /// Runs deliveries from `rx` with bounded concurrency until the channel closes.
 pub(crate) async fn run(
     mut rx: mpsc::UnboundedReceiver<Delivery>,
-    keys: Arc<SigningKeys>,
+    keys: Arc<KeyRing>,
     stats: Arc<DeliveryStats>,
 ) {
     let http = match reqwest::Client::builder()
@@ -58,10 +60,12 @@ pub(crate) async fn run(
 
 async fn deliver(
     http: &reqwest::Client,
-    keys: &SigningKeys,
+    keys: &KeyRing,
     stats: &DeliveryStats,
     delivery: Delivery,
 ) {
+    let keys = keys.current();
+    let [key1_path, key2_path] = keys.paths();
     let Ok([sig1, sig2]) = keys.sign(&delivery.body) else {
         stats.gave_up.fetch_add(1, Ordering::Relaxed);
         return;
@@ -78,8 +82,8 @@ async fn deliver(
             .header("x-adobe-provider", "aem")
             .header("x-adobe-digital-signature-1", &sig1)
             .header("x-adobe-digital-signature-2", &sig2)
-            .header("x-adobe-public-key1-path", "/prod/keys/pub-key-1.pem")
-            .header("x-adobe-public-key2-path", "/prod/keys/pub-key-2.pem")
+            .header("x-adobe-public-key1-path", key1_path)
+            .header("x-adobe-public-key2-path", key2_path)
             .body(delivery.body.clone());
         if attempt > 0 {
             request = request.header("x-adobe-retry-count", attempt.to_string());
@@ -90,6 +94,9 @@ async fn deliver(
                 return;
             }
             Ok(reply) => {
+                if reply.status().is_client_error() {
+                    stats.refused.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::debug!(status = %reply.status(), "emulator: delivery refused; will retry")
             }
             Err(error) => tracing::debug!(%error, "emulator: delivery failed; will retry"),

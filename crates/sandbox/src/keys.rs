@@ -1,5 +1,7 @@
 //! The I/O Events signing keys the emulator generates: two RSA-2048 key pairs, as Adobe signs every
-//! delivery twice (`x-adobe-digital-signature-1` and `-2`) to allow key rotation.
+//! delivery twice (`x-adobe-digital-signature-1` and `-2`) to allow key rotation. Each public key is
+//! published on the emulated key host under its own path (`/prod/keys/pub-key-<random>.pem`), which
+//! deliveries name in `x-adobe-public-key1-path` / `-2-path`.
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
@@ -7,10 +9,12 @@ use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::{Arc, PoisonError, RwLock};
 
-/// Two signing key pairs.
+/// Two signing key pairs, with the key-host paths of their public keys.
 pub struct SigningKeys {
     pairs: [KeyPair; 2],
+    paths: [String; 2],
     rng: SystemRandom,
 }
 
@@ -24,10 +28,23 @@ impl SigningKeys {
     pub fn generate() -> Result<Self, KeyFailure> {
         let first = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyFailure)?;
         let second = KeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyFailure)?;
+        let path = || format!("/prod/keys/pub-key-{}.pem", crate::aem::random_uuid());
         Ok(Self {
             pairs: [first, second],
+            paths: [path(), path()],
             rng: SystemRandom::new(),
         })
+    }
+
+    /// The key-host paths of public keys 1 and 2 (`/prod/keys/….pem`).
+    pub fn paths(&self) -> [&str; 2] {
+        [&self.paths[0], &self.paths[1]]
+    }
+
+    /// The SPKI PEM published at key-host `path`, if it is one of these keys'.
+    pub fn public_key_at(&self, path: &str) -> Option<Result<String, KeyFailure>> {
+        let index = self.paths.iter().position(|p| p == path)?;
+        Some(self.public_key_pem(index))
     }
 
     /// Base64 RSA-SHA256 signatures of `body` by key 1 and key 2.
@@ -73,4 +90,27 @@ fn pem(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
+}
+
+/// The emulator's current signing keys; a rotation replaces both pairs (and their paths) at once.
+pub(crate) struct KeyRing(RwLock<Arc<SigningKeys>>);
+
+impl KeyRing {
+    pub(crate) fn new(keys: SigningKeys) -> Self {
+        Self(RwLock::new(Arc::new(keys)))
+    }
+
+    pub(crate) fn current(&self) -> Arc<SigningKeys> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Generates new key pairs under new paths; the old ones are no longer published or used.
+    pub(crate) fn rotate(&self) -> Result<Arc<SigningKeys>, KeyFailure> {
+        let fresh = Arc::new(SigningKeys::generate()?);
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = fresh.clone();
+        Ok(fresh)
+    }
 }

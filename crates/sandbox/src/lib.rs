@@ -8,6 +8,7 @@
 pub mod aem;
 pub mod commerce;
 mod delivery;
+mod ims;
 mod keys;
 pub mod matcher;
 

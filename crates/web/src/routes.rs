@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use connectors::ioevents::DeliverySignatures;
 use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
 use domain::time::format_rfc3339_ms;
@@ -118,7 +119,7 @@ async fn receive_event(
     let body = axum::body::to_bytes(body, MAX_EVENT_BODY)
         .await
         .map_err(|_| too_large())?;
-    verify_signature(&state, &parts.headers, &body)?;
+    verify_signature(&state, &parts.headers, &body).await?;
     let event = parse_io_event(&body)
         .map_err(|e| ApiError::bad_request("malformed_event", e.to_string()))?;
     if event.recipient_client_id.as_deref() != Some(state.recipient_client_id.as_str()) {
@@ -179,23 +180,34 @@ async fn receive_event(
     Ok(Json(json!({ "status": status, "event_id": event.id })).into_response())
 }
 
-fn verify_signature(state: &AppState, headers: &HeaderMap, body: &Bytes) -> Result<(), ApiError> {
-    let signatures: Vec<&str> = ["x-adobe-digital-signature-1", "x-adobe-digital-signature-2"]
-        .iter()
-        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
-        .collect();
-    if signatures.is_empty() {
+async fn verify_signature(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let delivery = DeliverySignatures {
+        signatures: [
+            header("x-adobe-digital-signature-1"),
+            header("x-adobe-digital-signature-2"),
+        ],
+        key_paths: [
+            header("x-adobe-public-key1-path"),
+            header("x-adobe-public-key2-path"),
+        ],
+    };
+    if delivery.signatures.iter().all(Option::is_none) {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_signature",
             "the delivery carries no x-adobe-digital-signature header",
         ));
     }
-    if !state.verifier.verify(body, &signatures) {
+    if !state.verifier.verify(body, &delivery).await {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_signature",
-            "no signature verifies against a configured public key",
+            "no signature verifies against a pinned public key or the key its path names on the key host",
         ));
     }
     Ok(())
@@ -631,7 +643,30 @@ async fn replay_all_dead_letters(
     Ok(Json(json!({ "replayed": replayed })).into_response())
 }
 
-/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink with why.
+/// The sink's and the DAM's states for the health reports: `{"state": "ready"|"paused", "reason"}`.
+struct Pauses {
+    sink: serde_json::Value,
+    dam: serde_json::Value,
+    any: bool,
+}
+
+impl Pauses {
+    fn now(state: &AppState) -> Self {
+        let sink_reason = match state.engine.sink_state() {
+            SinkState::Ready => None,
+            SinkState::Paused(reason) => Some(reason),
+        };
+        let dam_reason = state.engine.dam_paused();
+        let state_of = |reason: &Option<String>| if reason.is_some() { "paused" } else { "ready" };
+        Self {
+            any: sink_reason.is_some() || dam_reason.is_some(),
+            sink: json!({ "kind": state.engine.sink_kind(), "state": state_of(&sink_reason), "reason": sink_reason }),
+            dam: json!({ "state": state_of(&dam_reason), "reason": dam_reason }),
+        }
+    }
+}
+
+/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink or DAM with why.
 async fn sync_health(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -644,13 +679,11 @@ async fn sync_health(
         .map_err(|e| ApiError::internal(&e))?;
     let now = engine::now_ms();
     let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
-    let (sink_state, reason) = match state.engine.sink_state() {
-        SinkState::Ready => ("ready", None),
-        SinkState::Paused(reason) => ("paused", Some(reason)),
-    };
+    let pauses = Pauses::now(&state);
     Ok(Json(json!({
         "sync_enabled": state.engine.config().sync_enabled,
-        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
+        "sink": pauses.sink,
+        "dam": pauses.dam,
         "queues": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,
@@ -702,21 +735,19 @@ async fn sla(State(state): State<AppState>, headers: HeaderMap) -> Result<Respon
     Ok(Json(state.engine.sla().report(engine::now_ms())).into_response())
 }
 
-/// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink is paused (events
-/// are still accepted and kept).
+/// `GET /healthz`: 200 once events are accepted, with the backlog; `degraded` while the sink or DAM reads are
+/// paused (credentials refused; events are still accepted and kept).
 async fn health(State(state): State<AppState>) -> Result<Response, ApiError> {
     let backlog = state
         .engine
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let (status, sink_state, reason) = match state.engine.sink_state() {
-        SinkState::Ready => ("ok", "ready", None),
-        SinkState::Paused(reason) => ("degraded", "paused", Some(reason)),
-    };
+    let pauses = Pauses::now(&state);
     Ok(Json(json!({
-        "status": status,
-        "sink": { "kind": state.engine.sink_kind(), "state": sink_state, "reason": reason },
+        "status": if pauses.any { "degraded" } else { "ok" },
+        "sink": pauses.sink,
+        "dam": pauses.dam,
         "backlog": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,

@@ -32,6 +32,10 @@ pub struct TestApp {
     extra_events: String,
     /// Extra lines of the `[commerce]` table.
     extra_commerce: String,
+    /// The credential lines of the `[aem]` table (default: the static token).
+    aem_credentials: String,
+    /// Whether a public key file is pinned (otherwise keys come from the emulator's key host only).
+    pin_keys: bool,
     child: Option<Child>,
     port: u16,
     sync_enabled: bool,
@@ -131,6 +135,8 @@ impl TestApp {
             extra_sync: String::new(),
             extra_events: String::new(),
             extra_commerce: String::new(),
+            aem_credentials: format!("access_token = \"{ACCESS_TOKEN}\""),
+            pin_keys: true,
             store: store.map(|(store, _)| store),
             child: None,
             port: 0,
@@ -162,10 +168,11 @@ program_id = "142461"
 environment_id = "1463137"
 author_url = "{emulator}"
 delivery_url = "{emulator}"
-access_token = "{ACCESS_TOKEN}"
+{aem_credentials}
 [events]
 recipient_client_id = "{CLIENT_ID}"
-public_keys = ["keys/pub.pem"]
+public_keys = [{pinned}]
+key_host = "{emulator}"
 {extra_events}
 {commerce}
 [sync]
@@ -178,6 +185,12 @@ sku_attribute = "commerce:skus"
             enabled = self.sync_enabled,
             extra_sync = self.extra_sync,
             extra_events = self.extra_events,
+            aem_credentials = self.aem_credentials,
+            pinned = if self.pin_keys {
+                "\"keys/pub.pem\""
+            } else {
+                ""
+            },
             commerce = match &self.store {
                 None => "[commerce]\nkind = \"builtin\"".to_owned(),
                 Some(store) =>
@@ -227,6 +240,21 @@ sku_attribute = "commerce:skus"
     /// Kills the process (SIGKILL: no graceful shutdown) and starts it again on the same port and database.
     pub fn crash_and_restart(&mut self) {
         self.kill();
+        self.start_process();
+    }
+
+    /// Restarts with other `[aem]` credential lines (instead of the static token) and extra `[events]` lines;
+    /// `pin_keys` false leaves `public_keys` empty, so that keys come from the emulator's key host only.
+    pub fn restart_with_credentials(
+        &mut self,
+        aem_credentials: &str,
+        extra_events: &str,
+        pin_keys: bool,
+    ) {
+        self.kill();
+        self.aem_credentials = aem_credentials.to_owned();
+        self.extra_events = extra_events.to_owned();
+        self.pin_keys = pin_keys;
         self.start_process();
     }
 

@@ -4,6 +4,7 @@
 
 mod cli;
 mod config;
+mod credentials;
 mod faults;
 mod fullsync;
 mod harness;
