@@ -5,6 +5,7 @@
 //! token and `x-gw-ims-org-id` when configured, and can be slowed, made to fail, to answer malformed bodies or
 //! `skip`. Every call is counted and its body kept.
 
+use crate::aem::TokenVerifier;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -26,8 +27,9 @@ pub const PRODUCT_TO_ASSET_PATH: &str = "/api/v1/web/app-builder-external-rule/p
 /// What the matcher requires of its callers.
 #[derive(Clone, Default)]
 pub struct MatcherSettings {
-    /// When set, every call must carry `Authorization: Bearer <token>` (else 401).
-    pub bearer_token: Option<String>,
+    /// When set, every call must carry `Authorization: Bearer <token>` with a token this accepts (else 401),
+    /// e.g. [`crate::aem::AemEmulator::ims_token_check`].
+    pub bearer_token: Option<TokenVerifier>,
     /// When set, every call must carry this `x-gw-ims-org-id` (else 403).
     pub org_id: Option<String>,
 }
@@ -175,12 +177,12 @@ async fn admit(
     path: &str,
     body: &Bytes,
 ) -> Result<Value, Response> {
-    if let Some(token) = &shared.settings.bearer_token {
+    if let Some(accepts) = &shared.settings.bearer_token {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token.as_str()) {
+        if !given.is_some_and(|token| accepts(token)) {
             return Err(error(
                 StatusCode::UNAUTHORIZED,
                 "missing or invalid bearer token",

@@ -552,3 +552,72 @@ fn shown(product: &Value) -> Vec<(String, u64, Vec<String>)> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn matcher_calls_carry_an_ims_token_and_the_org_id_and_refresh_once_after_a_401() {
+    let app = TestApp::spawn_with_sync(INSECURE).await;
+    app.emulator
+        .register_ims_client("matcher-client", "matcher-secret");
+    let matcher = MatcherEmulator::start(
+        MatcherSettings {
+            bearer_token: Some(app.emulator.ims_token_check()),
+            org_id: Some("ORG1@AdobeOrg".into()),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let workspace = json!({ "project": {
+        "org": { "ims_org_id": "ORG1@AdobeOrg" },
+        "workspace": { "details": { "credentials": [{ "oauth_server_to_server": {
+            "client_id": "matcher-client", "client_secrets": ["wrong-secret"], "scopes": ["openid", "AdobeID"]
+        } }] } }
+    } });
+    let (status, body) = post(
+        &app,
+        "/api/v1/config/workspace",
+        workspace.to_string().as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({
+                "matching_rule": "custom_match",
+                "asset_to_product_url": matcher.asset_to_product_url(),
+                "matcher_token_url": format!("{}/ims/token/v3", app.emulator.url()),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_products(&["AUTH-1"]).await;
+    let asset =
+        app.approved_asset(json!({ "commerce:skus": ["AUTH-1"], "commerce:roles": ["image"] }));
+    // IMS refuses the secret: the asset fails, saying why, and nothing reached the matcher.
+    let status = wait_for_status(&app, &asset, |s| s["status"] == "Failed").await;
+    assert!(
+        status["error"].as_str().unwrap().contains("IMS refused"),
+        "{status}"
+    );
+    assert!(!status.to_string().contains("wrong-secret"));
+    assert_eq!(matcher.call_count(ASSET_TO_PRODUCT_PATH), 0);
+
+    let (status, body) = app
+        .put_config("", json!({ "matcher_client_secret": "matcher-secret" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.settle().await;
+    assert_eq!(app.gallery("AUTH-1").await.len(), 1);
+    let mints = app.emulator.ims_mints();
+
+    // A revoked token: the matcher answers 401, one new token is minted, the call succeeds.
+    app.emulator.revoke_ims_tokens();
+    app.update(&asset, json!({ "commerce:roles": ["image;thumbnail"] }));
+    app.settle().await;
+    assert_eq!(
+        app.gallery("AUTH-1").await[0].2,
+        roles(&["image", "thumbnail"])
+    );
+    assert_eq!(app.emulator.ims_mints(), mints + 1);
+}
