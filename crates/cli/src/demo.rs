@@ -9,6 +9,7 @@ use domain::metadata::{AssetMetadata, Evaluation, evaluate};
 use domain::{MatchSettings, Sku};
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
 use sandbox::commerce::{CommerceEmulator, CommerceSettings};
+use sandbox::matcher::{MatcherEmulator, MatcherSettings};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ const PROGRAM_ID: &str = "142461";
 const ENVIRONMENT_ID: &str = "1463137";
 const CLIENT_ID: &str = "assetsync-demo";
 const COMMERCE_CONSUMER_KEY: &str = "assetsync-demo-integration";
+const MATCHER_CLIENT_ID: &str = "assetsync-demo-matcher";
+const MATCHER_ORG_ID: &str = "DEMO0000000000@AdobeOrg";
 
 /// `assetsync sandbox` options.
 #[derive(Args)]
@@ -74,6 +77,19 @@ pub struct DemoArgs {
     /// fails the run.
     #[arg(long)]
     verify: bool,
+    /// How assets are matched: by their SKU metadata, or by the sandbox's reference custom matcher (called
+    /// with IMS client credentials).
+    #[arg(long, value_enum, default_value_t = DemoMatching::Sku)]
+    matching: DemoMatching,
+}
+
+/// The demo's matching rule.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMatching {
+    /// `match_by_sku`.
+    Sku,
+    /// `custom_match` against the sandbox's reference matcher.
+    Custom,
 }
 
 /// The demo's commerce side.
@@ -433,6 +449,24 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             .await?,
         ),
     };
+    // The reference matcher accepts only live IMS tokens of the emulator and the demo's org id.
+    let matcher_secret = sandbox::aem::random_uuid();
+    let matcher = match args.matching {
+        DemoMatching::Sku => None,
+        DemoMatching::Custom => {
+            emulator.register_ims_client(MATCHER_CLIENT_ID, &matcher_secret);
+            Some(
+                MatcherEmulator::start(
+                    MatcherSettings {
+                        bearer_token: Some(emulator.ims_token_check()),
+                        org_id: Some(MATCHER_ORG_ID.into()),
+                    },
+                    0,
+                )
+                .await?,
+            )
+        }
+    };
     let admin_token = sandbox::aem::random_uuid();
     let config = Config {
         listen: ([127, 0, 0, 1], 0).into(),
@@ -470,10 +504,31 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 ..CommerceConfig::default()
             },
         },
-        sync: SyncConfig::default(),
+        sync: match &matcher {
+            None => SyncConfig::default(),
+            Some(matcher) => SyncConfig {
+                matching_rule: Some("custom_match".into()),
+                asset_to_product_url: Some(matcher.asset_to_product_url()),
+                product_to_asset_url: Some(matcher.product_to_asset_url()),
+                allow_insecure_matcher_urls: true,
+                ..SyncConfig::default()
+            },
+        },
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let service = Service::start(&config, listener).await?;
+    if matcher.is_some() {
+        // The matcher's credentials, as an operator would upload them (write-only secret).
+        service
+            .engine
+            .update_config(&json!({
+                "matcher_client_id": MATCHER_CLIENT_ID,
+                "matcher_client_secret": matcher_secret,
+                "matcher_ims_org_id": MATCHER_ORG_ID,
+                "matcher_token_url": format!("{}/ims/token/v3", emulator.url()),
+            }))
+            .await?;
+    }
     emulator
         .subscribe(&format!("{}/events/aem", service.url))
         .await?;

@@ -621,3 +621,30 @@ async fn matcher_calls_carry_an_ims_token_and_the_org_id_and_refresh_once_after_
     );
     assert_eq!(app.emulator.ims_mints(), mints + 1);
 }
+
+#[test]
+fn the_demo_runs_with_the_sandbox_custom_matcher() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+        .args([
+            "demo",
+            "--matching",
+            "custom",
+            "--products",
+            "20",
+            "--assets",
+            "60",
+            "--exit-after-sync",
+            "--verify",
+            "--timeout-secs",
+            "120",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("0 difference(s)"), "{stdout}");
+}
