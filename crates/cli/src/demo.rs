@@ -44,6 +44,9 @@ pub struct SandboxArgs {
     /// A webhook to subscribe at start (retried until it answers the challenge).
     #[arg(long)]
     webhook: Option<String>,
+    /// Port on 127.0.0.1 of the reference custom matcher (0 = any free port).
+    #[arg(long, default_value_t = 9102)]
+    matcher_port: u16,
 }
 
 /// `assetsync demo` options.
@@ -118,6 +121,19 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         emulator.url(),
         args.client_id,
         emulator.url()
+    );
+    let matcher = MatcherEmulator::start(
+        MatcherSettings {
+            bearer_token: Some(emulator.ims_token_check()),
+            org_id: None,
+        },
+        args.matcher_port,
+    )
+    .await?;
+    println!(
+        "reference custom matcher (bearer tokens of that IMS): asset_to_product_url = {}, product_to_asset_url = {}",
+        matcher.asset_to_product_url(),
+        matcher.product_to_asset_url()
     );
     println!(
         "public keys: {}",
