@@ -260,10 +260,9 @@ impl Engine {
             let mut skus: BTreeSet<Sku> = links.iter().map(|l| l.sku.clone()).collect();
             skus.extend(
                 self.store
-                    .all_claims()
+                    .asset_claims(asset_id)
                     .await?
                     .into_iter()
-                    .filter(|claim| &claim.asset_id == asset_id)
                     .map(|claim| claim.sku),
             );
             for sku in skus {

@@ -383,6 +383,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every stored claim (desired link), for verification.
     async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>>;
 
+    /// The stored claims of one asset, by SKU.
+    async fn asset_claims(&self, asset_id: &AssetId) -> StoreResult<Vec<DesiredLink>>;
+
     /// Forgets that an entry is applied (it was found missing or changed on the commerce side) and queues its
     /// SKU, so the next write creates or adopts it again.
     async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()>;

@@ -1204,6 +1204,16 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn asset_claims(&self, asset_id: &AssetId) -> StoreResult<Vec<DesiredLink>> {
+        sqlx::query_scalar::<_, String>("SELECT link FROM claims WHERE asset_id = ? ORDER BY sku")
+            .bind(asset_id.as_str())
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|text| from_json(text))
+            .collect()
+    }
+
     async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM gallery WHERE sku = ? AND asset_id = ?")

@@ -861,8 +861,18 @@ pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(st
         .await
         .unwrap();
     // The asset's own claim stays; the added one joins it and is queued.
-    assert_eq!(store.sku_state(&own).await.unwrap().claims, vec![mine]);
-    assert_eq!(store.sku_state(&added).await.unwrap().claims, vec![extra]);
+    assert_eq!(
+        store.sku_state(&own).await.unwrap().claims,
+        vec![mine.clone()]
+    );
+    assert_eq!(
+        store.sku_state(&added).await.unwrap().claims,
+        vec![extra.clone()]
+    );
+    assert_eq!(
+        store.asset_claims(&a).await.unwrap(),
+        vec![extra, mine.clone()]
+    );
     assert_eq!(status(store, &a).await.status, "Waiting");
     assert_eq!(apply_all_skus(store, T0 + 40).await, vec![added.clone()]);
     let st = status(store, &a).await;
