@@ -7,6 +7,7 @@ use crate::{Engine, now_ms};
 use connectors::aem::DamError;
 use domain::metadata::Evaluation;
 use domain::retry::retry_delay_ms;
+use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 use std::time::Duration;
 use store::{BulkAsset, FullSync};
@@ -16,6 +17,8 @@ use tokio::sync::watch;
 const ASSET_PAGE: u32 = 200;
 /// Products per commerce page.
 const PRODUCT_PAGE: u32 = 200;
+/// Assets of a page matched at once (a custom matcher is called over HTTP).
+const MATCH_CONCURRENCY: usize = 8;
 /// Attempts at one page before the sync fails.
 const PAGE_ATTEMPTS: u32 = 6;
 
@@ -123,33 +126,49 @@ async fn sync_assets(
     loop {
         stopping(shutdown)?;
         let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
-        let mut assets: Vec<BulkAsset> = Vec::with_capacity(page.results.len());
-        for metadata in &page.results {
-            let asset_id = metadata.asset_id.clone();
-            assets.push(match engine.match_asset(metadata).await {
+        // A custom matcher is called for several assets at once; the page keeps its order.
+        let pending: Vec<_> = page
+            .results
+            .iter()
+            .map(|metadata| engine.match_asset(metadata))
+            .collect();
+        let outcomes: Vec<AssetMatch> = stream::iter(pending)
+            .buffered(MATCH_CONCURRENCY)
+            .collect()
+            .await;
+        let matched = page
+            .results
+            .iter()
+            .map(|metadata| metadata.asset_id.clone())
+            .zip(outcomes);
+        let assets: Vec<BulkAsset> = matched
+            .into_iter()
+            .filter_map(|(asset_id, matched)| match matched {
                 AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
-                    BulkAsset::Links {
+                    Some(BulkAsset::Links {
                         asset_id,
                         links,
                         eligible: true,
                         warnings,
-                    }
+                    })
                 }
-                AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => BulkAsset::Links {
-                    asset_id,
-                    links: Vec::new(),
-                    eligible: false,
-                    warnings: vec![format!("not synced: {reason}")],
-                },
-                AssetMatch::Evaluated(Evaluation::Invalid { reason }) => BulkAsset::Invalid {
+                AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => {
+                    Some(BulkAsset::Links {
+                        asset_id,
+                        links: Vec::new(),
+                        eligible: false,
+                        warnings: vec![format!("not synced: {reason}")],
+                    })
+                }
+                AssetMatch::Evaluated(Evaluation::Invalid { reason }) => Some(BulkAsset::Invalid {
                     asset_id,
                     error: format!("metadata: {reason}"),
-                },
-                AssetMatch::Failed(error) => BulkAsset::Invalid { asset_id, error },
+                }),
+                AssetMatch::Failed(error) => Some(BulkAsset::Invalid { asset_id, error }),
                 // Left out of the page: nothing is written; an asset with links is read again at the end.
-                AssetMatch::Skip => continue,
-            });
-        }
+                AssetMatch::Skip => None,
+            })
+            .collect();
         let total = page.total.unwrap_or(0);
         engine
             .store
