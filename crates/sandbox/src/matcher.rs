@@ -59,6 +59,8 @@ struct Behaviour {
     failures: Option<(u16, u32)>,
     /// Answer a body that does not parse to the next N calls.
     malformed: u32,
+    /// Answer a 2 MiB body to the next N calls.
+    oversized: u32,
     skip: bool,
     /// SKU → the `asset_matches` product-to-asset answers.
     product_assets: BTreeMap<String, Vec<Value>>,
@@ -146,6 +148,11 @@ impl MatcherEmulator {
         self.shared.with(|b| b.malformed = calls);
     }
 
+    /// Answers a 200 with a 2 MiB body (over any sane reply limit) to the next `calls` calls.
+    pub fn oversized_next(&self, calls: u32) {
+        self.shared.with(|b| b.oversized = calls);
+    }
+
     /// Answers `skip: true` (or stops doing so).
     pub fn set_skip(&self, skip: bool) {
         self.shared.with(|b| b.skip = skip);
@@ -209,30 +216,45 @@ async fn admit(
         let fault = match &mut b.failures {
             Some((status, left)) if *left > 0 => {
                 *left -= 1;
-                Some(*status)
+                Some(Fault::Status(*status))
+            }
+            _ if b.malformed > 0 => {
+                b.malformed -= 1;
+                Some(Fault::Malformed)
+            }
+            _ if b.oversized > 0 => {
+                b.oversized -= 1;
+                Some(Fault::Oversized)
             }
             _ => None,
         };
-        let malformed = b.malformed > 0;
-        b.malformed = b.malformed.saturating_sub(1);
-        (b.latency, fault.map(Ok).or(malformed.then_some(Err(()))))
+        (b.latency, fault)
     });
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let json = [(header::CONTENT_TYPE, "application/json")];
     match fault {
-        Some(Ok(status)) => Err(error(
+        Some(Fault::Status(status)) => Err(error(
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             "injected failure",
         )),
-        Some(Err(())) => Err((
+        Some(Fault::Malformed) => Err((StatusCode::OK, json, "{\"asset_id\": ").into_response()),
+        Some(Fault::Oversized) => Err((
             StatusCode::OK,
-            [(header::CONTENT_TYPE, "application/json")],
-            "{\"asset_id\": ",
+            json,
+            format!("{{\"padding\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)),
         )
             .into_response()),
         None => Ok(request),
     }
+}
+
+/// An injected fault.
+enum Fault {
+    Status(u16),
+    Malformed,
+    Oversized,
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
