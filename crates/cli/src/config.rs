@@ -54,7 +54,7 @@ pub struct AemConfig {
     pub ims_token_url: Option<String>,
 }
 
-/// Seconds an IMS token request may take.
+/// How long an IMS token request may take.
 const IMS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl AemConfig {
@@ -108,7 +108,7 @@ impl AemConfig {
 }
 
 /// An IMS or key-host URL must be https; plain http is allowed only to this machine (emulators, tests).
-pub fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
+fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         bail!("{field} is not a URL");
     };

@@ -175,9 +175,9 @@ impl AuthorClient {
     }
 }
 
-/// Sends the request `build` makes with a bearer token from `tokens` (and `X-Api-Key: <client id>` with
-/// IMS client credentials, and `x-gw-ims-org-id` when configured). A 401 refreshes the token once and sends again; a second 401 (or a 403) is
-/// [`DamError::Unauthorized`], saying whose credentials `service` refused.
+/// Sends the request `build` makes with a bearer token from `tokens` (plus `X-Api-Key: <client id>` with IMS
+/// client credentials, and `x-gw-ims-org-id` when configured). A 401 refreshes the token once and sends again;
+/// a second 401 (or a 403) is [`DamError::Unauthorized`], saying whose credentials `service` refused.
 pub(crate) async fn send_authorized(
     tokens: &TokenProvider,
     service: &str,

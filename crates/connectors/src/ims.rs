@@ -306,6 +306,119 @@ impl ImsSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-route IMS on 127.0.0.1 answering every request with a new token living `expires_in` seconds
+    /// (or `status` with an `invalid_client` body); returns its token URL and the request count.
+    async fn fake_ims(status: u16, expires_in: u64) -> (String, Arc<AtomicU64>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        let url = format!(
+            "http://{}/ims/token/v3",
+            listener
+                .local_addr()
+                .unwrap_or_else(|e| unreachable!("{e}"))
+        );
+        let requests = Arc::new(AtomicU64::new(0));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 4096];
+                    let _ = socket.read(&mut buffer).await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let body = if status == 200 {
+                        format!(
+                            r#"{{"access_token":"tok-{n}","token_type":"bearer","expires_in":{expires_in}}}"#
+                        )
+                    } else {
+                        r#"{"error":"invalid_client","error_description":"bad very-secret"}"#
+                            .to_owned()
+                    };
+                    let reply = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    fn provider(token_url: String) -> TokenProvider {
+        TokenProvider::client_credentials(
+            ImsCredentials {
+                token_url,
+                client_id: "client-1".into(),
+                client_secret: "very-secret".into(),
+                org_id: None,
+                scopes: vec!["openid".into()],
+            },
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    #[tokio::test]
+    async fn fifty_concurrent_callers_share_one_mint_and_a_rejection_mints_once_more() {
+        let (url, requests) = fake_ims(200, 3600).await;
+        let tokens = provider(url);
+        let callers: Vec<_> = (0..50)
+            .map(|_| {
+                let tokens = tokens.clone();
+                tokio::spawn(async move { tokens.token().await })
+            })
+            .collect();
+        for caller in callers {
+            assert_eq!(
+                caller.await.ok().and_then(Result::ok).as_deref(),
+                Some("tok-0")
+            );
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 1);
+
+        let refreshers: Vec<_> = (0..20)
+            .map(|_| {
+                let tokens = tokens.clone();
+                tokio::spawn(async move { tokens.refresh_after_rejection("tok-0").await })
+            })
+            .collect();
+        for refresher in refreshers {
+            assert_eq!(
+                refresher.await.ok().and_then(Result::ok).as_deref(),
+                Some("tok-1")
+            );
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 2, "one refresh for all");
+        assert_eq!(tokens.token().await.ok().as_deref(), Some("tok-1"));
+    }
+
+    #[tokio::test]
+    async fn a_token_near_its_expiry_is_minted_again() {
+        let (url, requests) = fake_ims(200, 1).await;
+        let tokens = provider(url);
+        assert_eq!(tokens.token().await.ok().as_deref(), Some("tok-0"));
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        assert_eq!(tokens.token().await.ok().as_deref(), Some("tok-1"));
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_refused_client_is_an_error_without_the_secret() {
+        let (url, _) = fake_ims(401, 0).await;
+        let error = provider(url).token().await.err().map(|e| e.to_string());
+        let text = error.unwrap_or_default();
+        assert!(
+            text.contains("IMS refused the credentials of client client-1"),
+            "{text}"
+        );
+        assert!(text.contains("invalid_client"), "{text}");
+        assert!(!text.contains("very-secret"), "{text}");
+    }
 
     #[test]
     fn debug_hides_the_secret() {

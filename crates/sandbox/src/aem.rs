@@ -55,6 +55,8 @@ pub enum ControlError {
     Handshake { url: String, reason: String },
     #[error("emulator could not start: {0}")]
     Start(String),
+    #[error("new signing keys could not be generated: {0}")]
+    Keys(String),
 }
 
 /// A new asset for [`AemEmulator::create_asset`].
@@ -195,7 +197,7 @@ impl AemEmulator {
             .keys
             .rotate()
             .map(drop)
-            .map_err(|e| ControlError::Start(e.to_string()))
+            .map_err(|e| ControlError::Keys(e.to_string()))
     }
 
     /// While `down` is true, the key host answers 503.
@@ -232,7 +234,7 @@ impl AemEmulator {
     /// reference matcher that accept IMS tokens.
     pub fn ims_token_check(&self) -> TokenVerifier {
         let shared = self.shared.clone();
-        Arc::new(move |token| shared.ims.check(token) == TokenCheck::Live)
+        Arc::new(move |token| matches!(shared.ims.check(token), TokenCheck::Live { .. }))
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -603,7 +605,8 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
-/// A 401 unless the request carries the static token or a live token minted by the IMS endpoint.
+/// A 401 unless the request carries the static token or a live token minted by the IMS endpoint; a minted
+/// token also needs `X-Api-Key: <its client id>` (else 403, as Adobe's gateway answers).
 fn token_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -614,7 +617,17 @@ fn token_refusal(shared: &Shared, headers: &HeaderMap) -> Option<Response> {
         return None;
     }
     let detail = match shared.ims.check(bearer) {
-        TokenCheck::Live => return None,
+        TokenCheck::Live { client_id } => {
+            let api_key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+            if api_key == Some(client_id.as_str()) {
+                return None;
+            }
+            return Some(problem(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Api Key is invalid (X-Api-Key must be the token's client id)",
+            ));
+        }
         TokenCheck::Expired => "the IMS access token has expired",
         TokenCheck::Unknown => "a valid IMS bearer token is required",
     };

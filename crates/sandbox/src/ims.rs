@@ -14,16 +14,19 @@ use std::time::{Duration, Instant};
 /// Tokens IMS minted, and the clients it knows.
 pub(crate) struct ImsState {
     clients: Mutex<HashMap<String, String>>,
-    /// Live tokens and when each expires.
-    tokens: Mutex<HashMap<String, Instant>>,
+    /// Minted tokens: the client each was minted for, and when it expires.
+    tokens: Mutex<HashMap<String, (String, Instant)>>,
     lifetime_secs: AtomicU64,
     mints: AtomicU64,
 }
 
 /// Whether the Author API accepts a presented token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TokenCheck {
-    Live,
+    /// A live token minted for this client (services expect it as `X-Api-Key`).
+    Live {
+        client_id: String,
+    },
     Expired,
     Unknown,
 }
@@ -70,7 +73,9 @@ impl ImsState {
             .unwrap_or_else(PoisonError::into_inner)
             .get(token)
         {
-            Some(expires) if Instant::now() < *expires => TokenCheck::Live,
+            Some((client_id, expires)) if Instant::now() < *expires => TokenCheck::Live {
+                client_id: client_id.clone(),
+            },
             Some(_) => TokenCheck::Expired,
             None => TokenCheck::Unknown,
         }
@@ -114,7 +119,10 @@ impl ImsState {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(
                 token.clone(),
-                Instant::now() + Duration::from_secs(lifetime),
+                (
+                    field("client_id").to_owned(),
+                    Instant::now() + Duration::from_secs(lifetime),
+                ),
             );
         self.mints.fetch_add(1, Ordering::Relaxed);
         Json(json!({ "access_token": token, "token_type": "bearer", "expires_in": lifetime }))

@@ -147,6 +147,22 @@ async fn a_refused_client_secret_is_reported_by_health_and_unlinks_nothing() {
 }
 
 #[tokio::test]
+async fn the_journal_is_read_with_the_minted_token_and_the_client_id_as_api_key() {
+    let mut app = TestApp::spawn().await;
+    app.emulator.register_ims_client(IMS_CLIENT, IMS_SECRET);
+    let credentials = client_credentials(&app, IMS_SECRET);
+    let journal = format!("journal_url = \"{}/events/journal\"", app.emulator.url());
+    app.restart_with_credentials(&credentials, &journal, true);
+    app.put_products(&["JIMS-1"]).await;
+    app.emulator.lose_events(true);
+    let missed = app.approved_asset(json!({ "commerce:skus": ["JIMS-1"] }));
+    app.emulator.lose_events(false);
+    app.wait_for_gallery("JIMS-1", |g| g.iter().any(|(id, _, _)| *id == missed))
+        .await;
+    assert!(app.emulator.ims_mints() >= 1);
+}
+
+#[tokio::test]
 async fn keys_from_the_key_host_survive_a_rotation_and_an_outage_without_refusing_a_delivery() {
     let mut app = TestApp::spawn().await;
     let static_token = format!("access_token = \"{ACCESS_TOKEN}\"");
