@@ -324,11 +324,11 @@ impl IntegrationConfig {
             }
             "asset_to_product_url" => {
                 self.asset_to_product_url = optional(value, |v| endpoint_url(v, urls))?
-                    .or_else(|| defaults.asset_to_product_url.clone().filter(|_| null));
+                    .or_else(|| defaults.asset_to_product_url.clone());
             }
             "product_to_asset_url" => {
                 self.product_to_asset_url = optional(value, |v| endpoint_url(v, urls))?
-                    .or_else(|| defaults.product_to_asset_url.clone().filter(|_| null));
+                    .or_else(|| defaults.product_to_asset_url.clone());
             }
             "matcher_token_url" => {
                 self.matcher_token_url = match optional(value, |v| endpoint_url(v, urls))? {
@@ -338,16 +338,16 @@ impl IntegrationConfig {
             }
             "matcher_client_id" => {
                 self.matcher_client_id = optional(value, |v| text(v, 200))?
-                    .or_else(|| defaults.matcher_client_id.clone().filter(|_| null));
+                    .or_else(|| defaults.matcher_client_id.clone());
             }
             "matcher_client_secret" => {
                 self.matcher_client_secret = optional(value, |v| text(v, 500))?
                     .map(Secret)
-                    .or_else(|| defaults.matcher_client_secret.clone().filter(|_| null));
+                    .or_else(|| defaults.matcher_client_secret.clone());
             }
             "matcher_ims_org_id" => {
                 self.matcher_ims_org_id = optional(value, |v| text(v, 200))?
-                    .or_else(|| defaults.matcher_ims_org_id.clone().filter(|_| null));
+                    .or_else(|| defaults.matcher_ims_org_id.clone());
             }
             "matcher_scopes" => {
                 self.matcher_scopes = if null {

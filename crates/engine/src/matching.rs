@@ -211,9 +211,12 @@ impl Engine {
                         tracing::info!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset that is not eligible");
                         continue;
                     }
-                    let facts = LinkFacts::read(&meta, &mut Vec::new())
-                        .map_err(|e| format!("{}: metadata: {e}", found.asset_id))?;
-                    links.push(found.link(sku, &facts));
+                    match LinkFacts::read(&meta, &mut Vec::new()) {
+                        Ok(facts) => links.push(found.link(sku, &facts)),
+                        Err(reason) => {
+                            tracing::warn!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset whose metadata breaks the contract; not linked");
+                        }
+                    }
                 }
                 Ok(MetadataReply::NotFound) => {
                     tracing::info!(%sku, asset = %found.asset_id, "product-to-asset named an asset AEM does not have");
