@@ -139,9 +139,9 @@ async fn skip_writes_nothing_and_a_failing_matcher_loses_no_link_then_recovers()
 
     type Fault = fn(&MatcherEmulator);
     let faults: [(Fault, Fault, &str); 4] = [
-        (|m| m.fail_next(500, 2), |_| {}, "HTTP 500"),
-        (|m| m.malformed_next(2), |_| {}, "not the documented JSON"),
-        (|m| m.oversized_next(2), |_| {}, "larger than"),
+        (|m| m.fail_next(500, 1), |_| {}, "HTTP 500"),
+        (|m| m.malformed_next(1), |_| {}, "not the documented JSON"),
+        (|m| m.oversized_next(1), |_| {}, "larger than"),
         (
             |m| m.set_latency(Duration::from_millis(1_500)),
             |m| m.set_latency(Duration::ZERO),
