@@ -5,8 +5,8 @@
 //! - `read`: the storefront read API against a trivial axum handler measured in the same run.
 
 use crate::demo::{
-    DemoSink, Expected, SandboxRun, add_products, expected_galleries, served_galleries,
-    store_galleries, work_dir,
+    DemoMatching, DemoSink, Expected, SandboxRun, add_products, expected_galleries,
+    served_galleries, store_galleries, work_dir,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -316,7 +316,7 @@ async fn prepared_run(
     assets: usize,
     seed: u64,
 ) -> anyhow::Result<(SandboxRun, Vec<Loaded>)> {
-    let run = SandboxRun::start(dir, sink, false).await?;
+    let run = SandboxRun::start(dir, sink, DemoMatching::Sku, false).await?;
     if let Some(store) = &run.store_emulator {
         store.set_conditions(commerce_latency_ms, 0.0);
     }

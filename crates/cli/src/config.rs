@@ -5,7 +5,7 @@ use connectors::ims::{DEFAULT_IMS_TOKEN_URL, ImsCredentials, TokenProvider};
 use connectors::ioevents::{DEFAULT_KEY_HOST, KeyHostSettings};
 use connectors::magento::MagentoAuth;
 use connectors::oauth1::OAuth1Credentials;
-use domain::config::IntegrationConfig;
+use domain::config::{IntegrationConfig, UrlPolicy};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::fmt;
@@ -306,8 +306,20 @@ pub struct SyncConfig {
     pub enabled: bool,
     #[serde(default = "default_sku_attribute")]
     pub sku_attribute: String,
-    /// `match_by_sku`.
+    /// `match_by_sku` (default), `filename` or `custom_match`.
     pub matching_rule: Option<String>,
+    /// `filename`: regular expressions over `repo:name` with a named group `sku` (and optionally `position`,
+    /// `role`); the first that matches wins.
+    pub filename_rules: Option<Vec<String>>,
+    /// `custom_match`: the matcher's asset-to-product endpoint.
+    pub asset_to_product_url: Option<String>,
+    /// `custom_match`: the matcher's product-to-asset endpoint.
+    pub product_to_asset_url: Option<String>,
+    /// Lets matcher and token URLs use plain http (local testing only; default false).
+    #[serde(default)]
+    pub allow_insecure_matcher_urls: bool,
+    /// Seconds one custom matcher call may take (default 10).
+    pub matcher_timeout_seconds: Option<u64>,
     /// `aem_assets` (default) or `commerce`.
     pub visualization_owner: Option<String>,
     /// A host or https URL that replaces the delivery host in published URLs.
@@ -332,6 +344,11 @@ impl Default for SyncConfig {
             enabled: true,
             sku_attribute: default_sku_attribute(),
             matching_rule: None,
+            filename_rules: None,
+            asset_to_product_url: None,
+            product_to_asset_url: None,
+            allow_insecure_matcher_urls: false,
+            matcher_timeout_seconds: None,
             visualization_owner: None,
             asset_custom_domain: None,
             resync_on_metadata_change: None,
@@ -437,6 +454,9 @@ impl Config {
         if self.sync.max_skus_per_asset == Some(0) {
             bail!("sync.max_skus_per_asset must be at least 1");
         }
+        if self.sync.matcher_timeout_seconds == Some(0) {
+            bail!("sync.matcher_timeout_seconds must be at least 1");
+        }
         if self.sync.anti_entropy_seconds == Some(0) {
             bail!("sync.anti_entropy_seconds must be at least 1");
         }
@@ -456,6 +476,18 @@ impl Config {
             (
                 "matching_rule",
                 self.sync.matching_rule.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "filename_rules",
+                self.sync.filename_rules.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "asset_to_product_url",
+                self.sync.asset_to_product_url.as_ref().map(|v| json!(v)),
+            ),
+            (
+                "product_to_asset_url",
+                self.sync.product_to_asset_url.as_ref().map(|v| json!(v)),
             ),
             (
                 "visualization_owner",
@@ -479,7 +511,7 @@ impl Config {
                 initial.insert(key.into(), value);
             }
         }
-        match defaults.apply_change(&Value::Object(initial), &defaults) {
+        match defaults.apply_change(&Value::Object(initial), &defaults, self.url_policy()) {
             Ok((config, _)) => Ok(config),
             Err(errors) => {
                 let list: Vec<String> = errors
@@ -488,6 +520,15 @@ impl Config {
                     .collect();
                 bail!("invalid [sync] settings: {}", list.join("; "))
             }
+        }
+    }
+
+    /// Whether matcher URLs may be plain http.
+    pub fn url_policy(&self) -> UrlPolicy {
+        if self.sync.allow_insecure_matcher_urls {
+            UrlPolicy::AllowInsecure
+        } else {
+            UrlPolicy::HttpsOnly
         }
     }
 

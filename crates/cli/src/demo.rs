@@ -9,6 +9,7 @@ use domain::metadata::{AssetMetadata, Evaluation, evaluate};
 use domain::{MatchSettings, Sku};
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
 use sandbox::commerce::{CommerceEmulator, CommerceSettings};
+use sandbox::matcher::{MatcherEmulator, MatcherSettings};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +20,8 @@ const PROGRAM_ID: &str = "142461";
 const ENVIRONMENT_ID: &str = "1463137";
 const CLIENT_ID: &str = "assetsync-demo";
 const COMMERCE_CONSUMER_KEY: &str = "assetsync-demo-integration";
+const MATCHER_CLIENT_ID: &str = "assetsync-demo-matcher";
+const MATCHER_ORG_ID: &str = "DEMO0000000000@AdobeOrg";
 
 /// `assetsync sandbox` options.
 #[derive(Args)]
@@ -41,6 +44,9 @@ pub struct SandboxArgs {
     /// A webhook to subscribe at start (retried until it answers the challenge).
     #[arg(long)]
     webhook: Option<String>,
+    /// Port on 127.0.0.1 of the reference custom matcher (0 = any free port).
+    #[arg(long, default_value_t = 9102)]
+    matcher_port: u16,
 }
 
 /// `assetsync demo` options.
@@ -74,6 +80,19 @@ pub struct DemoArgs {
     /// fails the run.
     #[arg(long)]
     verify: bool,
+    /// How assets are matched: by their SKU metadata, or by the sandbox's reference custom matcher (called
+    /// with IMS client credentials).
+    #[arg(long, value_enum, default_value_t = DemoMatching::Sku)]
+    matching: DemoMatching,
+}
+
+/// The demo's matching rule.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoMatching {
+    /// `match_by_sku`.
+    Sku,
+    /// `custom_match` against the sandbox's reference matcher.
+    Custom,
 }
 
 /// The demo's commerce side.
@@ -102,6 +121,19 @@ pub async fn sandbox(args: SandboxArgs) -> anyhow::Result<ExitCode> {
         emulator.url(),
         args.client_id,
         emulator.url()
+    );
+    let matcher = MatcherEmulator::start(
+        MatcherSettings {
+            bearer_token: Some(emulator.ims_token_check()),
+            org_id: None,
+        },
+        args.matcher_port,
+    )
+    .await?;
+    println!(
+        "reference custom matcher (bearer tokens of that IMS): asset_to_product_url = {}, product_to_asset_url = {}",
+        matcher.asset_to_product_url(),
+        matcher.product_to_asset_url()
     );
     println!(
         "public keys: {}",
@@ -148,12 +180,19 @@ pub(crate) struct SandboxRun {
     pub store_emulator: Option<CommerceEmulator>,
     pub service: Service,
     pub admin_token: String,
+    /// The reference custom matcher, when assets are matched by it.
+    pub matcher: Option<MatcherEmulator>,
 }
 
 impl SandboxRun {
-    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one, and the service; with
-    /// `journal`, the service also reads the emulator's event journal.
-    pub(crate) async fn start(dir: &Path, sink: DemoSink, journal: bool) -> anyhow::Result<Self> {
+    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one, the reference matcher when
+    /// `matching` asks for it, and the service; with `journal`, the service also reads the emulator's journal.
+    pub(crate) async fn start(
+        dir: &Path,
+        sink: DemoSink,
+        matching: DemoMatching,
+        journal: bool,
+    ) -> anyhow::Result<Self> {
         let access_token = format!("demo-{}", sandbox::aem::random_uuid());
         let emulator = AemEmulator::start(
             AemSettings {
@@ -189,6 +228,24 @@ impl SandboxRun {
                 )
                 .await?,
             ),
+        };
+        // The reference matcher accepts only live IMS tokens of the emulator and the demo's org id.
+        let matcher_secret = sandbox::aem::random_uuid();
+        let matcher = match matching {
+            DemoMatching::Sku => None,
+            DemoMatching::Custom => {
+                emulator.register_ims_client(MATCHER_CLIENT_ID, &matcher_secret);
+                Some(
+                    MatcherEmulator::start(
+                        MatcherSettings {
+                            bearer_token: Some(emulator.ims_token_check()),
+                            org_id: Some(MATCHER_ORG_ID.into()),
+                        },
+                        0,
+                    )
+                    .await?,
+                )
+            }
         };
         let admin_token = sandbox::aem::random_uuid();
         let config = Config {
@@ -227,7 +284,16 @@ impl SandboxRun {
                     ..CommerceConfig::default()
                 },
             },
-            sync: SyncConfig::default(),
+            sync: match &matcher {
+                None => SyncConfig::default(),
+                Some(matcher) => SyncConfig {
+                    matching_rule: Some("custom_match".into()),
+                    asset_to_product_url: Some(matcher.asset_to_product_url()),
+                    product_to_asset_url: Some(matcher.product_to_asset_url()),
+                    allow_insecure_matcher_urls: true,
+                    ..SyncConfig::default()
+                },
+            },
             metrics: MetricsConfig {
                 enabled: true,
                 listen: ([127, 0, 0, 1], 0).into(),
@@ -235,11 +301,24 @@ impl SandboxRun {
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let service = Service::start(&config, listener).await?;
+        if matcher.is_some() {
+            // The matcher's credentials, as an operator would upload them (write-only secret).
+            service
+                .engine
+                .update_config(&json!({
+                    "matcher_client_id": MATCHER_CLIENT_ID,
+                    "matcher_client_secret": matcher_secret,
+                    "matcher_ims_org_id": MATCHER_ORG_ID,
+                    "matcher_token_url": format!("{}/ims/token/v3", emulator.url()),
+                }))
+                .await?;
+        }
         Ok(Self {
             emulator,
             store_emulator,
             service,
             admin_token,
+            matcher,
         })
     }
 }
@@ -512,7 +591,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         store_emulator,
         service,
         admin_token,
-    } = SandboxRun::start(&dir, args.sink, true).await?;
+        matcher: _matcher,
+    } = SandboxRun::start(&dir, args.sink, args.matching, true).await?;
     emulator
         .subscribe(&format!("{}/events/aem", service.url))
         .await?;

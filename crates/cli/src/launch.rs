@@ -79,6 +79,8 @@ impl Service {
                     .saturating_mul(24 * 3600),
             ),
             anti_entropy: Duration::from_secs(config.sync.anti_entropy_seconds.unwrap_or(600)),
+            matcher_timeout: Duration::from_secs(config.sync.matcher_timeout_seconds.unwrap_or(10)),
+            matcher_urls: config.url_policy(),
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();

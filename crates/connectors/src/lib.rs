@@ -10,5 +10,6 @@ pub mod ims;
 pub mod ioevents;
 pub mod journal;
 pub mod magento;
+pub mod matcher;
 pub mod oauth1;
 pub mod sink;

@@ -3,16 +3,59 @@
 //! to its default (the reference's "Use system value"), `author_url` is a write-only shortcut that fills the
 //! program and environment ids.
 
+use crate::ids::Role;
+use crate::matching::FilenameRules;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 /// How assets are matched to products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MatchingRule {
+    /// The asset's `commerce:skus`, `commerce:roles` and `commerce:positions` (reference §5).
     MatchBySku,
+    /// Regular expressions over the asset's file name (`filename_rules`).
+    Filename,
+    /// The merchant's App Builder endpoints (reference §6).
+    CustomMatch,
 }
+
+/// A write-only value (a client secret): stored, never shown. `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one request that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Whether matcher and token URLs may use plain http (`allow_insecure_matcher_urls`, for local testing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UrlPolicy {
+    #[default]
+    HttpsOnly,
+    AllowInsecure,
+}
+
+/// Adobe IMS's token endpoint (client-credentials flow), the default `matcher_token_url`.
+pub const IMS_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/token/v3";
+/// Fields that are write-only: `GET` shows `<field>_set` instead.
+pub const SECRET_FIELDS: [&str; 1] = ["matcher_client_secret"];
 
 /// Whose images the storefront shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +80,43 @@ pub struct IntegrationConfig {
     /// `https://<host>` when set: published URLs use it instead of the delivery host.
     pub asset_custom_domain: Option<String>,
     pub resync_on_metadata_change: bool,
+    /// `matching_rule = "filename"`: the rules, first match wins.
+    #[serde(default)]
+    pub filename_rules: FilenameRules,
+    /// Roles of a filename match at position 1 whose rule gives no `role`.
+    #[serde(default = "default_filename_roles")]
+    pub filename_default_roles: BTreeSet<Role>,
+    /// `matching_rule = "custom_match"`: the asset-to-product endpoint (§6.2).
+    #[serde(default)]
+    pub asset_to_product_url: Option<String>,
+    /// `matching_rule = "custom_match"`: the product-to-asset endpoint (§6.3); unset = new products get no
+    /// links from the matcher.
+    #[serde(default)]
+    pub product_to_asset_url: Option<String>,
+    /// The matcher's IMS client-credentials token endpoint.
+    #[serde(default = "default_token_url")]
+    pub matcher_token_url: String,
+    #[serde(default)]
+    pub matcher_client_id: Option<String>,
+    /// Write-only.
+    #[serde(default)]
+    pub matcher_client_secret: Option<Secret>,
+    /// Sent as `x-gw-ims-org-id`.
+    #[serde(default)]
+    pub matcher_ims_org_id: Option<String>,
+    #[serde(default)]
+    pub matcher_scopes: Vec<String>,
+}
+
+fn default_filename_roles() -> BTreeSet<Role> {
+    ["image", "small_image", "thumbnail"]
+        .into_iter()
+        .filter_map(|r| Role::parse(r).ok())
+        .collect()
+}
+
+fn default_token_url() -> String {
+    IMS_TOKEN_URL.to_owned()
 }
 
 /// Field name → what is wrong with it.
@@ -63,6 +143,15 @@ impl IntegrationConfig {
             visualization_owner: VisualizationOwner::AemAssets,
             asset_custom_domain: None,
             resync_on_metadata_change: true,
+            filename_rules: FilenameRules::default(),
+            filename_default_roles: default_filename_roles(),
+            asset_to_product_url: None,
+            product_to_asset_url: None,
+            matcher_token_url: default_token_url(),
+            matcher_client_id: None,
+            matcher_client_secret: None,
+            matcher_ims_org_id: None,
+            matcher_scopes: Vec::new(),
         }
     }
 
@@ -72,14 +161,20 @@ impl IntegrationConfig {
             || self.environment_id != other.environment_id
             || self.matching_rule != other.matching_rule
             || self.sku_attribute != other.sku_attribute
+            || (self.matching_rule == MatchingRule::Filename
+                && (self.filename_rules != other.filename_rules
+                    || self.filename_default_roles != other.filename_default_roles))
+            || (self.matching_rule == MatchingRule::CustomMatch
+                && self.asset_to_product_url != other.asset_to_product_url)
     }
 
     /// Applies a change (a JSON object) and returns the new configuration and what changed, or one error per
-    /// field. `defaults` gives the value of a field set to `null`.
+    /// field. `defaults` gives the value of a field set to `null`; `urls` whether matcher URLs may be http.
     pub fn apply_change(
         &self,
         change: &Value,
         defaults: &Self,
+        urls: UrlPolicy,
     ) -> Result<(Self, Vec<FieldChange>), FieldErrors> {
         let mut errors = FieldErrors::new();
         let Some(change) = change.as_object() else {
@@ -91,9 +186,14 @@ impl IntegrationConfig {
         };
         let mut next = self.clone();
         for (field, value) in change {
-            if let Err(message) = next.set(field, value, defaults, change) {
+            if let Err(message) = next.set(field, value, defaults, change, urls) {
                 errors.insert(field.clone(), message);
             }
+        }
+        if errors.is_empty()
+            && let Err(message) = next.check_rule()
+        {
+            errors.insert("matching_rule".into(), message);
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -117,6 +217,7 @@ impl IntegrationConfig {
         value: &Value,
         defaults: &Self,
         whole: &Map<String, Value>,
+        urls: UrlPolicy,
     ) -> Result<(), String> {
         let null = value.is_null();
         match field {
@@ -166,13 +267,13 @@ impl IntegrationConfig {
                 self.matching_rule = match value.as_str() {
                     None if null => defaults.matching_rule,
                     Some("match_by_sku") => MatchingRule::MatchBySku,
-                    Some("custom_match") => {
+                    Some("filename") => MatchingRule::Filename,
+                    Some("custom_match") => MatchingRule::CustomMatch,
+                    _ => {
                         return Err(
-                            "custom_match is not available in this version (match_by_sku is)"
-                                .into(),
+                            "must be \"match_by_sku\", \"filename\" or \"custom_match\"".into()
                         );
                     }
-                    _ => return Err("must be \"match_by_sku\"".into()),
                 }
             }
             "sku_attribute" => {
@@ -204,16 +305,159 @@ impl IntegrationConfig {
                     boolean(value)?
                 };
             }
+            "filename_rules" => {
+                self.filename_rules = if null {
+                    defaults.filename_rules.clone()
+                } else {
+                    FilenameRules::parse(&string_list(value, MAX_PATTERN_CHARS)?)?
+                };
+            }
+            "filename_default_roles" => {
+                self.filename_default_roles = if null {
+                    defaults.filename_default_roles.clone()
+                } else {
+                    string_list(value, 100)?
+                        .iter()
+                        .map(|r| Role::parse(r).map_err(|e| e.to_string()))
+                        .collect::<Result<_, _>>()?
+                };
+            }
+            "asset_to_product_url" => {
+                self.asset_to_product_url = optional(value, |v| endpoint_url(v, urls))?
+                    .or_else(|| defaults.asset_to_product_url.clone());
+            }
+            "product_to_asset_url" => {
+                self.product_to_asset_url = optional(value, |v| endpoint_url(v, urls))?
+                    .or_else(|| defaults.product_to_asset_url.clone());
+            }
+            "matcher_token_url" => {
+                self.matcher_token_url = match optional(value, |v| endpoint_url(v, urls))? {
+                    Some(url) => url,
+                    None => defaults.matcher_token_url.clone(),
+                };
+            }
+            "matcher_client_id" => {
+                self.matcher_client_id = optional(value, |v| text(v, 200))?
+                    .or_else(|| defaults.matcher_client_id.clone());
+            }
+            "matcher_client_secret" => {
+                self.matcher_client_secret = optional(value, |v| text(v, 500))?
+                    .map(Secret)
+                    .or_else(|| defaults.matcher_client_secret.clone());
+            }
+            "matcher_ims_org_id" => {
+                self.matcher_ims_org_id = optional(value, |v| text(v, 200))?
+                    .or_else(|| defaults.matcher_ims_org_id.clone());
+            }
+            "matcher_scopes" => {
+                self.matcher_scopes = if null {
+                    defaults.matcher_scopes.clone()
+                } else {
+                    string_list(value, 200)?
+                };
+            }
             _ => return Err("unknown field".into()),
         }
         Ok(())
     }
 
-    /// The configuration as API fields (what `GET /api/v1/config` returns).
+    /// The settings the chosen rule needs are all there.
+    fn check_rule(&self) -> Result<(), String> {
+        match self.matching_rule {
+            MatchingRule::MatchBySku => Ok(()),
+            MatchingRule::Filename if self.filename_rules.is_empty() => {
+                Err("filename needs filename_rules (at least one)".into())
+            }
+            MatchingRule::Filename => Ok(()),
+            MatchingRule::CustomMatch if self.asset_to_product_url.is_none() => {
+                Err("custom_match needs asset_to_product_url".into())
+            }
+            MatchingRule::CustomMatch
+                if self.matcher_client_id.is_some() != self.matcher_client_secret.is_some() =>
+            {
+                Err("custom_match authentication needs both matcher_client_id and matcher_client_secret (or neither)".into())
+            }
+            MatchingRule::CustomMatch => Ok(()),
+        }
+    }
+
+    /// The configuration as API fields (what `GET /api/v1/config` returns): a secret shows only as
+    /// `<field>_set`.
     pub fn as_fields(&self) -> BTreeMap<String, Value> {
-        match serde_json::to_value(self) {
+        let mut fields: BTreeMap<String, Value> = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map.into_iter().collect(),
             _ => BTreeMap::new(),
+        };
+        for secret in SECRET_FIELDS {
+            let set = fields.remove(secret).is_some_and(|v| !v.is_null());
+            fields.insert(format!("{secret}_set"), Value::Bool(set));
+        }
+        fields
+    }
+
+    /// Reads an App Builder `workspace.json` (reference §6.1) into a change of the matcher's credentials:
+    /// org id, client id, the first client secret and the scopes. One error per missing or malformed field,
+    /// named by its path.
+    pub fn workspace_change(workspace: &Value) -> Result<Value, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut change = Map::new();
+        let org = "project.org.ims_org_id";
+        match workspace
+            .pointer("/project/org/ims_org_id")
+            .and_then(Value::as_str)
+        {
+            Some(id) if !id.trim().is_empty() => {
+                change.insert("matcher_ims_org_id".into(), Value::from(id.trim()));
+            }
+            _ => {
+                errors.insert(org.into(), "missing or not a string".into());
+            }
+        }
+        let credentials = "project.workspace.details.credentials";
+        let oauth = workspace
+            .pointer("/project/workspace/details/credentials")
+            .and_then(Value::as_array)
+            .and_then(|list| list.iter().find_map(|c| c.get("oauth_server_to_server")));
+        let Some(oauth) = oauth else {
+            errors.insert(
+                credentials.into(),
+                "holds no oauth_server_to_server credential".into(),
+            );
+            return Err(errors);
+        };
+        let at = format!("{credentials}[].oauth_server_to_server");
+        match oauth.get("client_id").and_then(Value::as_str) {
+            Some(id) if !id.trim().is_empty() => {
+                change.insert("matcher_client_id".into(), Value::from(id.trim()));
+            }
+            _ => {
+                errors.insert(format!("{at}.client_id"), "missing or not a string".into());
+            }
+        }
+        match oauth.pointer("/client_secrets/0").and_then(Value::as_str) {
+            Some(secret) if !secret.trim().is_empty() => {
+                change.insert("matcher_client_secret".into(), Value::from(secret.trim()));
+            }
+            _ => {
+                errors.insert(
+                    format!("{at}.client_secrets"),
+                    "must hold at least one secret".into(),
+                );
+            }
+        }
+        match oauth.get("scopes") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(scopes)) if scopes.iter().all(Value::is_string) => {
+                change.insert("matcher_scopes".into(), Value::Array(scopes.clone()));
+            }
+            Some(_) => {
+                errors.insert(format!("{at}.scopes"), "must be a list of strings".into());
+            }
+        }
+        if errors.is_empty() {
+            Ok(Value::Object(change))
+        } else {
+            Err(errors)
         }
     }
 }
@@ -229,6 +473,58 @@ fn text(value: &Value, max: usize) -> Result<String, String> {
         ));
     }
     Ok(s.to_owned())
+}
+
+/// Longest filename pattern accepted, in characters.
+const MAX_PATTERN_CHARS: usize = crate::matching::MAX_PATTERN_BYTES;
+
+/// `null` → `None`, else the parsed value.
+fn optional<T>(
+    value: &Value,
+    parse: impl FnOnce(&Value) -> Result<T, String>,
+) -> Result<Option<T>, String> {
+    if value.is_null() {
+        Ok(None)
+    } else {
+        parse(value).map(Some)
+    }
+}
+
+/// A list of strings, each at most `max` characters.
+fn string_list(value: &Value, max: usize) -> Result<Vec<String>, String> {
+    value
+        .as_array()
+        .ok_or("must be a list of strings")?
+        .iter()
+        .enumerate()
+        .map(|(index, item)| text(item, max).map_err(|e| format!("item {index} {e}")))
+        .collect()
+}
+
+/// An endpoint URL: https (http only under [`UrlPolicy::AllowInsecure`]), a host, no user info, no fragment.
+pub fn endpoint_url(value: &Value, urls: UrlPolicy) -> Result<String, String> {
+    let url = text(value, 2_000)?;
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or("must be an absolute https URL")?;
+    match (scheme.to_ascii_lowercase().as_str(), urls) {
+        ("https", _) | ("http", UrlPolicy::AllowInsecure) => {}
+        ("http", UrlPolicy::HttpsOnly) => {
+            return Err(
+                "must be https (plain http only with allow_insecure_matcher_urls = true, for local testing)"
+                    .into(),
+            );
+        }
+        _ => return Err("must be an absolute https URL".into()),
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not carry user info (user:password@); use the credential fields".into());
+    }
+    if authority.is_empty() || url.contains('#') || url.chars().any(char::is_whitespace) {
+        return Err("must be an absolute URL with a host, no fragment and no spaces".into());
+    }
+    Ok(url)
 }
 
 fn digits(value: &Value) -> Result<String, String> {
@@ -320,12 +616,17 @@ mod tests {
         let (changed, changes) = base().apply_change(
             &json!({ "sku_attribute": "custom:skus", "sync_enabled": false }),
             &base(),
+            UrlPolicy::HttpsOnly,
         )?;
         assert_eq!(changed.sku_attribute, "custom:skus");
         assert!(!changed.sync_enabled);
         assert_eq!(changed.program_id, "142461");
         assert_eq!(changes.len(), 2);
-        let (restored, _) = changed.apply_change(&json!({ "sku_attribute": null }), &base())?;
+        let (restored, _) = changed.apply_change(
+            &json!({ "sku_attribute": null }),
+            &base(),
+            UrlPolicy::HttpsOnly,
+        )?;
         assert_eq!(restored.sku_attribute, "commerce:skus");
         assert!(!restored.sync_enabled);
         Ok(())
@@ -336,6 +637,7 @@ mod tests {
         let (changed, _) = base().apply_change(
             &json!({ "author_url": "https://author-p1234-e5678.adobeaemcloud.com/" }),
             &base(),
+            UrlPolicy::HttpsOnly,
         )?;
         assert_eq!(
             (changed.program_id.as_str(), changed.environment_id.as_str()),
@@ -357,6 +659,7 @@ mod tests {
                     "colour": "blue",
                 }),
                 &base(),
+                UrlPolicy::HttpsOnly,
             )
             .err()
             .unwrap_or_default();

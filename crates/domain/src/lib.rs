@@ -10,6 +10,7 @@ pub mod events;
 pub mod gallery;
 pub mod ids;
 pub mod latency;
+pub mod matching;
 pub mod media_files;
 pub mod metadata;
 pub mod retry;

@@ -55,11 +55,13 @@ impl AssetMetadata {
         Ok(serde_json::from_slice(bytes)?)
     }
 
-    fn asset_str(&self, key: &str) -> Option<&str> {
+    /// A string field of `assetMetadata` (or a list holding one string).
+    pub fn asset_str(&self, key: &str) -> Option<&str> {
         single_string(self.asset.get(key))
     }
 
-    fn repo_str(&self, key: &str) -> Option<&str> {
+    /// A string field of `repositoryMetadata` (or a list holding one string).
+    pub fn repo_str(&self, key: &str) -> Option<&str> {
         single_string(self.repository.get(key))
     }
 }
@@ -113,8 +115,9 @@ pub fn evaluate(meta: &AssetMetadata, settings: &MatchSettings) -> Evaluation {
     }
 }
 
-/// `None` when the asset is eligible, else the reason it is not.
-fn ineligibility(meta: &AssetMetadata) -> Option<String> {
+/// `None` when the asset is eligible (approved, for commerce, activated to delivery), else the reason it is
+/// not. Every matching rule applies it first.
+pub fn ineligibility(meta: &AssetMetadata) -> Option<String> {
     let status = meta.asset_str("dam:status").map(str::trim);
     if status != Some("approved") {
         return Some(format!(
@@ -135,34 +138,77 @@ fn ineligibility(meta: &AssetMetadata) -> Option<String> {
 
 type Links = (Vec<DesiredLink>, Vec<String>);
 
+/// What every link of an asset shares, whatever the rule: label, media type, content id and modify date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkFacts {
+    pub label: Option<String>,
+    pub media_type: MediaType,
+    pub content_id: ContentId,
+    pub modified_ms: i64,
+}
+
+impl LinkFacts {
+    /// Reads the shared facts from the metadata (warnings for values that are cut); an unreadable modify date
+    /// breaks the contract.
+    pub fn read(meta: &AssetMetadata, warnings: &mut Vec<String>) -> Result<Self, String> {
+        let label = label(meta, warnings)?;
+        let media_type = MediaType::from_format(
+            meta.repo_str("dc:format")
+                .or_else(|| meta.asset_str("dc:format")),
+        );
+        let content_id = ContentId(
+            meta.repo_str("dam:sha1")
+                .or_else(|| meta.repo_str("repo:version"))
+                .unwrap_or("unknown")
+                .to_owned(),
+        );
+        let modified_ms = match meta.repository.get("repo:modifyDate") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(raw)) => parse_rfc3339_ms(raw)
+                .ok_or_else(|| format!("repo:modifyDate {raw:?} is not an RFC 3339 time"))?,
+            Some(other) => {
+                return Err(format!(
+                    "repo:modifyDate is {}, not an RFC 3339 time",
+                    kind(other)
+                ));
+            }
+        };
+        Ok(Self {
+            label,
+            media_type,
+            content_id,
+            modified_ms,
+        })
+    }
+
+    /// The link of `asset_id` on `sku` with these facts.
+    pub fn link(
+        &self,
+        asset_id: &AssetId,
+        sku: Sku,
+        roles: BTreeSet<Role>,
+        position: Option<u32>,
+    ) -> DesiredLink {
+        DesiredLink {
+            asset_id: asset_id.clone(),
+            sku,
+            roles,
+            position,
+            label: self.label.clone(),
+            media_type: self.media_type,
+            content_id: self.content_id.clone(),
+            modified_ms: self.modified_ms,
+        }
+    }
+}
+
 fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links, String> {
     let mut warnings = Vec::new();
     let attribute = settings.sku_attribute.as_str();
     let skus = string_list(meta.asset.get(attribute), attribute)?;
     let roles = string_list(meta.asset.get("commerce:roles"), "commerce:roles")?;
     let positions = positions(meta.asset.get("commerce:positions"))?;
-    let label = label(meta, &mut warnings)?;
-    let media_type = MediaType::from_format(
-        meta.repo_str("dc:format")
-            .or_else(|| meta.asset_str("dc:format")),
-    );
-    let content_id = ContentId(
-        meta.repo_str("dam:sha1")
-            .or_else(|| meta.repo_str("repo:version"))
-            .unwrap_or("unknown")
-            .to_owned(),
-    );
-    let modified_ms = match meta.repository.get("repo:modifyDate") {
-        None | Some(Value::Null) => 0,
-        Some(Value::String(raw)) => parse_rfc3339_ms(raw)
-            .ok_or_else(|| format!("repo:modifyDate {raw:?} is not an RFC 3339 time"))?,
-        Some(other) => {
-            return Err(format!(
-                "repo:modifyDate is {}, not an RFC 3339 time",
-                kind(other)
-            ));
-        }
-    };
+    let facts = LinkFacts::read(meta, &mut warnings)?;
 
     let mut links: Vec<DesiredLink> = Vec::new();
     if skus.len() > settings.max_skus {
@@ -211,16 +257,7 @@ fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links
             existing.roles.extend(link_roles);
             continue;
         }
-        links.push(DesiredLink {
-            asset_id: meta.asset_id.clone(),
-            sku,
-            roles: link_roles,
-            position,
-            label: label.clone(),
-            media_type,
-            content_id: content_id.clone(),
-            modified_ms,
-        });
+        links.push(facts.link(&meta.asset_id, sku, link_roles, position));
     }
     Ok((links, warnings))
 }

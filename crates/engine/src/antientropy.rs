@@ -52,9 +52,13 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
             .upsert_products(&products.skus, now_ms())
             .await
             .map_err(|e| e.to_string())?;
-        if added > 0 {
-            tracing::info!(added, "anti-entropy: products found without an event");
+        if !added.is_empty() {
+            tracing::info!(
+                added = added.len(),
+                "anti-entropy: products found without an event"
+            );
             engine.skus_ready.notify_one();
+            engine.products_arrived(&added, &serde_json::json!({ "source": "anti_entropy" }));
         }
         if u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty() {
             return Ok(());

@@ -2,11 +2,12 @@
 //! every product of the commerce side, and reconciles everything through the store's bulk path. Its SKU
 //! work yields to live work; it resumes from its checkpoint after a crash; at most one runs and one waits.
 
+use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
 use connectors::aem::DamError;
-use domain::MatchSettings;
-use domain::metadata::{Evaluation, evaluate};
+use domain::metadata::Evaluation;
 use domain::retry::retry_delay_ms;
+use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -17,6 +18,8 @@ use tokio::sync::watch;
 const ASSET_PAGE: u32 = 200;
 /// Products per commerce page.
 const PRODUCT_PAGE: u32 = 200;
+/// Assets of a page matched at once (a custom matcher is called over HTTP).
+const MATCH_CONCURRENCY: usize = 8;
 /// Attempts at one page before the sync fails.
 const PAGE_ATTEMPTS: u32 = 6;
 
@@ -125,33 +128,47 @@ async fn sync_assets(
     loop {
         stopping(shutdown)?;
         let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
-        let matching = MatchSettings {
-            sku_attribute: engine.config().sku_attribute.clone(),
-            max_skus: engine.settings.max_skus_per_asset,
-        };
-        let assets: Vec<BulkAsset> = page
+        // A custom matcher is called for several assets at once; the page keeps its order.
+        let pending: Vec<_> = page
             .results
             .iter()
-            .map(|metadata| {
-                let asset_id = metadata.asset_id.clone();
-                match evaluate(metadata, &matching) {
-                    Evaluation::Eligible { links, warnings } => BulkAsset::Links {
+            .map(|metadata| engine.match_asset(metadata))
+            .collect();
+        let outcomes: Vec<AssetMatch> = stream::iter(pending)
+            .buffered(MATCH_CONCURRENCY)
+            .collect()
+            .await;
+        let matched = page
+            .results
+            .iter()
+            .map(|metadata| metadata.asset_id.clone())
+            .zip(outcomes);
+        let assets: Vec<BulkAsset> = matched
+            .into_iter()
+            .filter_map(|(asset_id, matched)| match matched {
+                AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
+                    Some(BulkAsset::Links {
                         asset_id,
                         links,
                         eligible: true,
                         warnings,
-                    },
-                    Evaluation::NotEligible { reason } => BulkAsset::Links {
+                    })
+                }
+                AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => {
+                    Some(BulkAsset::Links {
                         asset_id,
                         links: Vec::new(),
                         eligible: false,
                         warnings: vec![format!("not synced: {reason}")],
-                    },
-                    Evaluation::Invalid { reason } => BulkAsset::Invalid {
-                        asset_id,
-                        error: format!("metadata: {reason}"),
-                    },
+                    })
                 }
+                AssetMatch::Evaluated(Evaluation::Invalid { reason }) => Some(BulkAsset::Invalid {
+                    asset_id,
+                    error: format!("metadata: {reason}"),
+                }),
+                AssetMatch::Failed(error) => Some(BulkAsset::Invalid { asset_id, error }),
+                // Left out of the page: nothing is written; an asset with links is read again at the end.
+                AssetMatch::Skip => None,
             })
             .collect();
         let total = page.total.unwrap_or(0);
@@ -224,12 +241,13 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
-        engine
+        let added = engine
             .store
             .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
             .await
             .map_err(failed)?;
         engine.skus_ready.notify_one();
+        engine.products_arrived(&added, &serde_json::json!({ "source": "full_sync" }));
         if last {
             return Ok(());
         }

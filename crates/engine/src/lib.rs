@@ -10,6 +10,7 @@ pub mod cache;
 mod fullsync;
 pub mod ingest;
 mod journal;
+pub mod matching;
 pub mod sla;
 pub mod telemetry;
 pub mod verify;
@@ -19,7 +20,8 @@ use cache::{CacheView, GalleryCache};
 use connectors::aem::AuthorClient;
 use connectors::sink::{CommerceSink, SinkState};
 use domain::Sku;
-use domain::config::{FieldChange, FieldErrors, IntegrationConfig, VisualizationOwner};
+use domain::config::{FieldChange, FieldErrors, IntegrationConfig, UrlPolicy, VisualizationOwner};
+use serde_json::Value;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -52,6 +54,10 @@ pub struct EngineSettings {
     pub retention: Duration,
     /// How often the anti-entropy pass runs.
     pub anti_entropy: Duration,
+    /// Time-out of one custom matcher call.
+    pub matcher_timeout: Duration,
+    /// Whether matcher and token URLs may be plain http (`allow_insecure_matcher_urls`).
+    pub matcher_urls: UrlPolicy,
 }
 
 impl Default for EngineSettings {
@@ -68,6 +74,8 @@ impl Default for EngineSettings {
             max_skus_per_asset: 1_000,
             retention: Duration::from_secs(8 * 24 * 3600),
             anti_entropy: Duration::from_secs(600),
+            matcher_timeout: Duration::from_secs(10),
+            matcher_urls: UrlPolicy::HttpsOnly,
         }
     }
 }
@@ -102,6 +110,8 @@ pub struct Engine {
     /// The id of the full sync that began last in this process (0: none yet).
     pub(crate) latest_full_sync: AtomicI64,
     ingest: ingest::IngestHandle,
+    /// The custom matcher's client and the queue of new products for it.
+    matching: matching::Matching,
 }
 
 /// Errors the engine reports to its callers.
@@ -115,6 +125,11 @@ pub enum EngineError {
     InvalidConfig(FieldErrors),
     #[error("{0}")]
     Remote(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request does not fit the matching rule in force (or its input does not parse under it).
+    #[error("{0}")]
+    WrongRule(String),
 }
 
 /// What a saved configuration change did.
@@ -148,6 +163,7 @@ impl Engine {
             cache.put(&sku, &entries);
         }
         let (ingest, ingest_rx) = ingest::channel();
+        let (matching, product_queue) = matching::Matching::new();
         let engine = Arc::new(Self {
             store,
             dam,
@@ -167,6 +183,7 @@ impl Engine {
             event_counters: telemetry::EventCounters::default(),
             latest_full_sync: AtomicI64::new(0),
             ingest,
+            matching,
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -180,6 +197,11 @@ impl Engine {
             tokio::spawn(run_pruner(engine.clone(), shutdown.clone())),
             tokio::spawn(antientropy::run_anti_entropy(
                 engine.clone(),
+                shutdown.clone(),
+            )),
+            tokio::spawn(matching::run_product_matching(
+                engine.clone(),
+                product_queue,
                 shutdown.clone(),
             )),
         ];
@@ -215,7 +237,7 @@ impl Engine {
         let _serial = self.config_changes.lock().await;
         let current = self.config();
         let (next, changes) = current
-            .apply_change(change, &self.config_defaults)
+            .apply_change(change, &self.config_defaults, self.settings.matcher_urls)
             .map_err(EngineError::InvalidConfig)?;
         self.store
             .save_integration_config(&next, &changes, now_ms())
@@ -323,11 +345,15 @@ impl Engine {
         self.ingest.submit(event).await
     }
 
-    /// Adds a product to the built-in catalog; its waiting assets are attached right away.
-    pub async fn add_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+    /// Adds a product to the built-in catalog; its waiting assets are attached right away (and, under
+    /// custom_match, a new product is sent to the matcher's product-to-asset endpoint with `event_data`).
+    pub async fn add_product(&self, sku: &Sku, event_data: &Value) -> Result<bool, EngineError> {
         let created = self.store.upsert_product(sku, now_ms()).await?;
         self.cache.ensure(sku);
         self.skus_ready.notify_one();
+        if created {
+            self.products_arrived(std::slice::from_ref(sku), event_data);
+        }
         Ok(created)
     }
 
@@ -339,14 +365,15 @@ impl Engine {
         Ok(removed)
     }
 
-    /// Adds many products in one transaction.
-    pub async fn add_products(&self, skus: &[Sku]) -> Result<u64, EngineError> {
+    /// Adds many products in one transaction. Returns how many were new.
+    pub async fn add_products(&self, skus: &[Sku]) -> Result<usize, EngineError> {
         let created = self.store.upsert_products(skus, now_ms()).await?;
         for sku in skus {
             self.cache.ensure(sku);
         }
         self.skus_ready.notify_one();
-        Ok(created)
+        self.products_arrived(&created, &serde_json::json!({ "source": "import" }));
+        Ok(created.len())
     }
 
     /// The store, for read-only API queries.

@@ -2,12 +2,13 @@
 //! with `repair`, queues what fixes them (a full sync for DAM drift; a re-write, with adoption by file name, for
 //! commerce drift).
 
+use crate::matching::AssetMatch;
 use crate::{Engine, EngineError, now_ms};
 use connectors::sink::RemoteEntryView;
 use domain::gallery::compute_gallery;
 use domain::media_files::{file_stem, path_carries_stem};
-use domain::metadata::{Evaluation, evaluate};
-use domain::{AppliedEntry, AssetId, DesiredLink, MatchSettings, Sku};
+use domain::metadata::Evaluation;
+use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -160,10 +161,6 @@ impl Engine {
 
     /// Every asset of the DAM (search pages) → the links it asks for now.
     async fn dam_links(&self) -> Result<BTreeMap<AssetId, Vec<DesiredLink>>, EngineError> {
-        let matching = MatchSettings {
-            sku_attribute: self.config().sku_attribute.clone(),
-            max_skus: self.settings.max_skus_per_asset,
-        };
         let mut links = BTreeMap::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -173,14 +170,17 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Remote(format!("AEM search: {e}")))?;
             for metadata in &page.results {
-                match evaluate(metadata, &matching) {
-                    Evaluation::Eligible { links: wanted, .. } => {
+                match self.match_asset(metadata).await {
+                    AssetMatch::Evaluated(Evaluation::Eligible { links: wanted, .. }) => {
                         links.insert(metadata.asset_id.clone(), wanted);
                     }
-                    Evaluation::NotEligible { .. } => {
+                    AssetMatch::Evaluated(Evaluation::NotEligible { .. }) => {
                         links.insert(metadata.asset_id.clone(), Vec::new());
                     }
-                    Evaluation::Invalid { .. } => {}
+                    // Kept as they are: nothing to compare against.
+                    AssetMatch::Evaluated(Evaluation::Invalid { .. })
+                    | AssetMatch::Skip
+                    | AssetMatch::Failed(_) => {}
                 }
             }
             match page.cursor {

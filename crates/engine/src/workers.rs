@@ -3,15 +3,15 @@
 //! the operations through the sink. Work is leased in the store, so it survives a restart, and one SKU is
 //! never written by two workers at once.
 
+use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{ApplyContext, HandmadeLedger, SinkError, SinkOutcome, SinkState};
-use domain::MatchSettings;
 use domain::Sku;
 use domain::config::VisualizationOwner;
 use domain::gallery::HandmadeRecord;
 use domain::gallery::{compute_gallery, reconcile};
-use domain::metadata::{Evaluation, evaluate};
+use domain::metadata::Evaluation;
 use domain::retry::{FailureClass, RetryDecision, decide, retry_delay_ms};
 use std::future::Future;
 use std::sync::Arc;
@@ -208,28 +208,30 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
                 i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX),
             )),
         },
-        Ok(MetadataReply::Found(metadata)) => {
-            let matching = MatchSettings {
-                sku_attribute: engine.config().sku_attribute.clone(),
-                max_skus: engine.settings.max_skus_per_asset,
-            };
-            match evaluate(&metadata, &matching) {
-                Evaluation::Eligible { .. } if metadata_only_change_ignored(engine, work).await => AssetOutcome::Kept {
+        Ok(MetadataReply::Found(metadata)) => match engine.match_asset(&metadata).await {
+            AssetMatch::Evaluated(Evaluation::Eligible { .. })
+                if metadata_only_change_ignored(engine, work).await =>
+            {
+                AssetOutcome::Kept {
                     note: "metadata change of an approved asset not synced (resync_on_metadata_change = false)".into(),
-                },
-                Evaluation::Eligible { links, warnings } => AssetOutcome::Links {
-                    links,
-                    eligible: true,
-                    warnings,
-                    note: None,
-                },
-                Evaluation::NotEligible { reason } => unlinked(&reason),
-                Evaluation::Invalid { reason } => AssetOutcome::Failed {
-                    error: format!("metadata: {reason}"),
-                    retry_at_ms: None,
-                },
+                }
             }
-        }
+            AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => AssetOutcome::Links {
+                links,
+                eligible: true,
+                warnings,
+                note: None,
+            },
+            AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => unlinked(&reason),
+            AssetMatch::Evaluated(Evaluation::Invalid { reason }) => AssetOutcome::Failed {
+                error: format!("metadata: {reason}"),
+                retry_at_ms: None,
+            },
+            AssetMatch::Skip => AssetOutcome::Kept {
+                note: "the custom matcher answered skip: nothing written".into(),
+            },
+            AssetMatch::Failed(error) => failed(engine, work, error, None),
+        },
         Ok(MetadataReply::NotFound) if work.missing_once => {
             unlinked("deleted in AEM (not found twice)")
         }
@@ -237,19 +239,35 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
             retry_at_ms: now_ms()
                 + i64::try_from(engine.settings.confirm_missing_after.as_millis()).unwrap_or(500),
         },
-        Err(error) if work.attempt >= i64::from(engine.settings.max_attempts) => {
-            AssetOutcome::Failed {
-                error: format!(
-                    "{error}; gave up after {} attempts (the next event, the anti-entropy pass or a full sync reads it again)",
-                    work.attempt
-                ),
-                retry_at_ms: None,
-            }
+        Err(error) => {
+            let retry_after_ms = error.retry_after_ms();
+            failed(engine, work, error.to_string(), retry_after_ms)
         }
-        Err(error) => AssetOutcome::Failed {
-            error: error.to_string(),
-            retry_at_ms: Some(retry_at(work.attempt, &error)),
-        },
+    }
+}
+
+/// A failure that keeps the asset's links: retried with backoff until `max_attempts`, then left to the next
+/// event, the anti-entropy pass or a full sync.
+fn failed(
+    engine: &Engine,
+    work: &AssetWork,
+    error: String,
+    retry_after_ms: Option<u64>,
+) -> AssetOutcome {
+    if work.attempt >= i64::from(engine.settings.max_attempts) {
+        return AssetOutcome::Failed {
+            error: format!(
+                "{error}; gave up after {} attempts (the next event, the anti-entropy pass or a full sync reads it again)",
+                work.attempt
+            ),
+            retry_at_ms: None,
+        };
+    }
+    let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
+    let delay = retry_delay_ms(attempt, retry_after_ms, fastrand::f64());
+    AssetOutcome::Failed {
+        error,
+        retry_at_ms: Some(now_ms() + i64::try_from(delay).unwrap_or(i64::MAX)),
     }
 }
 
@@ -272,12 +290,6 @@ fn unlinked(reason: &str) -> AssetOutcome {
         warnings: Vec::new(),
         note: Some(format!("not synced: {reason}")),
     }
-}
-
-fn retry_at(attempt: i64, error: &DamError) -> i64 {
-    let attempt = u32::try_from(attempt).unwrap_or(u32::MAX);
-    let delay = retry_delay_ms(attempt, error.retry_after_ms(), fastrand::f64());
-    now_ms() + i64::try_from(delay).unwrap_or(i64::MAX)
 }
 
 /// Brings one SKU's gallery to the desired state.

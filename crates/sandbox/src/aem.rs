@@ -109,6 +109,9 @@ struct Shared {
     quiet: std::sync::atomic::AtomicBool,
 }
 
+/// Whether a bearer token is accepted.
+pub type TokenVerifier = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
 /// A running AEM emulator bound to `127.0.0.1`.
 #[derive(Clone)]
 pub struct AemEmulator {
@@ -228,6 +231,13 @@ impl AemEmulator {
     /// Every token minted so far is refused from now on (401), as after a revocation.
     pub fn revoke_ims_tokens(&self) {
         self.shared.ims.revoke_all();
+    }
+
+    /// A check of bearer tokens against this IMS (true for live minted tokens), for services such as the
+    /// reference matcher that accept IMS tokens.
+    pub fn ims_token_check(&self) -> TokenVerifier {
+        let shared = self.shared.clone();
+        Arc::new(move |token| matches!(shared.ims.check(token), TokenCheck::Live { .. }))
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.

@@ -10,6 +10,7 @@ pub mod commerce;
 mod delivery;
 mod ims;
 mod keys;
+pub mod matcher;
 
 pub use delivery::PreparedDelivery;
 pub use keys::{KeyFailure, SigningKeys};

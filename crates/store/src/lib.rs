@@ -280,8 +280,12 @@ pub trait Store: Send + Sync + 'static {
     /// Returns `true` when the product is new.
     async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool>;
 
-    /// Adds many products in one transaction (the demo's generator, imports). Returns how many were new.
-    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<u64>;
+    /// Adds many products in one transaction (the demo's generator, imports). Returns the new ones.
+    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<Vec<Sku>>;
+
+    /// Adds links to the claims without touching the assets' other claims (a custom matcher's
+    /// product-to-asset reply): queues each SKU and keeps each asset waiting until its SKU is written.
+    async fn add_links(&self, links: &[DesiredLink], now_ms: i64) -> StoreResult<()>;
 
     /// Removes a product from the catalog (a deleted product); queues its gallery so its links are dropped.
     /// Returns `true` when the product was known.
@@ -341,14 +345,14 @@ pub trait Store: Send + Sync + 'static {
     /// confirmed 404 unlinks them). Returns how many.
     async fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64>;
 
-    /// Records one page of the commerce side's products and moves the cursor.
+    /// Records one page of the commerce side's products and moves the cursor. Returns the new products.
     async fn store_full_sync_products(
         &self,
         id: i64,
         skus: &[Sku],
         next_cursor: Option<&str>,
         now_ms: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<Vec<Sku>>;
 
     /// Moves a full sync to its next phase.
     async fn set_full_sync_phase(&self, id: i64, phase: &str) -> StoreResult<()>;
@@ -391,6 +395,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every stored claim (desired link), for verification.
     async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>>;
+
+    /// The stored claims of one asset, by SKU.
+    async fn asset_claims(&self, asset_id: &AssetId) -> StoreResult<Vec<DesiredLink>>;
 
     /// Forgets that an entry is applied (it was found missing or changed on the commerce side) and queues its
     /// SKU, so the next write creates or adopts it again.

@@ -521,15 +521,15 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
-        Ok(self
+        Ok(!self
             .upsert_products(std::slice::from_ref(sku), now_ms)
             .await?
-            == 1)
+            .is_empty())
     }
 
-    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<u64> {
+    async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<Vec<Sku>> {
         let mut tx = self.begin_write().await?;
-        let mut created = 0;
+        let mut created = Vec::new();
         for sku in skus {
             let inserted = sqlx::query(
                 "INSERT INTO products (sku, created_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING",
@@ -542,7 +542,7 @@ impl Store for SqliteStore {
             if inserted == 0 {
                 continue;
             }
-            created += 1;
+            created.push(sku.clone());
             let claimed = sqlx::query("SELECT 1 FROM claims WHERE sku = ? LIMIT 1")
                 .bind(sku.as_str())
                 .fetch_optional(&mut *tx)
@@ -923,13 +923,43 @@ impl Store for SqliteStore {
         skus: &[Sku],
         next_cursor: Option<&str>,
         now_ms: i64,
-    ) -> StoreResult<()> {
-        self.upsert_products(skus, now_ms).await?;
+    ) -> StoreResult<Vec<Sku>> {
+        let created = self.upsert_products(skus, now_ms).await?;
         sqlx::query("UPDATE full_syncs SET cursor = ? WHERE id = ?")
             .bind(next_cursor)
             .bind(id)
             .execute(&self.writer)
             .await?;
+        Ok(created)
+    }
+
+    async fn add_links(&self, links: &[DesiredLink], now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        for link in links {
+            let (asset, sku) = (link.asset_id.as_str(), link.sku.as_str());
+            sqlx::query(
+                "INSERT INTO claims (sku, asset_id, link) VALUES (?, ?, ?)
+                 ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link",
+            )
+            .bind(sku)
+            .bind(asset)
+            .bind(to_json(link)?)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO assets (asset_id, status, processing_ms, eligible, waiting_since_ms)
+                 VALUES (?1, 'Waiting', ?2, 1, ?2)
+                 ON CONFLICT (asset_id) DO UPDATE SET status = 'Waiting', eligible = 1,
+                     waiting_since_ms = COALESCE(waiting_since_ms, ?2)",
+            )
+            .bind(asset)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+            let generation = enqueue_sku(&mut tx, sku, now_ms, now_ms, LIVE).await?;
+            mark_pending(&mut tx, asset, sku, generation).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1107,6 +1137,16 @@ impl Store for SqliteStore {
 
     async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>> {
         sqlx::query_scalar::<_, String>("SELECT link FROM claims ORDER BY asset_id, sku")
+            .fetch_all(&self.readers)
+            .await?
+            .iter()
+            .map(|text| from_json(text))
+            .collect()
+    }
+
+    async fn asset_claims(&self, asset_id: &AssetId) -> StoreResult<Vec<DesiredLink>> {
+        sqlx::query_scalar::<_, String>("SELECT link FROM claims WHERE asset_id = ? ORDER BY sku")
+            .bind(asset_id.as_str())
             .fetch_all(&self.readers)
             .await?
             .iter()

@@ -35,6 +35,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/config", get(get_config).put(put_config))
         .route("/api/v1/config/history", get(config_history))
+        .route("/api/v1/config/workspace", post(upload_workspace))
+        .route("/api/v1/match/preview", post(match_preview))
         .route("/api/v1/sync", post(start_full_sync))
         .route("/api/v1/sync/{id}", get(full_sync_status))
         .route("/api/v1/dead-letters", get(dead_letters))
@@ -170,9 +172,14 @@ async fn receive_event(
     if recorded == Recorded::Stored {
         match (kind, &event.sku) {
             (EventKind::ProductSaved, Some(sku)) => {
+                // The event's payload, for a custom matcher's product-to-asset call.
+                let event_data = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|event| event.get("data").cloned())
+                    .unwrap_or_default();
                 state
                     .engine
-                    .add_product(sku)
+                    .add_product(sku, &event_data)
                     .await
                     .map_err(|e| ApiError::internal(&e))?;
             }
@@ -295,7 +302,7 @@ async fn put_product(
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
     let created = state
         .engine
-        .add_product(&sku)
+        .add_product(&sku, &json!({ "productSku": sku, "source": "api" }))
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let status = if created {
@@ -412,26 +419,115 @@ async fn put_config(
 ) -> Result<Response, ApiError> {
     require_admin(&state, &headers)?;
     require_global_scope(&scope)?;
-    let change: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}"))
-    })?;
-    match state.engine.update_config(&change).await {
+    let change = json_body(&body)?;
+    save_config(&state, &change).await
+}
+
+fn json_body(body: &Bytes) -> Result<serde_json::Value, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not JSON: {e}")))
+}
+
+/// Saves a change and answers the new configuration (secrets only as `<field>_set`).
+async fn save_config(state: &AppState, change: &serde_json::Value) -> Result<Response, ApiError> {
+    match state.engine.update_config(change).await {
         Ok(update) => Ok(Json(json!({
             "config": update.config.as_fields(),
             "changed": update.changes.iter().map(|c| &c.field).collect::<Vec<_>>(),
             "full_sync": update.full_sync,
         }))
         .into_response()),
-        Err(EngineError::InvalidConfig(fields)) => {
-            let mut error = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_config",
-                format!("{} field(s) are invalid; nothing was saved", fields.len()),
-            );
-            error.fields = Some(json!(fields));
-            Err(error)
-        }
+        Err(EngineError::InvalidConfig(fields)) => Err(invalid_fields(
+            "invalid_config",
+            format!("{} field(s) are invalid; nothing was saved", fields.len()),
+            &fields,
+        )),
         Err(other) => Err(ApiError::internal(&other)),
+    }
+}
+
+fn invalid_fields(
+    code: &'static str,
+    message: String,
+    fields: &domain::config::FieldErrors,
+) -> ApiError {
+    let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+    error.fields = Some(json!(fields));
+    error
+}
+
+/// `POST /api/v1/config/workspace`: an App Builder `workspace.json`; its org id, OAuth server-to-server
+/// client id, first client secret and scopes become the custom matcher's credentials (the secret write-only).
+async fn upload_workspace(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let workspace = json_body(&body)?;
+    let change =
+        domain::config::IntegrationConfig::workspace_change(&workspace).map_err(|fields| {
+            invalid_fields(
+                "invalid_workspace",
+                format!(
+                    "workspace.json lacks {} field(s) the custom matcher needs; nothing was saved",
+                    fields.len()
+                ),
+                &fields,
+            )
+        })?;
+    save_config(&state, &change).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewRequest {
+    asset_id: Option<String>,
+    file_name: Option<String>,
+}
+
+/// `POST /api/v1/match/preview`: `{"asset_id"}` → the links the rule in force gives the asset and the
+/// gallery operations that would follow; `{"file_name"}` (filename rules) → what the rules read from the
+/// name. Writes nothing.
+async fn match_preview(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require_admin(&state, &headers)?;
+    let request: PreviewRequest = serde_json::from_value(json_body(&body)?).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_preview",
+            format!("expected {{\"asset_id\"}} or {{\"file_name\"}}: {e}"),
+        )
+    })?;
+    let failure = |error: EngineError| match error {
+        EngineError::NotFound(message) => ApiError::not_found("asset_not_found", message),
+        EngineError::WrongRule(message) => ApiError::bad_request("invalid_preview", message),
+        EngineError::Remote(message) => {
+            ApiError::new(StatusCode::BAD_GATEWAY, "remote_unavailable", message)
+        }
+        other => ApiError::internal(&other),
+    };
+    match (request.asset_id, request.file_name) {
+        (Some(raw), None) => {
+            let asset_id = AssetId::parse(&raw)
+                .map_err(|e| ApiError::bad_request("invalid_asset_id", e.to_string()))?;
+            let preview = state
+                .engine
+                .preview_asset(&asset_id)
+                .await
+                .map_err(failure)?;
+            Ok(Json(preview).into_response())
+        }
+        (None, Some(name)) => {
+            let preview = state.engine.preview_file_name(&name).map_err(failure)?;
+            Ok(Json(preview).into_response())
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_preview",
+            "give exactly one of asset_id and file_name",
+        )),
     }
 }
 

@@ -61,6 +61,15 @@ impl TestApp {
         Self::spawn_full(key_form, sync_enabled, None).await
     }
 
+    /// A service on the built-in catalog with extra `[sync]` settings.
+    pub async fn spawn_with_sync(extra_sync: &str) -> Self {
+        let mut app = Self::spawn().await;
+        app.extra_sync = extra_sync.to_owned();
+        app.kill();
+        app.start_process();
+        app
+    }
+
     /// A service that also reads the emulator's I/O Events journal.
     pub async fn spawn_with_journal() -> Self {
         let mut app = Self::spawn().await;

@@ -6,4 +6,5 @@ mod events;
 mod gallery;
 mod matching;
 mod properties;
+mod rules;
 mod support;

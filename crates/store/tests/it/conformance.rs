@@ -462,7 +462,8 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
         store
             .upsert_products(&[p1.clone(), p2.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
     let l1 = link(&a, &p1, &["image", "thumbnail"], Some(1));
@@ -843,23 +844,61 @@ pub async fn product_missing_waits_for_the_product<S: Store>(store: &S) {
     assert!(claim_skus(store, T0 + 6_000).await.is_empty());
 }
 
+pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(store: &S) {
+    let (a, own, added) = (asset(1), sku("OWN"), sku("ADDED"));
+    store
+        .upsert_products(&[own.clone(), added.clone()], T0)
+        .await
+        .unwrap();
+    let mine = link(&a, &own, &["image"], Some(1));
+    sync_asset(store, "ev-1", &a, links(vec![mine.clone()]), T0, T0 + 10).await;
+    apply_all_skus(store, T0 + 20).await;
+    assert_eq!(status(store, &a).await.status, "Success");
+
+    let extra = link(&a, &added, &["thumbnail"], Some(2));
+    store
+        .add_links(std::slice::from_ref(&extra), T0 + 30)
+        .await
+        .unwrap();
+    // The asset's own claim stays; the added one joins it and is queued.
+    assert_eq!(
+        store.sku_state(&own).await.unwrap().claims,
+        vec![mine.clone()]
+    );
+    assert_eq!(
+        store.sku_state(&added).await.unwrap().claims,
+        vec![extra.clone()]
+    );
+    assert_eq!(
+        store.asset_claims(&a).await.unwrap(),
+        vec![extra, mine.clone()]
+    );
+    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(apply_all_skus(store, T0 + 40).await, vec![added.clone()]);
+    let st = status(store, &a).await;
+    assert_eq!(st.status, "Success");
+    assert_eq!(st.linked_skus, vec![added, own]);
+}
+
 pub async fn upsert_products_counts_new_products<S: Store>(store: &S) {
     let (w, x, y, z) = (sku("W"), sku("X"), sku("Y"), sku("Z"));
     assert_eq!(
         store
             .upsert_products(&[x.clone(), y.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
     assert_eq!(
         store
             .upsert_products(&[y.clone(), z.clone()], T0)
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
-    assert_eq!(store.upsert_products(&[], T0).await.unwrap(), 0);
+    assert_eq!(store.upsert_products(&[], T0).await.unwrap().len(), 0);
     assert!(!store.upsert_product(&x, T0).await.unwrap());
     assert!(store.upsert_product(&w, T0).await.unwrap());
     // No asset claims them: no gallery work.
@@ -1320,7 +1359,11 @@ pub async fn the_configuration_and_its_history_are_kept<S: Store>(store: &S) {
     assert_eq!(store.integration_config().await.unwrap(), None);
     let defaults = IntegrationConfig::defaults("1", "2");
     let (changed, changes) = defaults
-        .apply_change(&serde_json::json!({ "sync_enabled": false }), &defaults)
+        .apply_change(
+            &serde_json::json!({ "sync_enabled": false }),
+            &defaults,
+            domain::config::UrlPolicy::HttpsOnly,
+        )
         .unwrap();
     store
         .save_integration_config(&changed, &changes, T0)

@@ -1,0 +1,508 @@
+//! The matching rule in force, applied: match by SKU and filename rules are pure (`domain`); a custom matcher
+//! is called over HTTP (`connectors::matcher`). Asset workers, the full sync, verification and the preview all
+//! match through [`Engine::match_asset`], so a preview shows exactly what a sync writes. New products are sent
+//! to the custom matcher's product-to-asset endpoint, whose links are added (never removed).
+
+use crate::{Engine, EngineError, now_ms};
+use connectors::aem::MetadataReply;
+use connectors::ims::{ImsCredentials, TokenProvider};
+use connectors::matcher::{MatcherClient, MatcherError};
+use domain::config::{IntegrationConfig, MatchingRule, Secret, UrlPolicy, endpoint_url};
+use domain::gallery::{Operation, compute_gallery, reconcile};
+use domain::matching::{
+    CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
+    read_product_to_asset,
+};
+use domain::metadata::{Evaluation, LinkFacts, evaluate, ineligibility};
+use domain::retry::retry_delay_ms;
+use domain::{AssetId, AssetMetadata, DesiredLink, MatchSettings, Role, Sku};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc, watch};
+
+/// How matching one asset ended.
+#[derive(Debug, Clone)]
+pub(crate) enum AssetMatch {
+    /// The rule read the asset (links, not eligible, or invalid metadata).
+    Evaluated(Evaluation),
+    /// The custom matcher answered `skip`: nothing is written, the links stay.
+    Skip,
+    /// The custom matcher failed (status, time-out, unreadable reply): the links stay, the asset is retried.
+    Failed(String),
+}
+
+/// The credentials a matcher client was built with; a change builds a new client.
+type MatcherKey = (
+    String,
+    Option<String>,
+    Option<Secret>,
+    Option<String>,
+    Vec<String>,
+);
+
+/// The matcher client of the current credentials, and the queue of new products to send to it.
+pub(crate) struct Matching {
+    client: Mutex<Option<(MatcherKey, MatcherClient)>>,
+    products: mpsc::UnboundedSender<(Sku, Value)>,
+}
+
+/// New products waiting for the product-to-asset call.
+pub(crate) type ProductQueue = mpsc::UnboundedReceiver<(Sku, Value)>;
+
+impl Matching {
+    pub(crate) fn new() -> (Self, ProductQueue) {
+        let (products, queue) = mpsc::unbounded_channel();
+        (
+            Self {
+                client: Mutex::new(None),
+                products,
+            },
+            queue,
+        )
+    }
+}
+
+/// New products sent to product-to-asset at once.
+const PRODUCT_CONCURRENCY: usize = 8;
+
+impl Engine {
+    /// Matches one asset's (re-read) metadata with the rule in force. The eligibility checks come first,
+    /// whatever the rule.
+    pub(crate) async fn match_asset(&self, meta: &AssetMetadata) -> AssetMatch {
+        let config = self.config();
+        match config.matching_rule {
+            MatchingRule::MatchBySku => AssetMatch::Evaluated(evaluate(
+                meta,
+                &MatchSettings {
+                    sku_attribute: config.sku_attribute.clone(),
+                    max_skus: self.settings.max_skus_per_asset,
+                },
+            )),
+            MatchingRule::Filename => AssetMatch::Evaluated(evaluate_filename(
+                meta,
+                &config.filename_rules,
+                &config.filename_default_roles,
+            )),
+            MatchingRule::CustomMatch => self.match_asset_remotely(&config, meta).await,
+        }
+    }
+
+    async fn match_asset_remotely(
+        &self,
+        config: &IntegrationConfig,
+        meta: &AssetMetadata,
+    ) -> AssetMatch {
+        if let Some(reason) = ineligibility(meta) {
+            return AssetMatch::Evaluated(Evaluation::NotEligible { reason });
+        }
+        let Some(url) = &config.asset_to_product_url else {
+            return AssetMatch::Failed("custom_match has no asset_to_product_url".into());
+        };
+        let body = json!({ "assetId": meta.asset_id, "eventData": meta });
+        let reply = match self.call_matcher(config, url, &body).await {
+            Ok(reply) => reply,
+            Err(error) => return AssetMatch::Failed(format!("asset-to-product: {error}")),
+        };
+        match read_asset_to_product(meta, &reply) {
+            Ok(CustomReply::Skip) => AssetMatch::Skip,
+            Ok(CustomReply::Matches { matches, warnings }) => {
+                AssetMatch::Evaluated(Evaluation::Eligible {
+                    links: matches,
+                    warnings,
+                })
+            }
+            Err(reason) => AssetMatch::Failed(reason),
+        }
+    }
+
+    async fn call_matcher(
+        &self,
+        config: &IntegrationConfig,
+        url: &str,
+        body: &Value,
+    ) -> Result<Vec<u8>, MatcherError> {
+        let client = self.matcher_client(config)?;
+        client.post(url, body).await
+    }
+
+    /// The client for the configuration's credentials (built once per set of credentials, so its token
+    /// cache survives between calls).
+    fn matcher_client(&self, config: &IntegrationConfig) -> Result<MatcherClient, MatcherError> {
+        let key: MatcherKey = (
+            config.matcher_token_url.clone(),
+            config.matcher_client_id.clone(),
+            config.matcher_client_secret.clone(),
+            config.matcher_ims_org_id.clone(),
+            config.matcher_scopes.clone(),
+        );
+        let mut slot = self
+            .matching
+            .client
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, client)) = slot.as_ref()
+            && *cached == key
+        {
+            return Ok(client.clone());
+        }
+        let client = MatcherClient::new(
+            self.settings.matcher_timeout,
+            self.settings.matcher_urls,
+            matcher_tokens(
+                config,
+                self.settings.matcher_urls,
+                self.settings.matcher_timeout,
+            )?,
+        )?;
+        *slot = Some((key, client.clone()));
+        Ok(client)
+    }
+
+    /// New products: under custom_match with a product-to-asset endpoint, each is sent to it (in the
+    /// background, retried with backoff); the links it answers are added.
+    pub(crate) fn products_arrived(&self, skus: &[Sku], event_data: &Value) {
+        let config = self.config();
+        if config.matching_rule != MatchingRule::CustomMatch
+            || config.product_to_asset_url.is_none()
+        {
+            return;
+        }
+        for sku in skus {
+            // The receiver lives as long as the engine's tasks; a closed queue means shutdown.
+            let _ = self
+                .matching
+                .products
+                .send((sku.clone(), event_data.clone()));
+        }
+    }
+
+    /// Calls product-to-asset for one new product and adds the links of the eligible assets it names.
+    async fn match_product(&self, sku: &Sku, event_data: &Value) -> Result<usize, String> {
+        let config = self.config();
+        let Some(url) = config
+            .product_to_asset_url
+            .as_ref()
+            .filter(|_| config.matching_rule == MatchingRule::CustomMatch)
+        else {
+            return Ok(0);
+        };
+        let body = json!({ "productSku": sku, "productSKU": sku, "eventData": event_data });
+        let reply = self
+            .call_matcher(&config, url, &body)
+            .await
+            .map_err(|e| format!("product-to-asset: {e}"))?;
+        let matches = match read_product_to_asset(sku, &reply)? {
+            CustomReply::Skip => return Ok(0),
+            CustomReply::Matches { matches, warnings } => {
+                for warning in warnings {
+                    tracing::warn!(%sku, %warning, "product-to-asset");
+                }
+                matches
+            }
+        };
+        let mut links = Vec::new();
+        for found in matches {
+            match self.dam.metadata(&found.asset_id).await {
+                Ok(MetadataReply::Found(meta)) => {
+                    if let Some(reason) = ineligibility(&meta) {
+                        tracing::info!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset that is not eligible");
+                        continue;
+                    }
+                    match LinkFacts::read(&meta, &mut Vec::new()) {
+                        Ok(facts) => links.push(found.link(sku, &facts)),
+                        Err(reason) => {
+                            tracing::warn!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset whose metadata breaks the contract; not linked");
+                        }
+                    }
+                }
+                Ok(MetadataReply::NotFound) => {
+                    tracing::info!(%sku, asset = %found.asset_id, "product-to-asset named an asset AEM does not have");
+                }
+                Err(error) => return Err(format!("{}: {error}", found.asset_id)),
+            }
+        }
+        self.store
+            .add_links(&links, now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.skus_ready.notify_one();
+        Ok(links.len())
+    }
+
+    /// What the rule in force makes of one asset, and what its products' galleries would become; nothing is
+    /// written.
+    pub async fn preview_asset(&self, asset_id: &AssetId) -> Result<AssetPreview, EngineError> {
+        let meta = match self.dam.metadata(asset_id).await {
+            Ok(MetadataReply::Found(meta)) => meta,
+            Ok(MetadataReply::NotFound) => {
+                return Err(EngineError::NotFound(format!(
+                    "AEM has no asset {asset_id}"
+                )));
+            }
+            Err(error) => return Err(EngineError::Remote(error.to_string())),
+        };
+        let config = self.config();
+        let (outcome, reason, links, warnings) = match self.match_asset(&meta).await {
+            AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
+                ("links", None, Some(links), warnings)
+            }
+            AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => {
+                ("not_eligible", Some(reason), Some(Vec::new()), Vec::new())
+            }
+            AssetMatch::Evaluated(Evaluation::Invalid { reason }) => {
+                ("invalid", Some(reason), None, Vec::new())
+            }
+            AssetMatch::Skip => ("skip", None, None, Vec::new()),
+            AssetMatch::Failed(reason) => ("failed", Some(reason), None, Vec::new()),
+        };
+        let mut products = Vec::new();
+        if let Some(links) = &links {
+            let mut skus: BTreeSet<Sku> = links.iter().map(|l| l.sku.clone()).collect();
+            skus.extend(
+                self.store
+                    .asset_claims(asset_id)
+                    .await?
+                    .into_iter()
+                    .map(|claim| claim.sku),
+            );
+            for sku in skus {
+                products.push(self.preview_product(&config, asset_id, &sku, links).await?);
+            }
+        }
+        Ok(AssetPreview {
+            asset_id: asset_id.clone(),
+            matching_rule: config.matching_rule,
+            outcome,
+            reason,
+            links: links
+                .unwrap_or_default()
+                .iter()
+                .map(PreviewLink::from)
+                .collect(),
+            warnings,
+            products,
+        })
+    }
+
+    async fn preview_product(
+        &self,
+        config: &IntegrationConfig,
+        asset_id: &AssetId,
+        sku: &Sku,
+        links: &[DesiredLink],
+    ) -> Result<ProductPreview, EngineError> {
+        let state = self.store.sku_state(sku).await?;
+        let mut claims: Vec<DesiredLink> = state
+            .claims
+            .into_iter()
+            .filter(|claim| &claim.asset_id != asset_id)
+            .collect();
+        claims.extend(links.iter().filter(|l| &l.sku == sku).cloned());
+        let hidden = config.visualization_owner == domain::config::VisualizationOwner::Commerce;
+        let mut gallery = compute_gallery(&claims);
+        for entry in &mut gallery {
+            entry.hidden = hidden;
+        }
+        let operations = reconcile(&gallery, &state.applied)
+            .iter()
+            .map(PreviewOperation::from)
+            .collect();
+        Ok(ProductPreview {
+            sku: sku.clone(),
+            product_exists: state.product_exists,
+            operations,
+            gallery: gallery
+                .iter()
+                .map(|entry| PreviewEntry {
+                    asset_id: entry.asset_id.clone(),
+                    position: entry.position,
+                    roles: entry.roles.clone(),
+                })
+                .collect(),
+        })
+    }
+
+    /// What the filename rules make of a file name (no asset needed).
+    pub fn preview_file_name(&self, name: &str) -> Result<FileNamePreview, EngineError> {
+        let config = self.config();
+        if config.matching_rule != MatchingRule::Filename {
+            return Err(EngineError::WrongRule(
+                "a preview by file name needs matching_rule = \"filename\"".into(),
+            ));
+        }
+        let found = match_filename(name, &config.filename_rules, &config.filename_default_roles)
+            .map_err(EngineError::WrongRule)?;
+        Ok(FileNamePreview {
+            file_name: name.to_owned(),
+            matched: found,
+        })
+    }
+}
+
+/// The IMS tokens of the matcher's calls (client credentials): none without a client id and secret.
+fn matcher_tokens(
+    config: &IntegrationConfig,
+    urls: UrlPolicy,
+    timeout: Duration,
+) -> Result<Option<TokenProvider>, MatcherError> {
+    let (Some(client_id), Some(secret)) =
+        (&config.matcher_client_id, &config.matcher_client_secret)
+    else {
+        return Ok(None);
+    };
+    let token_url = endpoint_url(&Value::from(config.matcher_token_url.as_str()), urls)
+        .map_err(|e| MatcherError::Url(format!("matcher_token_url {e}")))?;
+    let credentials = ImsCredentials {
+        token_url,
+        client_id: client_id.clone(),
+        client_secret: secret.expose().to_owned(),
+        org_id: config.matcher_ims_org_id.clone(),
+        scopes: config.matcher_scopes.clone(),
+    };
+    Ok(Some(TokenProvider::client_credentials(
+        credentials,
+        timeout,
+    )?))
+}
+
+/// Sends queued new products to product-to-asset, a few at a time; a failure is retried with backoff (up to
+/// `max_attempts`), and gives up with a log line.
+pub(crate) async fn run_product_matching(
+    engine: Arc<Engine>,
+    mut queue: ProductQueue,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(PRODUCT_CONCURRENCY));
+    loop {
+        let (sku, event_data) = tokio::select! {
+            next = queue.recv() => match next {
+                Some(next) => next,
+                None => return,
+            },
+            _ = shutdown.changed() => return,
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let engine = engine.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                match engine.match_product(&sku, &event_data).await {
+                    Ok(added) => {
+                        tracing::info!(%sku, added, "product-to-asset links added");
+                        break;
+                    }
+                    Err(error) if attempt < engine.settings.max_attempts => {
+                        tracing::warn!(%sku, %error, attempt, "product-to-asset failed; retrying");
+                        let delay = retry_delay_ms(attempt, None, fastrand::f64());
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                            _ = shutdown.changed() => break,
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%sku, %error, attempt, "product-to-asset failed; gave up (a full sync sends the product again)");
+                        break;
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// A preview of one asset under the rule in force.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetPreview {
+    pub asset_id: AssetId,
+    pub matching_rule: MatchingRule,
+    /// `links`, `not_eligible` (it would leave every product), `invalid`, `skip` or `failed` (these three
+    /// keep its links).
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+    pub links: Vec<PreviewLink>,
+    pub warnings: Vec<String>,
+    /// Every product whose gallery the outcome touches: the operations a sync would run, and the gallery after.
+    pub products: Vec<ProductPreview>,
+}
+
+/// One link a rule produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewLink {
+    pub sku: Sku,
+    pub roles: BTreeSet<Role>,
+    pub position: Option<u32>,
+    pub label: Option<String>,
+    pub media_type: domain::MediaType,
+}
+
+impl From<&DesiredLink> for PreviewLink {
+    fn from(link: &DesiredLink) -> Self {
+        Self {
+            sku: link.sku.clone(),
+            roles: link.roles.clone(),
+            position: link.position,
+            label: link.label.clone(),
+            media_type: link.media_type,
+        }
+    }
+}
+
+/// One product's gallery under the previewed outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProductPreview {
+    pub sku: Sku,
+    /// False: nothing is written until the product appears.
+    pub product_exists: bool,
+    pub operations: Vec<PreviewOperation>,
+    pub gallery: Vec<PreviewEntry>,
+}
+
+/// One gallery entry (what `GET /api/v1/products/{sku}/media` would show).
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewEntry {
+    pub asset_id: AssetId,
+    pub position: u32,
+    pub roles: BTreeSet<Role>,
+}
+
+/// One gallery operation: `create`, `update`, `replace` or `delete`, with the entry it leads to (or removes).
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewOperation {
+    pub op: &'static str,
+    #[serde(flatten)]
+    pub entry: PreviewEntry,
+}
+
+impl From<&Operation> for PreviewOperation {
+    fn from(op: &Operation) -> Self {
+        let (name, entry) = match op {
+            Operation::Create(to) => ("create", to),
+            Operation::Update { to, .. } => ("update", to),
+            Operation::Replace { to, .. } => ("replace", to),
+            Operation::Delete(from) => ("delete", &from.entry),
+        };
+        Self {
+            op: name,
+            entry: PreviewEntry {
+                asset_id: entry.asset_id.clone(),
+                position: entry.position,
+                roles: entry.roles.clone(),
+            },
+        }
+    }
+}
+
+/// What the filename rules read from a file name.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileNamePreview {
+    pub file_name: String,
+    /// `null` when no rule matches (an asset so named is linked to nothing).
+    pub matched: Option<FilenameMatch>,
+}
