@@ -109,10 +109,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("could not listen on {}", config.listen))?;
             let service = launch::Service::start(&config, listener).await?;
             tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
-            println!("assetsync listening on {}", service.url);
+            // One write, and a closed stdout is not an error: the service must not stop because whoever
+            // started it stopped reading.
+            let mut banner = format!("assetsync listening on {}\n", service.url);
             if let Some(metrics) = &service.metrics_url {
-                println!("assetsync metrics on {metrics}");
+                banner.push_str(&format!("assetsync metrics on {metrics}\n"));
             }
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
             wait_for_signal().await;
             tracing::info!("shutting down");
             service.stop().await;

@@ -8,7 +8,8 @@
 mod antientropy;
 pub mod cache;
 mod fullsync;
-pub mod ingest;
+mod group_commit;
+mod ingest;
 mod journal;
 pub mod matching;
 pub mod sla;
@@ -64,7 +65,7 @@ impl Default for EngineSettings {
     fn default() -> Self {
         Self {
             delivery_origin: String::new(),
-            asset_concurrency: 32,
+            asset_concurrency: 64,
             sku_concurrency: 64,
             lease: Duration::from_secs(60),
             poll: Duration::from_millis(250),
@@ -109,7 +110,10 @@ pub struct Engine {
     event_counters: telemetry::EventCounters,
     /// The id of the full sync that began last in this process (0: none yet).
     pub(crate) latest_full_sync: AtomicI64,
-    ingest: ingest::IngestHandle,
+    ingest: group_commit::Submitter<store::NewEvent, store::Recorded>,
+    /// Asset work outcomes, group-committed.
+    pub(crate) asset_completions:
+        group_commit::Submitter<(store::AssetWork, store::AssetOutcome), ()>,
     /// The custom matcher's client and the queue of new products for it.
     matching: matching::Matching,
 }
@@ -162,7 +166,8 @@ impl Engine {
         for (sku, entries) in store.all_galleries().await? {
             cache.put(&sku, &entries);
         }
-        let (ingest, ingest_rx) = ingest::channel();
+        let (ingest, ingest_rx) = group_commit::channel();
+        let (asset_completions, completions_rx) = group_commit::channel();
         let (matching, product_queue) = matching::Matching::new();
         let engine = Arc::new(Self {
             store,
@@ -183,12 +188,18 @@ impl Engine {
             event_counters: telemetry::EventCounters::default(),
             latest_full_sync: AtomicI64::new(0),
             ingest,
+            asset_completions,
             matching,
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
                 engine.clone(),
                 ingest_rx,
+                shutdown.clone(),
+            )),
+            tokio::spawn(workers::run_asset_completions(
+                engine.clone(),
+                completions_rx,
                 shutdown.clone(),
             )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
@@ -342,7 +353,10 @@ impl Engine {
 
     /// Stores a verified event durably (group commit) and returns once it is committed.
     pub async fn ingest(&self, event: store::NewEvent) -> Result<store::Recorded, EngineError> {
-        self.ingest.submit(event).await
+        self.ingest
+            .submit(event)
+            .await?
+            .map_err(|message| EngineError::Store(StoreError::Corrupt(message)))
     }
 
     /// Adds a product to the built-in catalog; its waiting assets are attached right away (and, under

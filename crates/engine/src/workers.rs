@@ -137,14 +137,17 @@ async fn run_pool<W, C, CF, P, PF>(
     PF: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    // Claims go through the store's single writer: claim when a quarter of the permits are free, not one
+    // item per finished item.
+    let claim_at = u32::try_from((concurrency / 4).clamp(1, MAX_CLAIM)).unwrap_or(1);
     loop {
         if *shutdown.borrow() {
             return;
         }
         let free = permits.available_permits().min(MAX_CLAIM);
-        if free == 0 {
+        if free < claim_at as usize {
             tokio::select! {
-                permit = permits.clone().acquire_owned() => drop(permit),
+                permit = permits.clone().acquire_many_owned(claim_at) => drop(permit),
                 _ = shutdown.changed() => return,
             }
             continue;
@@ -183,12 +186,42 @@ async fn process_asset(engine: Arc<Engine>, work: AssetWork) {
     if let AssetOutcome::Failed { error, .. } = &outcome {
         tracing::warn!(asset = %work.asset_id, %error, "asset failed");
     }
-    match engine.store.complete_asset(&work, outcome, now_ms()).await {
-        Ok(()) => engine.skus_ready.notify_one(),
+    let asset_id = work.asset_id.clone();
+    match engine.asset_completions.submit((work, outcome)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::error!(asset = %asset_id, %error, "could not store an asset's outcome; its lease will expire")
+        }
         Err(error) => {
-            tracing::error!(asset = %work.asset_id, %error, "could not store an asset's outcome; its lease will expire")
+            tracing::warn!(asset = %asset_id, %error, "asset outcome not stored; its lease will expire")
         }
     }
+}
+
+/// Stores the outcomes of asset work items until shutdown, many per transaction.
+pub(crate) async fn run_asset_completions(
+    engine: Arc<Engine>,
+    rx: crate::group_commit::Queue<(AssetWork, AssetOutcome), ()>,
+    shutdown: watch::Receiver<bool>,
+) {
+    crate::group_commit::run_writer(rx, shutdown, |items| {
+        let engine = engine.clone();
+        async move {
+            match engine.store.complete_assets(items, crate::now_ms()).await {
+                Ok(results) => {
+                    if results.iter().any(Result::is_ok) {
+                        engine.skus_ready.notify_one();
+                    }
+                    Ok(results
+                        .into_iter()
+                        .map(|r| r.map_err(|e| e.to_string()))
+                        .collect())
+                }
+                Err(error) => Err(error.to_string()),
+            }
+        }
+    })
+    .await;
 }
 
 async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {

@@ -1,0 +1,87 @@
+//! Group commit: callers submit items to one writer task, which takes every item waiting in its channel,
+//! writes them in one store transaction, then answers each caller. Under load, many small transactions
+//! through SQLite's single writer become few large ones; when idle, an item is written at once.
+
+use crate::EngineError;
+use std::future::Future;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// Largest batch written in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// The outcome of one item: `Err` carries the store's message.
+pub(crate) type ItemResult<O> = Result<O, String>;
+
+type Reply<O> = oneshot::Sender<ItemResult<O>>;
+
+/// The sending side, held by the engine.
+pub(crate) struct Submitter<I, O> {
+    tx: mpsc::Sender<(I, Reply<O>)>,
+}
+
+/// The receiving side, given to [`run_writer`].
+pub(crate) type Queue<I, O> = mpsc::Receiver<(I, Reply<O>)>;
+
+pub(crate) fn channel<I, O>() -> (Submitter<I, O>, Queue<I, O>) {
+    let (tx, rx) = mpsc::channel(4096);
+    (Submitter { tx }, rx)
+}
+
+impl<I, O> Submitter<I, O> {
+    /// Submits one item and waits until its batch is written.
+    pub(crate) async fn submit(&self, item: I) -> Result<ItemResult<O>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((item, reply))
+            .await
+            .map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)
+    }
+}
+
+/// The writer loop: runs until shutdown, then writes what is already queued and stops. `write` stores one
+/// batch and returns one result per item, in order (or one error for the whole batch).
+pub(crate) async fn run_writer<I, O, W, F>(
+    mut rx: Queue<I, O>,
+    mut shutdown: watch::Receiver<bool>,
+    write: W,
+) where
+    W: Fn(Vec<I>) -> F,
+    F: Future<Output = Result<Vec<ItemResult<O>>, String>>,
+{
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let stopping = tokio::select! {
+            received = rx.recv_many(&mut batch, MAX_BATCH) => received == 0,
+            _ = shutdown.wait_for(|stopped| *stopped) => true,
+        };
+        if stopping {
+            rx.close();
+            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                write_batch(&mut batch, &write).await;
+            }
+            return;
+        }
+        write_batch(&mut batch, &write).await;
+    }
+}
+
+async fn write_batch<I, O, W, F>(batch: &mut Vec<(I, Reply<O>)>, write: &W)
+where
+    W: Fn(Vec<I>) -> F,
+    F: Future<Output = Result<Vec<ItemResult<O>>, String>>,
+{
+    let (items, replies): (Vec<I>, Vec<Reply<O>>) = batch.drain(..).unzip();
+    match write(items).await {
+        Ok(results) => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+    }
+}
