@@ -114,6 +114,8 @@ pub struct Engine {
     /// Asset work outcomes, group-committed.
     pub(crate) asset_completions:
         group_commit::Submitter<(store::AssetWork, store::AssetOutcome), ()>,
+    /// SKU work outcomes, group-committed.
+    pub(crate) sku_completions: group_commit::Submitter<(store::SkuWork, store::SkuOutcome), ()>,
     /// The custom matcher's client and the queue of new products for it.
     matching: matching::Matching,
 }
@@ -168,6 +170,7 @@ impl Engine {
         }
         let (ingest, ingest_rx) = group_commit::channel();
         let (asset_completions, completions_rx) = group_commit::channel();
+        let (sku_completions, sku_completions_rx) = group_commit::channel();
         let (matching, product_queue) = matching::Matching::new();
         let engine = Arc::new(Self {
             store,
@@ -189,6 +192,7 @@ impl Engine {
             latest_full_sync: AtomicI64::new(0),
             ingest,
             asset_completions,
+            sku_completions,
             matching,
         });
         let mut handles = vec![
@@ -200,6 +204,11 @@ impl Engine {
             tokio::spawn(workers::run_asset_completions(
                 engine.clone(),
                 completions_rx,
+                shutdown.clone(),
+            )),
+            tokio::spawn(workers::run_sku_completions(
+                engine.clone(),
+                sku_completions_rx,
                 shutdown.clone(),
             )),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),

@@ -207,21 +207,40 @@ pub(crate) async fn run_asset_completions(
     crate::group_commit::run_writer(rx, shutdown, |items| {
         let engine = engine.clone();
         async move {
-            match engine.store.complete_assets(items, crate::now_ms()).await {
-                Ok(results) => {
-                    if results.iter().any(Result::is_ok) {
-                        engine.skus_ready.notify_one();
-                    }
-                    Ok(results
-                        .into_iter()
-                        .map(|r| r.map_err(|e| e.to_string()))
-                        .collect())
-                }
-                Err(error) => Err(error.to_string()),
+            let results = engine.store.complete_assets(items, now_ms()).await;
+            if results.as_ref().is_ok_and(|r| r.iter().any(Result::is_ok)) {
+                engine.skus_ready.notify_one();
             }
+            per_item(results)
         }
     })
     .await;
+}
+
+/// Stores the outcomes of SKU work items until shutdown, many per transaction.
+pub(crate) async fn run_sku_completions(
+    engine: Arc<Engine>,
+    rx: crate::group_commit::Queue<(SkuWork, SkuOutcome), ()>,
+    shutdown: watch::Receiver<bool>,
+) {
+    crate::group_commit::run_writer(rx, shutdown, |items| {
+        let engine = engine.clone();
+        async move { per_item(engine.store.complete_skus(items, now_ms()).await) }
+    })
+    .await;
+}
+
+/// A batch's store results as the group-commit writer hands them back.
+fn per_item(
+    results: store::StoreResult<Vec<store::StoreResult<()>>>,
+) -> Result<Vec<crate::group_commit::ItemResult<()>>, String> {
+    match results {
+        Ok(results) => Ok(results
+            .into_iter()
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
@@ -369,20 +388,25 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
         SkuOutcome::Applied(entries) => Some(entries.clone()),
         _ => None,
     };
-    match engine.store.complete_sku(&work, outcome, now_ms()).await {
-        Ok(()) => match applied {
+    let sku = work.sku.clone();
+    let first_enqueued_ms = work.first_enqueued_ms;
+    match engine.sku_completions.submit((work, outcome)).await {
+        Ok(Ok(())) => match applied {
             Some(entries) => {
                 if wrote {
                     let now = now_ms();
-                    engine.sla.record_applied(now, now - work.first_enqueued_ms);
+                    engine.sla.record_applied(now, now - first_enqueued_ms);
                 }
-                engine.cache.put(&work.sku, &entries);
+                engine.cache.put(&sku, &entries);
             }
-            None if missing => engine.cache.remove(&work.sku),
+            None if missing => engine.cache.remove(&sku),
             None => {}
         },
+        Ok(Err(error)) => {
+            tracing::error!(%sku, %error, "could not store a SKU's outcome; its lease will expire")
+        }
         Err(error) => {
-            tracing::error!(sku = %work.sku, %error, "could not store a SKU's outcome; its lease will expire")
+            tracing::warn!(%sku, %error, "SKU outcome not stored; its lease will expire")
         }
     }
 }

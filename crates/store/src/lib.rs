@@ -274,7 +274,20 @@ pub trait Store: Send + Sync + 'static {
         work: &SkuWork,
         outcome: SkuOutcome,
         now_ms: i64,
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let mut results = self
+            .complete_skus(vec![(work.clone(), outcome)], now_ms)
+            .await?;
+        results.pop().unwrap_or(Err(StoreError::LeaseLost))
+    }
+
+    /// [`Store::complete_sku`] for many items in one transaction (group commit): one result per item, in
+    /// order. An item whose lease was lost writes nothing and fails alone; any other error fails them all.
+    async fn complete_skus(
+        &self,
+        items: Vec<(SkuWork, SkuOutcome)>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<StoreResult<()>>>;
 
     /// Adds a product to the built-in catalog (idempotent); queues its gallery when assets already claim it.
     /// Returns `true` when the product is new.

@@ -384,140 +384,22 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn complete_sku(
+    async fn complete_skus(
         &self,
-        work: &SkuWork,
-        outcome: SkuOutcome,
+        items: Vec<(SkuWork, SkuOutcome)>,
         now_ms: i64,
-    ) -> StoreResult<()> {
-        let sku = work.sku.as_str();
+    ) -> StoreResult<Vec<StoreResult<()>>> {
         let mut tx = self.begin_write().await?;
-        check_lease(&mut tx, LeaseKey::Sku(sku), work.lease_until_ms).await?;
-        let retry_at = match outcome {
-            SkuOutcome::Applied(entries) => {
-                sqlx::query("DELETE FROM gallery WHERE sku = ?")
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?;
-                for entry in &entries {
-                    sqlx::query("INSERT INTO gallery (sku, asset_id, entry) VALUES (?, ?, ?)")
-                        .bind(sku)
-                        .bind(entry.entry.asset_id.as_str())
-                        .bind(to_json(entry)?)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query("DELETE FROM missing_products WHERE sku = ?")
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?;
-                resolve_pending(&mut tx, work, now_ms).await?;
-                None
-            }
-            SkuOutcome::ProductMissing => {
-                // The product is gone (or never was): so are its entries.
-                sqlx::query("DELETE FROM gallery WHERE sku = ?")
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("INSERT INTO missing_products (sku, since_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING")
-                    .bind(sku)
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?;
-                resolve_pending(&mut tx, work, now_ms).await?;
-                None
-            }
-            SkuOutcome::Failed { error, retry_at_ms } => {
-                // 'sku' (retried) clears once the SKU is written; 'sku_final' (given up) stays until the asset
-                // is read again, and is never downgraded by another SKU's retryable failure.
-                sqlx::query(
-                    "UPDATE assets SET status = 'Failed', last_error = ?2,
-                         failure_kind = CASE WHEN ?3 THEN 'sku' ELSE 'sku_final' END
-                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)
-                       AND NOT (status = 'Failed' AND COALESCE(failure_kind, '') = 'sku_final')",
-                )
-                .bind(sku)
-                .bind(&error)
-                .bind(retry_at_ms.is_some())
-                .execute(&mut *tx)
-                .await?;
-                let history: String =
-                    sqlx::query_scalar("SELECT errors FROM sku_work WHERE sku = ?")
-                        .bind(sku)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                let mut history: Vec<serde_json::Value> = from_json(&history)?;
-                history.push(serde_json::json!({ "at_ms": now_ms, "error": error }));
-                let excess = history.len().saturating_sub(20);
-                history.drain(..excess);
-                sqlx::query("UPDATE sku_work SET last_error = ?2, errors = ?3 WHERE sku = ?1")
-                    .bind(sku)
-                    .bind(&error)
-                    .bind(to_json(&history)?)
-                    .execute(&mut *tx)
-                    .await?;
-                if retry_at_ms.is_none() {
-                    sqlx::query(
-                        "INSERT INTO dead_letters (sku, attempts, errors, created_ms)
-                         SELECT sku, attempt, errors, ?2 FROM sku_work WHERE sku = ?1 AND generation = ?3",
-                    )
-                    .bind(sku)
-                    .bind(now_ms)
-                    .bind(work.generation)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if retry_at_ms.is_none() {
-                    sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
-                        .bind(sku)
-                        .bind(work.generation)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                retry_at_ms
-            }
-            SkuOutcome::Deferred { retry_at_ms } => {
-                sqlx::query("UPDATE sku_work SET attempt = MAX(attempt - 1, 0) WHERE sku = ?")
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?;
-                Some(retry_at_ms)
-            }
-        };
-        match retry_at {
-            Some(at) => {
-                sqlx::query(
-                    "UPDATE sku_work SET lease_until_ms = NULL,
-                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
-                     WHERE sku = ?1",
-                )
-                .bind(sku)
-                .bind(work.generation)
-                .bind(at)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
-            None => {
-                let deleted = sqlx::query("DELETE FROM sku_work WHERE sku = ? AND generation = ?")
-                    .bind(sku)
-                    .bind(work.generation)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted == 0 {
-                    sqlx::query(
-                        "UPDATE sku_work SET lease_until_ms = NULL, attempt = 0 WHERE sku = ?",
-                    )
-                    .bind(sku)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+        let mut results = Vec::with_capacity(items.len());
+        for (work, outcome) in items {
+            match complete_sku_in(&mut tx, &work, outcome, now_ms).await {
+                Err(StoreError::LeaseLost) => results.push(Err(StoreError::LeaseLost)),
+                Err(other) => return Err(other),
+                Ok(()) => results.push(Ok(())),
             }
         }
         tx.commit().await?;
-        Ok(())
+        Ok(results)
     }
 
     async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
@@ -1214,6 +1096,138 @@ impl Store for SqliteStore {
 
 /// Replaces an asset's claims with `links`, queues work (at `priority`) for every SKU whose claim changed,
 /// and records the asset's evaluation. The caller settles the asset.
+/// One SKU's completion inside a write transaction (see [`Store::complete_sku`]).
+async fn complete_sku_in(
+    tx: &mut Tx<'_>,
+    work: &SkuWork,
+    outcome: SkuOutcome,
+    now_ms: i64,
+) -> StoreResult<()> {
+    let sku = work.sku.as_str();
+    check_lease(tx, LeaseKey::Sku(sku), work.lease_until_ms).await?;
+    let retry_at = match outcome {
+        SkuOutcome::Applied(entries) => {
+            sqlx::query("DELETE FROM gallery WHERE sku = ?")
+                .bind(sku)
+                .execute(&mut **tx)
+                .await?;
+            for entry in &entries {
+                sqlx::query("INSERT INTO gallery (sku, asset_id, entry) VALUES (?, ?, ?)")
+                    .bind(sku)
+                    .bind(entry.entry.asset_id.as_str())
+                    .bind(to_json(entry)?)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            sqlx::query("DELETE FROM missing_products WHERE sku = ?")
+                .bind(sku)
+                .execute(&mut **tx)
+                .await?;
+            resolve_pending(tx, work, now_ms).await?;
+            None
+        }
+        SkuOutcome::ProductMissing => {
+            // The product is gone (or never was): so are its entries.
+            sqlx::query("DELETE FROM gallery WHERE sku = ?")
+                .bind(sku)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query("INSERT INTO missing_products (sku, since_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING")
+                    .bind(sku)
+                    .bind(now_ms)
+                    .execute(&mut **tx)
+                    .await?;
+            resolve_pending(tx, work, now_ms).await?;
+            None
+        }
+        SkuOutcome::Failed { error, retry_at_ms } => {
+            // 'sku' (retried) clears once the SKU is written; 'sku_final' (given up) stays until the asset
+            // is read again, and is never downgraded by another SKU's retryable failure.
+            sqlx::query(
+                "UPDATE assets SET status = 'Failed', last_error = ?2,
+                         failure_kind = CASE WHEN ?3 THEN 'sku' ELSE 'sku_final' END
+                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)
+                       AND NOT (status = 'Failed' AND COALESCE(failure_kind, '') = 'sku_final')",
+            )
+            .bind(sku)
+            .bind(&error)
+            .bind(retry_at_ms.is_some())
+            .execute(&mut **tx)
+            .await?;
+            let history: String = sqlx::query_scalar("SELECT errors FROM sku_work WHERE sku = ?")
+                .bind(sku)
+                .fetch_one(&mut **tx)
+                .await?;
+            let mut history: Vec<serde_json::Value> = from_json(&history)?;
+            history.push(serde_json::json!({ "at_ms": now_ms, "error": error }));
+            let excess = history.len().saturating_sub(20);
+            history.drain(..excess);
+            sqlx::query("UPDATE sku_work SET last_error = ?2, errors = ?3 WHERE sku = ?1")
+                .bind(sku)
+                .bind(&error)
+                .bind(to_json(&history)?)
+                .execute(&mut **tx)
+                .await?;
+            if retry_at_ms.is_none() {
+                sqlx::query(
+                        "INSERT INTO dead_letters (sku, attempts, errors, created_ms)
+                         SELECT sku, attempt, errors, ?2 FROM sku_work WHERE sku = ?1 AND generation = ?3",
+                    )
+                    .bind(sku)
+                    .bind(now_ms)
+                    .bind(work.generation)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            if retry_at_ms.is_none() {
+                sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
+                    .bind(sku)
+                    .bind(work.generation)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            retry_at_ms
+        }
+        SkuOutcome::Deferred { retry_at_ms } => {
+            sqlx::query("UPDATE sku_work SET attempt = MAX(attempt - 1, 0) WHERE sku = ?")
+                .bind(sku)
+                .execute(&mut **tx)
+                .await?;
+            Some(retry_at_ms)
+        }
+    };
+    match retry_at {
+        Some(at) => {
+            sqlx::query(
+                "UPDATE sku_work SET lease_until_ms = NULL,
+                         run_at_ms = CASE WHEN generation = ?2 THEN ?3 ELSE ?4 END
+                     WHERE sku = ?1",
+            )
+            .bind(sku)
+            .bind(work.generation)
+            .bind(at)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+        }
+        None => {
+            let deleted = sqlx::query("DELETE FROM sku_work WHERE sku = ? AND generation = ?")
+                .bind(sku)
+                .bind(work.generation)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+            if deleted == 0 {
+                sqlx::query("UPDATE sku_work SET lease_until_ms = NULL, attempt = 0 WHERE sku = ?")
+                    .bind(sku)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One asset's completion inside a write transaction (see [`Store::complete_asset`]).
 async fn complete_asset_in(
     tx: &mut Tx<'_>,
