@@ -96,6 +96,12 @@ struct ReadArgs {
     /// Concurrent requests of the closed-loop phases.
     #[arg(long, default_value_t = 32)]
     connections: usize,
+    /// Products whose galleries are read (synced before the clock starts).
+    #[arg(long, default_value_t = 1000)]
+    products: usize,
+    /// Assets on those products.
+    #[arg(long, default_value_t = 3000)]
+    assets: usize,
 }
 
 /// Latency percentiles in milliseconds.
@@ -767,8 +773,8 @@ async fn read_scenario(args: &ReadArgs, dir: &Path, seed: u64) -> anyhow::Result
     if args.duration < 3 {
         bail!("--duration must be at least 3 seconds (three phases)");
     }
-    let products = catalog(1000)?;
-    let (run, _) = prepared_run(dir, DemoSink::Builtin, 0, &products, 3000, seed).await?;
+    let products = catalog(args.products)?;
+    let (run, _) = prepared_run(dir, DemoSink::Builtin, 0, &products, args.assets, seed).await?;
     run.service
         .engine
         .request_full_sync("bench: initial state")
@@ -805,7 +811,8 @@ async fn read_scenario(args: &ReadArgs, dir: &Path, seed: u64) -> anyhow::Result
         rps / yardstick_rps.max(1.0)
     );
     let rate = yardstick_rps / 2.0;
-    let (mut samples, fixed_rate_rps) = open_loop(&http, &media, rate, phase).await;
+    let (mut samples, fixed_rate_rps) =
+        open_loop(&http, &media, rate, phase, args.connections).await;
     let fixed_rate = Percentiles::of_micros(&mut samples);
     println!(
         "  read API at {rate:.0} requests/s: p50 {:.2} ms p99 {:.2} ms (achieved {fixed_rate_rps:.0}/s)",
@@ -880,38 +887,46 @@ fn tick_offset(k: usize, rate: f64) -> Duration {
 }
 
 /// Latencies (µs, from each request's intended time) at a fixed `rate` for `phase`, and the rate achieved.
+/// `connections` workers take the scheduled requests in order (as wrk2 does): a slow reply delays the next
+/// requests, and their latency counts from when they were due, so a stall is not hidden.
 async fn open_loop(
     http: &reqwest::Client,
     urls: &Arc<Vec<String>>,
     rate: f64,
     phase: Duration,
+    connections: usize,
 ) -> (Vec<u64>, f64) {
     let started = Instant::now();
     let total = (rate * phase.as_secs_f64()) as usize;
-    let samples = Arc::new(std::sync::Mutex::new(Vec::with_capacity(total)));
-    let mut requests = tokio::task::JoinSet::new();
-    for k in 0..total {
-        let intended = started + tick_offset(k, rate);
-        if intended > Instant::now() {
-            tokio::time::sleep_until(intended.into()).await;
-        }
-        let (http, urls, samples) = (http.clone(), urls.clone(), samples.clone());
-        requests.spawn(async move {
-            let url = &urls[k.wrapping_mul(7919) % urls.len()];
-            if let Ok(reply) = http.get(url).send().await
-                && reply.status().is_success()
-                && reply.bytes().await.is_ok()
-            {
-                let micros = u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX);
-                if let Ok(mut samples) = samples.lock() {
-                    samples.push(micros);
+    let next = Arc::new(AtomicU64::new(0));
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections.max(1) {
+        let (http, urls, next) = (http.clone(), urls.clone(), next.clone());
+        workers.spawn(async move {
+            let mut samples = Vec::new();
+            loop {
+                let k = usize::try_from(next.fetch_add(1, Ordering::Relaxed)).unwrap_or(usize::MAX);
+                if k >= total {
+                    return samples;
+                }
+                let intended = started + tick_offset(k, rate);
+                if intended > Instant::now() {
+                    tokio::time::sleep_until(intended.into()).await;
+                }
+                let url = &urls[k.wrapping_mul(7919) % urls.len()];
+                if let Ok(reply) = http.get(url).send().await
+                    && reply.status().is_success()
+                    && reply.bytes().await.is_ok()
+                {
+                    samples.push(u64::try_from(intended.elapsed().as_micros()).unwrap_or(u64::MAX));
                 }
             }
         });
-        while requests.try_join_next().is_some() {}
     }
-    while requests.join_next().await.is_some() {}
-    let achieved = total as f64 / started.elapsed().as_secs_f64();
-    let samples = samples.lock().map(|s| s.clone()).unwrap_or_default();
+    let mut samples = Vec::with_capacity(total);
+    while let Some(worker) = workers.join_next().await {
+        samples.extend(worker.unwrap_or_default());
+    }
+    let achieved = samples.len() as f64 / started.elapsed().as_secs_f64();
     (samples, achieved)
 }

@@ -73,7 +73,18 @@ async fn bench_full_sync_and_read_report_their_figures() {
     assert!(report["seconds"].as_f64().unwrap() > 0.0);
     assert!(report["assets_per_s"].as_f64().unwrap() > 0.0);
 
-    let report = bench(&["read", "--duration", "3", "--connections", "4"]).await;
+    let report = bench(&[
+        "read",
+        "--duration",
+        "3",
+        "--connections",
+        "4",
+        "--products",
+        "50",
+        "--assets",
+        "150",
+    ])
+    .await;
     assert_eq!(report["scenario"], "read");
     for key in ["rps", "p99_ms", "yardstick_rps", "ratio"] {
         assert!(report[key].as_f64().unwrap() > 0.0, "{key} in {report}");
