@@ -442,3 +442,40 @@ async fn work_that_exhausts_its_attempts_is_dead_lettered_and_replayed() {
         .unwrap();
     assert_eq!(reply.status(), reqwest::StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn ten_queued_changes_to_one_sku_give_one_set_of_gallery_calls() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("CO-1");
+    app.put_products(&["CO-1"]).await;
+    let asset = app.approved_asset(json!({
+        "commerce:skus": ["CO-1"],
+        "commerce:roles": ["image"],
+        "commerce:positions": [1],
+    }));
+    app.settle().await;
+    assert_eq!(app.store_gallery("CO-1").len(), 1);
+
+    // Ten changes arrive while the SKU's write is held back: each bumps the one queued item of the SKU.
+    app.put_config("", json!({ "sync_enabled": false })).await;
+    for position in 2..=11 {
+        app.update(&asset, json!({ "commerce:positions": [position] }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = app.health().await;
+        if app.emulator.deliveries().in_flight() == 0 && health["backlog"]["asset_work"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{health}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let before = app.store().stats();
+    app.put_config("", json!({ "sync_enabled": true })).await;
+    app.settle().await;
+    let after = app.store().stats();
+    assert_eq!(after.puts - before.puts, 1, "one PUT for ten changes");
+    assert_eq!(after.posts, before.posts);
+    assert_eq!(after.deletes, before.deletes);
+    assert_eq!(app.store_gallery("CO-1")[0].1, 11, "the last change wins");
+}
