@@ -426,26 +426,7 @@ sku_attribute = "commerce:skus"
     /// The gallery of `sku` as (asset id, position, roles).
     pub async fn gallery(&self, sku: &str) -> Vec<(String, u64, Vec<String>)> {
         let (_, body) = self.media(sku).await;
-        body["entries"]
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .map(|e| {
-                        (
-                            e["asset_id"].as_str().unwrap().to_owned(),
-                            e["position"].as_u64().unwrap(),
-                            e["roles"]
-                                .as_array()
-                                .unwrap()
-                                .iter()
-                                .map(|r| r.as_str().unwrap().to_owned())
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        entry_triples(&body["entries"])
     }
 
     pub async fn asset_status(&self, asset_id: &str) -> (StatusCode, Value) {
@@ -645,4 +626,29 @@ pub fn object(value: Value) -> serde_json::Map<String, Value> {
         Value::Object(map) => map,
         _ => serde_json::Map::new(),
     }
+}
+
+/// Gallery entries (a JSON array of `{asset_id, position, roles}`) as (asset id, position, roles); empty when
+/// `entries` is not an array.
+pub fn entry_triples(entries: &Value) -> Vec<(String, u64, Vec<String>)> {
+    entries
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    (
+                        e["asset_id"].as_str().unwrap().to_owned(),
+                        e["position"].as_u64().unwrap(),
+                        e["roles"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|r| r.as_str().unwrap().to_owned())
+                            .collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -535,23 +535,8 @@ async fn the_preview_of_an_asset_is_what_a_sync_then_writes_and_writes_nothing()
 
 /// A preview's gallery as (asset id, position, roles), as `TestApp::gallery` reads the media API.
 fn shown(product: &Value) -> Vec<(String, u64, Vec<String>)> {
-    product["gallery"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["asset_id"].as_str().unwrap().to_owned(),
-                e["position"].as_u64().unwrap(),
-                e["roles"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|r| r.as_str().unwrap().to_owned())
-                    .collect(),
-            )
-        })
-        .collect()
+    assert!(product["gallery"].is_array(), "{product}");
+    crate::harness::entry_triples(&product["gallery"])
 }
 
 #[tokio::test]
