@@ -159,10 +159,10 @@ impl MagentoSink {
             }
         };
         let reply = self.transmit(&method, &parsed, body, signed).await;
-        self.calls.count(
+        self.calls.count((
             operation(&method, signed, parsed.path()),
             reply.as_ref().map_or(0, |r| r.status.as_u16()),
-        );
+        ));
         let throttle = match &reply {
             Ok(r) if matches!(r.status.as_u16(), 429 | 503) => {
                 r.retry_after_ms.map(Duration::from_millis)

@@ -8,25 +8,33 @@ use domain::{AppliedEntry, Operation, Sku};
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 
-/// Calls made to the commerce platform, by operation and HTTP status (0: no reply came).
-#[derive(Debug, Default)]
-pub struct CallCounts {
-    counts: Mutex<BTreeMap<(&'static str, u16), u64>>,
+/// Counters keyed by a tuple of labels (bounded sets), for the metrics endpoint.
+#[derive(Debug)]
+pub struct LabeledCounts<L> {
+    counts: Mutex<BTreeMap<L, u64>>,
 }
 
-impl CallCounts {
-    /// Counts one call.
-    pub fn count(&self, operation: &'static str, status: u16) {
+impl<L> Default for LabeledCounts<L> {
+    fn default() -> Self {
+        Self {
+            counts: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<L: Ord + Copy> LabeledCounts<L> {
+    /// Counts one occurrence of `labels`.
+    pub fn count(&self, labels: L) {
         *self
             .counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry((operation, status))
+            .entry(labels)
             .or_default() += 1;
     }
 
-    /// Every counter now, sorted by operation and status.
-    pub fn snapshot(&self) -> Vec<((&'static str, u16), u64)> {
+    /// Every counter now, sorted by labels.
+    pub fn snapshot(&self) -> Vec<(L, u64)> {
         self.counts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -35,6 +43,9 @@ impl CallCounts {
             .collect()
     }
 }
+
+/// Calls made to the commerce platform, by operation and HTTP status (0: no reply came).
+pub type CallCounts = LabeledCounts<(&'static str, u16)>;
 
 /// How applying one SKU's operations ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

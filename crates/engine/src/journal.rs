@@ -73,11 +73,11 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                 })
                 .await
                 .map_err(|e| e.to_string())?;
-            engine.event_counters().count(
+            engine.event_counters().count((
                 "journal",
                 kind.as_str(),
                 crate::telemetry::recorded_outcome(recorded, kind),
-            );
+            ));
         }
         let last = page
             .last

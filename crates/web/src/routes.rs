@@ -105,11 +105,15 @@ async fn receive_counted(
     };
     match receive_event(state, request, source).await {
         Ok((response, kind, outcome)) => {
-            engine.event_counters().count(label, kind.as_str(), outcome);
+            engine
+                .event_counters()
+                .count((label, kind.as_str(), outcome));
             Ok(response)
         }
         Err(error) => {
-            engine.event_counters().count(label, "unknown", error.code);
+            engine
+                .event_counters()
+                .count((label, "unknown", error.code));
             Err(error)
         }
     }
