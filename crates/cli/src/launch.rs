@@ -60,7 +60,8 @@ impl Service {
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
-                })?)
+                })?
+                .with_max_retry_after(config.max_retry_after()))
             }
         };
         let settings = EngineSettings {
@@ -81,6 +82,14 @@ impl Service {
             anti_entropy: Duration::from_secs(config.sync.anti_entropy_seconds.unwrap_or(600)),
             matcher_timeout: Duration::from_secs(config.sync.matcher_timeout_seconds.unwrap_or(10)),
             matcher_urls: config.url_policy(),
+            max_retry_after: config.max_retry_after(),
+            lease: Duration::from_secs(config.sync.lease_seconds.unwrap_or(60)),
+            missing_limit: engine::dam_guard::MissingLimit {
+                assets: config.sync.dam_missing_pause_assets.unwrap_or(50),
+                window: Duration::from_secs(
+                    config.sync.dam_missing_pause_window_seconds.unwrap_or(60),
+                ),
+            },
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();

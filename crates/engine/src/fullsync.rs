@@ -241,13 +241,19 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
+        let call = engine.product_call_data(&serde_json::json!({ "source": "full_sync" }));
         let added = engine
             .store
-            .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
+            .store_full_sync_products(
+                sync.id,
+                &products.skus,
+                next_cursor.as_deref(),
+                call.as_ref(),
+                now_ms(),
+            )
             .await
             .map_err(failed)?;
-        engine.skus_ready.notify_one();
-        engine.products_arrived(&added, &serde_json::json!({ "source": "full_sync" }));
+        engine.products_added(&products.skus, &added);
         if last {
             return Ok(());
         }

@@ -6,6 +6,7 @@
 
 mod error;
 mod metrics;
+mod products;
 mod request_id;
 mod routes;
 

@@ -11,12 +11,12 @@ use connectors::ioevents::DeliverySignatures;
 use connectors::sink::SinkState;
 use domain::events::{EventKind, parse_io_event};
 use domain::time::format_rfc3339_ms;
-use domain::urls::{Rendition, rendition_from_base};
+use domain::urls::Rendition;
 use domain::{AssetId, Sku};
 use engine::EngineError;
 use serde::Deserialize;
 use serde_json::json;
-use store::{NewEvent, Recorded};
+use store::{NewEvent, ProductChange};
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
@@ -46,7 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/sla", get(sla))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
-        .route("/api/v1/products/{sku}", put(put_product))
+        .route(
+            "/api/v1/products/{sku}",
+            put(put_product).get(crate::products::product_status),
+        )
         .route("/api/v1/products/{sku}/media", get(product_media))
         .route("/healthz", get(health))
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
@@ -161,42 +164,36 @@ async fn receive_event(
         (Source::Commerce, EventKind::ProductSaved | EventKind::ProductDeleted) => event.kind,
         _ => EventKind::Unused,
     };
-    let recorded = state
-        .engine
-        .ingest(NewEvent {
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            kind,
-            asset_id: event.asset_id.clone(),
-            received_ms: engine::now_ms(),
-            occurred_ms: event.time_ms,
-        })
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    if recorded == Recorded::Stored {
-        match (kind, &event.sku) {
-            (EventKind::ProductSaved, Some(sku)) => {
-                // The event's payload, for a custom matcher's product-to-asset call.
-                let event_data = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|event| event.get("data").cloned())
-                    .unwrap_or_default();
-                state
-                    .engine
-                    .add_product(sku, &event_data)
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?;
-            }
-            (EventKind::ProductDeleted, Some(sku)) => {
-                state
-                    .engine
-                    .remove_product(sku)
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?;
-            }
-            _ => {}
+    let new_event = NewEvent {
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        kind,
+        asset_id: event.asset_id.clone(),
+        received_ms: engine::now_ms(),
+        occurred_ms: event.time_ms,
+    };
+    let product_change = match (kind, &event.sku) {
+        (EventKind::ProductSaved, Some(sku)) => Some(ProductChange::Saved(sku.clone())),
+        (EventKind::ProductDeleted, Some(sku)) => Some(ProductChange::Deleted(sku.clone())),
+        _ => None,
+    };
+    let recorded = match product_change {
+        // The product's change is committed with the event's deduplication record: a failure answered 503
+        // and the redelivery cannot lose it.
+        Some(change) => {
+            // The event's payload, for a custom matcher's product-to-asset call.
+            let event_data = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|event| event.get("data").cloned())
+                .unwrap_or_default();
+            state
+                .engine
+                .ingest_product_event(new_event, change, &event_data)
+                .await
         }
+        None => state.engine.ingest(new_event).await,
     }
+    .map_err(|e| ApiError::internal(&e))?;
     let ack_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     state.engine.sla().record_ack(engine::now_ms(), ack_ms);
     let status = engine::telemetry::recorded_outcome(recorded, kind);
@@ -240,7 +237,7 @@ async fn verify_signature(
     Ok(())
 }
 
-fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -325,9 +322,9 @@ async fn product_media(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
-    let bytes = state.engine.cache().get(&sku).ok_or_else(|| {
-        ApiError::not_found("product_not_found", format!("no product {sku} is known"))
-    })?;
+    let unknown =
+        || ApiError::not_found("product_not_found", format!("no product {sku} is known"));
+    let bytes = state.engine.cache().get(&sku).ok_or_else(unknown)?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Ok((
             [(header::CONTENT_TYPE, "application/json")],
@@ -345,15 +342,16 @@ async fn product_media(
         .collect();
     let rendition = Rendition::from_query(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .map_err(|message| ApiError::bad_request("invalid_rendition", message))?;
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))?;
-    if let Some(entries) = body["entries"].as_array_mut() {
-        for entry in entries {
-            let base = entry["url"].as_str().unwrap_or_default().to_owned();
-            entry["rendition_url"] = json!(rendition_from_base(&base, &sku, &rendition));
-        }
-    }
-    Ok(Json(body).into_response())
+    let shaped = state
+        .engine
+        .cache()
+        .get_with_rendition(&sku, &rendition)
+        .ok_or_else(unknown)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(shaped),
+    )
+        .into_response())
 }
 
 /// Decodes `%XX` escapes and `+` (a space) of a query component.

@@ -13,6 +13,7 @@ mod journal;
 mod magento;
 mod matching;
 mod metrics;
+mod slow_store;
 mod sync;
 mod verify;
 mod webhook;
