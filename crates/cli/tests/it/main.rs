@@ -13,6 +13,8 @@ mod journal;
 mod magento;
 mod matching;
 mod metrics;
+mod misconfiguration;
+mod products;
 mod slow_store;
 mod sync;
 mod verify;

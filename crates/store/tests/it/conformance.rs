@@ -2,6 +2,7 @@
 //! empty store; times are fixed Unix milliseconds, so nothing sleeps.
 
 use crate::harness::Harness;
+pub use crate::hardening::*;
 use domain::events::EventKind;
 use domain::gallery::compute_gallery;
 use domain::{AppliedEntry, AssetId, ContentId, DesiredLink, MediaType, Role, Sku};
