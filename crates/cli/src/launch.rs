@@ -54,15 +54,15 @@ impl Service {
         )?;
         let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
             SinkChoice::Builtin => Arc::new(BuiltinCatalog),
-            SinkChoice::AdobeCommerce { base_url, auth } => {
-                Arc::new(MagentoSink::new(MagentoSettings {
+            SinkChoice::AdobeCommerce { base_url, auth } => Arc::new(
+                MagentoSink::new(MagentoSettings {
                     base_url,
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
                 })?
-                .with_max_retry_after(config.max_retry_after()))
-            }
+                .with_max_retry_after(config.max_retry_after()),
+            ),
         };
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),

@@ -95,9 +95,17 @@ mod tests {
         let window = MissingWindow::default();
         let w = Duration::from_millis(1_000);
         assert_eq!(window.record(&id(1), 0, w), 1);
-        assert_eq!(window.record(&id(1), 10, w), 1, "the same asset counts once");
+        assert_eq!(
+            window.record(&id(1), 10, w),
+            1,
+            "the same asset counts once"
+        );
         assert_eq!(window.record(&id(2), 20, w), 2);
-        assert_eq!(window.record(&id(3), 1_015, w), 2, "the first reads left the window");
+        assert_eq!(
+            window.record(&id(3), 1_015, w),
+            2,
+            "the first reads left the window"
+        );
         window.reset();
         assert_eq!(window.record(&id(4), 1_020, w), 1);
     }

@@ -323,7 +323,8 @@ impl Engine {
 
     /// A `Retry-After` (ms) cut to the configured longest one.
     pub(crate) fn cap_retry_after(&self, retry_after_ms: u64) -> u64 {
-        retry_after_ms.min(u64::try_from(self.settings.max_retry_after.as_millis()).unwrap_or(u64::MAX))
+        retry_after_ms
+            .min(u64::try_from(self.settings.max_retry_after.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The SLA recorder (event → applied, webhook acknowledgements).

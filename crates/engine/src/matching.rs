@@ -155,7 +155,11 @@ impl Engine {
     }
 
     /// Calls product-to-asset for one new product; answers the links of the eligible assets it names.
-    async fn match_product(&self, sku: &Sku, event_data: &Value) -> Result<Vec<DesiredLink>, String> {
+    async fn match_product(
+        &self,
+        sku: &Sku,
+        event_data: &Value,
+    ) -> Result<Vec<DesiredLink>, String> {
         let config = self.config();
         let Some(url) = config
             .product_to_asset_url

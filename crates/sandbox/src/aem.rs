@@ -361,7 +361,9 @@ impl AemEmulator {
     pub fn set_asset_read_status(&self, asset_id: &str, status: Option<u16>) {
         let mut inner = self.shared.lock();
         match status {
-            Some(status) => inner.asset_read_statuses.insert(asset_id.to_owned(), status),
+            Some(status) => inner
+                .asset_read_statuses
+                .insert(asset_id.to_owned(), status),
             None => inner.asset_read_statuses.remove(asset_id),
         };
     }

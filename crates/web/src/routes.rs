@@ -322,8 +322,7 @@ async fn product_media(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
-    let unknown =
-        || ApiError::not_found("product_not_found", format!("no product {sku} is known"));
+    let unknown = || ApiError::not_found("product_not_found", format!("no product {sku} is known"));
     let bytes = state.engine.cache().get(&sku).ok_or_else(unknown)?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Ok((

@@ -51,7 +51,11 @@ pub(super) async fn save_config_in(
 }
 
 /// Asks for a full sync inside `tx` (see [`Store::request_full_sync`]).
-pub(super) async fn request_full_sync_in(tx: &mut Tx<'_>, reason: &str, now_ms: i64) -> StoreResult<i64> {
+pub(super) async fn request_full_sync_in(
+    tx: &mut Tx<'_>,
+    reason: &str,
+    now_ms: i64,
+) -> StoreResult<i64> {
     let waiting: Option<i64> =
         sqlx::query_scalar("SELECT id FROM full_syncs WHERE state = 'waiting' LIMIT 1")
             .fetch_optional(&mut **tx)
@@ -81,4 +85,3 @@ pub(super) async fn requeue_galleries_in(tx: &mut Tx<'_>, now_ms: i64) -> StoreR
     }
     Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
 }
-

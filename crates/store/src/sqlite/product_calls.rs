@@ -120,7 +120,10 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn load_product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>> {
+    pub(super) async fn load_product_status(
+        &self,
+        sku: &Sku,
+    ) -> StoreResult<Option<ProductStatus>> {
         let row = sqlx::query(
             "SELECT EXISTS (SELECT 1 FROM products WHERE sku = ?1) AS known,
                     EXISTS (SELECT 1 FROM missing_products WHERE sku = ?1) AS missing,
@@ -130,12 +133,10 @@ impl SqliteStore {
         .bind(sku.as_str())
         .fetch_one(&self.readers)
         .await?;
-        let work = sqlx::query(
-            "SELECT attempt, run_at_ms, last_error FROM sku_work WHERE sku = ?",
-        )
-        .bind(sku.as_str())
-        .fetch_optional(&self.readers)
-        .await?;
+        let work = sqlx::query("SELECT attempt, run_at_ms, last_error FROM sku_work WHERE sku = ?")
+            .bind(sku.as_str())
+            .fetch_optional(&self.readers)
+            .await?;
         let call = sqlx::query(
             "SELECT attempt, run_at_ms, state, last_error FROM product_calls WHERE sku = ?",
         )

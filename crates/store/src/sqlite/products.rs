@@ -132,7 +132,11 @@ pub(super) async fn delete_product(tx: &mut Tx<'_>, sku: &Sku, now_ms: i64) -> S
 }
 
 /// Adds a custom matcher's product-to-asset links inside `tx` (see [`Store::add_links`]).
-pub(super) async fn add_links_in(tx: &mut Tx<'_>, links: &[DesiredLink], now_ms: i64) -> StoreResult<()> {
+pub(super) async fn add_links_in(
+    tx: &mut Tx<'_>,
+    links: &[DesiredLink],
+    now_ms: i64,
+) -> StoreResult<()> {
     for link in links {
         let (asset, sku) = (link.asset_id.as_str(), link.sku.as_str());
         sqlx::query(
@@ -159,4 +163,3 @@ pub(super) async fn add_links_in(tx: &mut Tx<'_>, links: &[DesiredLink], now_ms:
     }
     Ok(())
 }
-

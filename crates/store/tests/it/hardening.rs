@@ -63,7 +63,11 @@ async fn claimed_link<S: Store>(store: &S, a: &AssetId, p: &Sku) {
         .record_events(&[changed(&format!("ev-{}", a.uuid()), a, T0)])
         .await
         .unwrap();
-    let work = store.claim_asset_work(T0, MANY, LEASE).await.unwrap().remove(0);
+    let work = store
+        .claim_asset_work(T0, MANY, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     store
         .complete_asset(
             &work,
@@ -83,14 +87,21 @@ pub async fn a_held_lease_is_renewed_and_a_lost_one_is_not<S: Store>(store: &S) 
     let (a, p) = (asset(1), sku("R-1"));
     store.upsert_product(&p, T0).await.unwrap();
     claimed_link(store, &a, &p).await;
-    let mut work = store.claim_sku_work(T0, MANY, LEASE).await.unwrap().remove(0);
+    let mut work = store
+        .claim_sku_work(T0, MANY, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     let held = HeldLease {
         key: WorkKey::Sku(p.clone()),
         lease_until_ms: work.lease_until_ms,
     };
     let renewed_until = T0 + LEASE + 30_000;
     assert_eq!(
-        store.renew_leases(&[held.clone()], renewed_until).await.unwrap(),
+        store
+            .renew_leases(&[held.clone()], renewed_until)
+            .await
+            .unwrap(),
         vec![true]
     );
     // Renewed: nobody else can claim it after the first lease's end.
@@ -103,19 +114,33 @@ pub async fn a_held_lease_is_renewed_and_a_lost_one_is_not<S: Store>(store: &S) 
     );
     // The old lease value is no longer held: renewing it again is refused.
     assert_eq!(
-        store.renew_leases(&[held], renewed_until + 1).await.unwrap(),
+        store
+            .renew_leases(&[held], renewed_until + 1)
+            .await
+            .unwrap(),
         vec![false]
     );
     // Completion is fenced on the renewed value.
     work.lease_until_ms = renewed_until;
     store
-        .complete_sku(&work, store::SkuOutcome::Applied(Vec::new()), T0 + LEASE + 2)
+        .complete_sku(
+            &work,
+            store::SkuOutcome::Applied(Vec::new()),
+            T0 + LEASE + 2,
+        )
         .await
         .unwrap();
 
     // An expired lease another worker took is lost.
-    store.record_events(&[changed("ev-again", &a, T0 + 1)]).await.unwrap();
-    let stale = store.claim_asset_work(T0 + LEASE * 3, MANY, LEASE).await.unwrap().remove(0);
+    store
+        .record_events(&[changed("ev-again", &a, T0 + 1)])
+        .await
+        .unwrap();
+    let stale = store
+        .claim_asset_work(T0 + LEASE * 3, MANY, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     let taken = store
         .claim_asset_work(T0 + LEASE * 5, MANY, LEASE)
         .await
@@ -144,7 +169,10 @@ pub async fn a_paused_read_counts_no_attempt_and_keeps_the_links<S: Store>(store
     let (a, p) = (asset(2), sku("PA-1"));
     store.upsert_product(&p, T0).await.unwrap();
     claimed_link(store, &a, &p).await;
-    store.record_events(&[changed("ev-2", &a, T0 + 1)]).await.unwrap();
+    store
+        .record_events(&[changed("ev-2", &a, T0 + 1)])
+        .await
+        .unwrap();
     for round in 0..3 {
         let work = store
             .claim_asset_work(T0 + 1 + 10 * round, MANY, LEASE)
@@ -184,7 +212,10 @@ pub async fn a_product_event_is_committed_with_its_effect<S: Store>(store: &S) {
     );
     let status = store.product_status(&p).await.unwrap().unwrap();
     assert!(status.known);
-    assert!(status.gallery_work.is_some(), "its gallery is queued with it");
+    assert!(
+        status.gallery_work.is_some(),
+        "its gallery is queued with it"
+    );
     assert_eq!(
         status.product_call.map(|(state, _)| state),
         Some(ProductCallState::Queued)
@@ -220,7 +251,11 @@ pub async fn a_configuration_change_is_committed_with_its_work<S: Store>(store: 
     let (a, p) = (asset(4), sku("CF-1"));
     store.upsert_product(&p, T0).await.unwrap();
     claimed_link(store, &a, &p).await;
-    let sku_work = store.claim_sku_work(T0, MANY, LEASE).await.unwrap().remove(0);
+    let sku_work = store
+        .claim_sku_work(T0, MANY, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     store
         .complete_sku(&sku_work, store::SkuOutcome::Applied(Vec::new()), T0)
         .await
@@ -251,12 +286,7 @@ pub async fn a_configuration_change_is_committed_with_its_work<S: Store>(store: 
         "the gallery is queued again"
     );
     let none = store
-        .save_config_with_follow_ups(
-            &defaults,
-            &[],
-            &ConfigFollowUps::default(),
-            T0 + 2,
-        )
+        .save_config_with_follow_ups(&defaults, &[], &ConfigFollowUps::default(), T0 + 2)
         .await
         .unwrap();
     assert_eq!(none, None);
@@ -271,13 +301,23 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
         .unwrap();
     assert_eq!(created, vec![p.clone(), q.clone()]);
     assert_eq!(
-        store.add_products(&[p.clone()], Some(&data), T0).await.unwrap(),
+        store
+            .add_products(&[p.clone()], Some(&data), T0)
+            .await
+            .unwrap(),
         Vec::<Sku>::new(),
         "a known product queues no call"
     );
     let mut calls = store.claim_product_calls(T0, MANY, LEASE).await.unwrap();
     assert_eq!(calls.len(), 2);
-    assert!(store.claim_product_calls(T0, MANY, LEASE).await.unwrap().is_empty(), "leased");
+    assert!(
+        store
+            .claim_product_calls(T0, MANY, LEASE)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased"
+    );
     let second = calls.remove(1);
     let first = calls.remove(0);
     assert_eq!((first.sku.clone(), first.attempt), (p.clone(), 1));
@@ -295,11 +335,26 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
         )
         .await
         .unwrap();
-    let (state, work) = store.product_status(&p).await.unwrap().unwrap().product_call.unwrap();
+    let (state, work) = store
+        .product_status(&p)
+        .await
+        .unwrap()
+        .unwrap()
+        .product_call
+        .unwrap();
     assert_eq!(state, ProductCallState::Queued);
     assert_eq!((work.attempt, work.run_at_ms), (1, T0 + 1_000));
-    assert_eq!(work.last_error.as_deref(), Some("product-to-asset: HTTP 503"));
-    assert!(store.claim_product_calls(T0 + 999, MANY, LEASE).await.unwrap().is_empty());
+    assert_eq!(
+        work.last_error.as_deref(),
+        Some("product-to-asset: HTTP 503")
+    );
+    assert!(
+        store
+            .claim_product_calls(T0 + 999, MANY, LEASE)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Given up: kept, shown failed, never claimed again.
     store
@@ -313,7 +368,13 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
         )
         .await
         .unwrap();
-    let (state, _) = store.product_status(&q).await.unwrap().unwrap().product_call.unwrap();
+    let (state, _) = store
+        .product_status(&q)
+        .await
+        .unwrap()
+        .unwrap()
+        .product_call
+        .unwrap();
     assert_eq!(state, ProductCallState::Failed);
 
     // A stale claim is fenced; the current one stores its links and the call is done.
@@ -324,11 +385,19 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
         .remove(0);
     assert_eq!((retried.sku.clone(), retried.attempt), (p.clone(), 2));
     let outcome = store
-        .complete_product_call(&first, ProductCallOutcome::Linked(vec![link(&a, &p)]), T0 + 1_001)
+        .complete_product_call(
+            &first,
+            ProductCallOutcome::Linked(vec![link(&a, &p)]),
+            T0 + 1_001,
+        )
         .await;
     assert!(matches!(outcome, Err(StoreError::LeaseLost)), "{outcome:?}");
     store
-        .complete_product_call(&retried, ProductCallOutcome::Linked(vec![link(&a, &p)]), T0 + 1_002)
+        .complete_product_call(
+            &retried,
+            ProductCallOutcome::Linked(vec![link(&a, &p)]),
+            T0 + 1_002,
+        )
         .await
         .unwrap();
     let status = store.product_status(&p).await.unwrap().unwrap();
@@ -337,10 +406,20 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
     assert!(status.gallery_work.is_some(), "its gallery is queued");
 
     // Released at start-up like other leases.
-    store.add_products(&[sku("PC-3")], Some(&data), T0).await.unwrap();
+    store
+        .add_products(&[sku("PC-3")], Some(&data), T0)
+        .await
+        .unwrap();
     store.claim_product_calls(T0, MANY, LEASE).await.unwrap();
     store.release_all_leases().await.unwrap();
-    assert_eq!(store.claim_product_calls(T0, MANY, LEASE).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .claim_product_calls(T0, MANY, LEASE)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 pub async fn full_sync_products_queue_their_calls_in_the_same_transaction<S: Store>(store: &S) {
@@ -351,8 +430,21 @@ pub async fn full_sync_products_queue_their_calls_in_the_same_transaction<S: Sto
         .await
         .unwrap();
     assert_eq!(created, vec![sku("FS-1")]);
-    assert_eq!(store.full_sync(id).await.unwrap().unwrap().cursor.as_deref(), Some("2"));
-    let call = store.claim_product_calls(T0, MANY, LEASE).await.unwrap().remove(0);
+    assert_eq!(
+        store
+            .full_sync(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .cursor
+            .as_deref(),
+        Some("2")
+    );
+    let call = store
+        .claim_product_calls(T0, MANY, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(call.event_data, data);
     assert_eq!(store.product_status(&sku("UNKNOWN")).await.unwrap(), None);
 }

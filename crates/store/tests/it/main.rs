@@ -9,8 +9,8 @@
 extern crate assetsync_store as store;
 
 mod conformance;
-mod harness;
 mod hardening;
+mod harness;
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one backend, in a module named `$backend`.
 macro_rules! conformance_suite {
