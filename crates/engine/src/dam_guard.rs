@@ -1,6 +1,7 @@
 //! Why DAM reads are paused, and the guard against a mass unlink by misconfiguration: when the DAM answers
 //! 404 (or 403) for many different assets in a short window — an ACL change, an `author_url` pointing at
-//! another environment — reads pause instead of unlinking, until a read finds an asset again.
+//! another environment — reads pause instead of unlinking, until a read finds an asset again. Every read that
+//! finds an asset clears the window, so deletions among successful reads never add up to a pause.
 
 use domain::AssetId;
 use std::collections::{HashMap, VecDeque};

@@ -208,7 +208,8 @@ async fn search_with_retries(
             Err(error)
                 if attempt < PAGE_ATTEMPTS && !matches!(error, DamError::Rejected { .. }) =>
             {
-                let delay = retry_delay_ms(attempt, error.retry_after_ms(), fastrand::f64());
+                let retry_after = error.retry_after_ms().map(|ms| engine.cap_retry_after(ms));
+                let delay = retry_delay_ms(attempt, retry_after, fastrand::f64());
                 tracing::warn!(%error, attempt, "full sync: search failed; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(delay)) => {}

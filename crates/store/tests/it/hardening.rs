@@ -99,7 +99,7 @@ pub async fn a_held_lease_is_renewed_and_a_lost_one_is_not<S: Store>(store: &S) 
     let renewed_until = T0 + LEASE + 30_000;
     assert_eq!(
         store
-            .renew_leases(&[held.clone()], renewed_until)
+            .renew_leases(std::slice::from_ref(&held), renewed_until)
             .await
             .unwrap(),
         vec![true]
@@ -302,7 +302,7 @@ pub async fn product_calls_are_durable_work_retried_and_given_up<S: Store>(store
     assert_eq!(created, vec![p.clone(), q.clone()]);
     assert_eq!(
         store
-            .add_products(&[p.clone()], Some(&data), T0)
+            .add_products(std::slice::from_ref(&p), Some(&data), T0)
             .await
             .unwrap(),
         Vec::<Sku>::new(),
