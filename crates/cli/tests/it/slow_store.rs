@@ -4,6 +4,7 @@
 use crate::harness::TestApp;
 use sandbox::commerce::Fault;
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn a_push_longer_than_the_lease_keeps_one_writer_per_product() {
@@ -42,10 +43,12 @@ async fn waiting_behind_retry_after_counts_no_attempt() {
         retry_after_secs: Some(2),
         count: 2,
     });
-    let assets: Vec<String> = skus
-        .iter()
-        .map(|sku| app.approved_asset(json!({ "commerce:skus": [sku] })))
-        .collect();
+    let mut assets = vec![app.approved_asset(json!({ "commerce:skus": ["RA-1"] }))];
+    wait_for("the first 429", || app.store().stats().throttled == 1).await;
+    // The other products' work arrives while the store's Retry-After runs: it waits for the gate.
+    for sku in &skus[1..] {
+        assets.push(app.approved_asset(json!({ "commerce:skus": [sku] })));
+    }
     app.settle().await;
     for sku in skus {
         assert_eq!(app.store_gallery(sku).len(), 1, "{sku} is complete");
@@ -56,4 +59,12 @@ async fn waiting_behind_retry_after_counts_no_attempt() {
     let health = app.admin_get("/api/v1/health/sync").await.1;
     assert_eq!(health["dead_letters"], 0, "{health}");
     assert_eq!(app.store().stats().throttled, 2);
+}
+
+async fn wait_for(what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
