@@ -139,7 +139,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             sync_command::verify(&config::Config::load(&config)?, repair).await
         }
         Command::DefaultConfig => {
-            print!("{}", config::EXAMPLE);
+            print!("{}", config::example_with_random_token()?);
             Ok(ExitCode::SUCCESS)
         }
     }

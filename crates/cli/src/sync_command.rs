@@ -57,11 +57,7 @@ const POLL_ATTEMPTS: u32 = 10;
 
 /// One status read of full sync `id`. A transport failure is retried up to [`POLL_ATTEMPTS`] times; an answer
 /// of 4xx or 5xx ends the command at once: the service will not answer otherwise by being asked again.
-async fn sync_status(
-    http: &reqwest::Client,
-    config: &Config,
-    id: i64,
-) -> anyhow::Result<Value> {
+async fn sync_status(http: &reqwest::Client, config: &Config, id: i64) -> anyhow::Result<Value> {
     let base = service_url(config);
     let mut attempt = 1;
     loop {
