@@ -340,10 +340,10 @@ async fn raw_exchange(app: &TestApp, request: &str) -> Option<(u16, serde_json::
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let text = String::from_utf8_lossy(&received).into_owned();
-        if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            if let Ok(json) = serde_json::from_str(body) {
-                return Some((head.split(' ').nth(1)?.parse().ok()?, json));
-            }
+        if let Some((head, body)) = text.split_once("\r\n\r\n")
+            && let Ok(json) = serde_json::from_str(body)
+        {
+            return Some((head.split(' ').nth(1)?.parse().ok()?, json));
         }
         match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
             Err(_) | Ok(Ok(0) | Err(_)) => return None,
