@@ -51,6 +51,15 @@ impl<S: Send + Sync> FromRequest<S> for BodyBytes {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, ApiError> {
+        // A body announced too large is refused before a byte of it is read.
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > MAX_ADMIN_BODY as u64) {
+            return Err(body_too_large(MAX_ADMIN_BODY));
+        }
         read_body(request.into_body(), MAX_ADMIN_BODY)
             .await
             .map(Self)
