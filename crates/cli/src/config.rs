@@ -285,6 +285,7 @@ impl EventsConfig {
             origin,
             max_age: std::time::Duration::from_secs(seconds),
             timeout: std::time::Duration::from_secs(5),
+            max_paths: connectors::ioevents::DEFAULT_MAX_KEY_PATHS,
         })
     }
 }

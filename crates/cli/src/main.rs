@@ -6,6 +6,8 @@ mod bench;
 mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
+#[cfg(feature = "sandbox")]
+mod galleries;
 mod launch;
 mod sync_command;
 
