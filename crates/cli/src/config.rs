@@ -229,16 +229,19 @@ impl AemConfig {
     }
 }
 
-/// An IMS or key-host URL must be https; plain http is allowed only to this machine (emulators, tests).
+/// A URL that receives a token or a secret (IMS, Author API, journal, a bearer store) or keys (the key host)
+/// must be https; plain http is allowed only to this machine (emulators, tests).
 fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         bail!("{field} is not a URL");
     };
-    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if local => Ok(()),
-        _ => bail!("{field} must be an https URL (http only to 127.0.0.1 or localhost)"),
+    if connectors::http::credentials_allowed(&parsed) {
+        Ok(())
+    } else {
+        bail!(
+            "{field} must be an https URL: tokens and secrets go over https only (plain http only to \
+             127.0.0.1, ::1 or localhost)"
+        )
     }
 }
 
@@ -373,7 +376,10 @@ impl CommerceConfig {
                             &self.access_token_secret,
                         )?,
                     }),
-                    "bearer" => MagentoAuth::Bearer(required("access_token", &self.access_token)?),
+                    "bearer" => {
+                        check_https_or_local("commerce.base_url (with auth = \"bearer\")", &base_url)?;
+                        MagentoAuth::Bearer(required("access_token", &self.access_token)?)
+                    }
                     other => bail!("commerce.auth {other:?} is not supported (oauth1 or bearer)"),
                 };
                 if self.concurrency == 0 {
@@ -548,6 +554,12 @@ impl Config {
             }
         }
         self.aem.token_provider()?;
+        if let Some(url) = &self.aem.author_url {
+            check_https_or_local("aem.author_url", url)?;
+        }
+        if let Some(url) = &self.events.journal_url {
+            check_https_or_local("events.journal_url", url)?;
+        }
         self.events.key_host_settings()?;
         self.commerce.sink()?;
         self.integration_config()?;

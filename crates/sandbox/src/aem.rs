@@ -93,6 +93,8 @@ struct Inner {
     metadata_faults: std::collections::VecDeque<u16>,
     /// When set, the journal's `next` links point to this origin instead of the emulator's own.
     journal_next_origin: Option<String>,
+    /// Journal pages served (with a token that was accepted).
+    journal_reads: u64,
 }
 
 struct Shared {
@@ -156,6 +158,7 @@ impl AemEmulator {
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
                 journal_next_origin: None,
+                journal_reads: 0,
             }),
             deliveries: tx,
             stats,
@@ -271,6 +274,11 @@ impl AemEmulator {
     /// The journal's `rel="next"` links point to `origin` (e.g. another server) from now on; `None`: its own.
     pub fn set_journal_next_origin(&self, origin: Option<&str>) {
         self.shared.lock().journal_next_origin = origin.map(str::to_owned);
+    }
+
+    /// Journal pages served so far.
+    pub fn journal_reads(&self) -> u64 {
+        self.shared.lock().journal_reads
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -834,7 +842,8 @@ async fn journal(
     if let Some(refusal) = token_refusal(&shared, &headers) {
         return refusal;
     }
-    let inner = shared.lock();
+    let mut inner = shared.lock();
+    inner.journal_reads += 1;
     let start = match query.since.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(position)) => position,
