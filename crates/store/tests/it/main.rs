@@ -113,9 +113,15 @@ mod sqlite_only {
             )
             .unwrap();
         let store = store::open(&url).await.unwrap();
-        store.save_integration_config(&config, &changes, 1).await.unwrap();
+        store
+            .save_integration_config(&config, &changes, 1)
+            .await
+            .unwrap();
         assert!(!raw().await.contains(SECRET), "{}", raw().await);
-        assert_eq!(store.integration_config().await.unwrap(), Some(config.clone()));
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
 
         // A plaintext value written by an older version is sealed at the next open.
         let plain = serde_json::to_string(&config).unwrap();
@@ -125,7 +131,10 @@ mod sqlite_only {
             .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
             .await
             .unwrap();
-        assert_eq!(store.integration_config().await.unwrap(), Some(config.clone()));
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
         drop(store);
         let store = store::open(&url).await.unwrap();
         assert!(!raw().await.contains(SECRET), "{}", raw().await);
