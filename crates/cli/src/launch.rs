@@ -139,12 +139,13 @@ impl Service {
         } else {
             None
         };
+        let limits = config.http.limits()?;
         let mut stop = shutdown_rx;
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(error) = web::serve(listener, state, stopped).await {
+            if let Err(error) = web::serve(listener, state, limits, stopped).await {
                 tracing::error!(%error, "HTTP server stopped");
             }
         }));

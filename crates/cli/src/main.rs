@@ -6,6 +6,8 @@ mod bench;
 mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
+#[cfg(feature = "sandbox")]
+mod galleries;
 mod launch;
 mod sync_command;
 
@@ -139,7 +141,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             sync_command::verify(&config::Config::load(&config)?, repair).await
         }
         Command::DefaultConfig => {
-            print!("{}", config::EXAMPLE);
+            print!("{}", config::example_with_random_token()?);
             Ok(ExitCode::SUCCESS)
         }
     }
