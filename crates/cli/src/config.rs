@@ -377,7 +377,10 @@ impl CommerceConfig {
                         )?,
                     }),
                     "bearer" => {
-                        check_https_or_local("commerce.base_url (with auth = \"bearer\")", &base_url)?;
+                        check_https_or_local(
+                            "commerce.base_url (with auth = \"bearer\")",
+                            &base_url,
+                        )?;
                         MagentoAuth::Bearer(required("access_token", &self.access_token)?)
                     }
                     other => bail!("commerce.auth {other:?} is not supported (oauth1 or bearer)"),

@@ -120,7 +120,8 @@ impl SecretKey {
             return Err(SecretKeyError::Undecryptable);
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecretKeyError::Undecryptable)?;
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| SecretKeyError::Undecryptable)?;
         let mut in_out = ciphertext.to_vec();
         let plaintext = self
             .0
@@ -205,7 +206,11 @@ mod tests {
         let key = SecretKey::random()?;
         let sealed = key.seal("matcher-secret")?;
         assert!(!sealed.contains("matcher-secret"));
-        assert_ne!(sealed, key.seal("matcher-secret")?, "a fresh nonce each time");
+        assert_ne!(
+            sealed,
+            key.seal("matcher-secret")?,
+            "a fresh nonce each time"
+        );
         assert_eq!(key.open(&sealed)?, "matcher-secret");
         assert_eq!(
             SecretKey::random()?.open(&sealed),

@@ -471,7 +471,8 @@ async fn every_rejection_has_a_code_and_a_message() {
 }
 
 #[tokio::test]
-async fn a_new_matcher_url_needs_the_secret_again_and_a_secret_change_is_recorded_without_its_value() {
+async fn a_new_matcher_url_needs_the_secret_again_and_a_secret_change_is_recorded_without_its_value()
+ {
     let app = TestApp::spawn().await;
     let (status, body) = app
         .put_config(
@@ -529,7 +530,11 @@ async fn a_new_matcher_url_needs_the_secret_again_and_a_secret_change_is_recorde
         "{history}"
     );
     let shown = history.to_string();
-    for secret in ["first-secret-value", "second-secret-value", "third-secret-value"] {
+    for secret in [
+        "first-secret-value",
+        "second-secret-value",
+        "third-secret-value",
+    ] {
         assert!(!shown.contains(secret), "{shown}");
     }
 }

@@ -1,6 +1,7 @@
 //! IMS server-to-server credentials (tokens minted by the emulated IMS, cached, refreshed once for many
 //! callers, refreshed once after a refusal) and I/O Events keys fetched from the emulated key host (cached,
-//! rotated, kept while the host is down).
+//! rotated, kept while the host is down, dropped once gone, never waiting on other paths), and where credentials
+//! may go (absurd token lifetimes, next links to another origin, plain-http token URLs).
 
 use crate::harness::{ACCESS_TOKEN, TestApp};
 use serde_json::{Value, json};
@@ -365,7 +366,10 @@ async fn thirty_deliveries_naming_unknown_key_paths_do_not_delay_a_genuine_one()
         .await
         .expect("the genuine delivery waited for the unknown key paths");
     assert_eq!(status, 200, "{reply}");
-    assert!(app.emulator.held_key_requests() > 0, "the flood was still waiting");
+    assert!(
+        app.emulator.held_key_requests() > 0,
+        "the flood was still waiting"
+    );
 
     app.emulator.hold_unknown_key_paths(false);
     for delivery in bogus {
@@ -395,7 +399,8 @@ async fn absurd_token_lifetimes_from_ims_are_clamped_and_reads_go_on() {
     ];
     for (index, expires_in) in stated.iter().enumerate() {
         // The next read is refused (401) and mints a token whose reply states this lifetime.
-        app.emulator.state_token_expires_in(Some(expires_in.clone()));
+        app.emulator
+            .state_token_expires_in(Some(expires_in.clone()));
         app.emulator.revoke_ims_tokens();
         let minted = app.emulator.ims_mints();
         app.approved_asset(json!({ "commerce:skus": ["LIFE-1"] }));

@@ -695,6 +695,9 @@ async fn the_matcher_secret_is_encrypted_at_rest_and_still_works_after_a_restart
     app.approved_asset(json!({ "commerce:skus": ["SEALED-1"] }));
     app.settle().await;
     assert_eq!(app.gallery("SEALED-1").await.len(), 2);
-    assert!(app.emulator.ims_mints() > mints, "a token was minted after the restart");
+    assert!(
+        app.emulator.ims_mints() > mints,
+        "a token was minted after the restart"
+    );
     assert!(!stored_anywhere(&app, SECRET));
 }

@@ -33,11 +33,7 @@ fn verifier(emulator: &AemEmulator, max_age: Duration, max_paths: usize) -> Even
 }
 
 /// Whether a delivery of `body` signed with signature 1 by `keys`, naming its key 1 path, verifies.
-async fn genuine(
-    verifier: &EventVerifier,
-    keys: &sandbox::SigningKeys,
-    body: &[u8],
-) -> bool {
+async fn genuine(verifier: &EventVerifier, keys: &sandbox::SigningKeys, body: &[u8]) -> bool {
     let [one, _] = keys.sign(body).unwrap();
     verifier
         .verify(
@@ -75,7 +71,9 @@ async fn a_slow_unknown_path_delays_no_delivery_signed_with_a_known_key() {
     let bogus_deliveries: Vec<_> = (0..30)
         .map(|i| {
             let verifier = verifier.clone();
-            tokio::spawn(async move { bogus(&verifier, &format!("/prod/keys/unknown-{}.pem", i % 10)).await })
+            tokio::spawn(async move {
+                bogus(&verifier, &format!("/prod/keys/unknown-{}.pem", i % 10)).await
+            })
         })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -89,7 +87,8 @@ async fn a_slow_unknown_path_delays_no_delivery_signed_with_a_known_key() {
     }
 
     // The genuine delivery, signed with the cached key, waits for none of them.
-    let verified = tokio::time::timeout(Duration::from_secs(5), genuine(&verifier, &keys, b"second")).await;
+    let verified =
+        tokio::time::timeout(Duration::from_secs(5), genuine(&verifier, &keys, b"second")).await;
     assert_eq!(verified.ok(), Some(true), "the genuine delivery waited");
 
     emulator.hold_unknown_key_paths(false);
@@ -117,7 +116,11 @@ async fn the_cache_holds_at_most_its_bound_and_keeps_known_keys_over_unknown_pat
     assert!(genuine(&verifier, &keys, b"first").await);
     for i in 0..20 {
         assert!(!bogus(&verifier, &format!("/prod/keys/flood-{i}.pem")).await);
-        assert!(verifier.cached_key_paths() <= 4, "{}", verifier.cached_key_paths());
+        assert!(
+            verifier.cached_key_paths() <= 4,
+            "{}",
+            verifier.cached_key_paths()
+        );
     }
     assert_eq!(verifier.cached_key_paths(), 4);
     assert!(genuine(&verifier, &keys, b"second").await);

@@ -75,7 +75,10 @@ async fn the_author_api_and_the_journal_send_no_request_to_another_origin() {
     let journal_url = format!("{}/events/journal", trap.url());
     let journal = JournalClient::new(&journal_url, tokens, Some("journal-api-key")).unwrap();
     let error = journal.fetch(&journal_url).await.unwrap_err();
-    assert!(error.to_string().contains("redirect to another origin"), "{error}");
+    assert!(
+        error.to_string().contains("redirect to another origin"),
+        "{error}"
+    );
     assert_nothing_arrived(&trap);
 }
 
@@ -126,7 +129,9 @@ fn tokens_are_not_sent_over_plain_http_to_another_machine() {
         "{error}"
     );
     assert!(JournalClient::new("http://journal.example.com/j", tokens.clone(), None).is_err());
-    assert!(AuthorClient::new("https://author.example.com", tokens, Duration::from_secs(5)).is_ok());
+    assert!(
+        AuthorClient::new("https://author.example.com", tokens, Duration::from_secs(5)).is_ok()
+    );
     let error = TokenProvider::client_credentials(
         ImsCredentials {
             token_url: "http://ims.example.com/ims/token/v3".into(),

@@ -133,7 +133,9 @@ mod tests {
                 .err()
                 .unwrap_or_default();
             assert!(
-                errors.get(field).is_some_and(|m| m.contains("matcher_client_secret")),
+                errors
+                    .get(field)
+                    .is_some_and(|m| m.contains("matcher_client_secret")),
                 "{field}: {errors:?}"
             );
             let with_secret = json!({ field: "https://elsewhere.example.com/x", "matcher_client_secret": "second" });
@@ -144,7 +146,11 @@ mod tests {
             );
         }
         let same = json!({ "asset_to_product_url": "https://matcher.example.com/a2p" });
-        assert!(config.apply_change(&same, &defaults, UrlPolicy::HttpsOnly).is_ok());
+        assert!(
+            config
+                .apply_change(&same, &defaults, UrlPolicy::HttpsOnly)
+                .is_ok()
+        );
     }
 
     #[test]
