@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use domain::gallery::HandmadeRecord;
-use domain::media_files::{file_stem, image_extension, path_carries_stem};
+use domain::media_files::{file_carries_content, file_stem, image_extension};
 use domain::{AppliedEntry, AssetId, GalleryEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -288,7 +288,7 @@ impl MagentoSink {
         if let Some(found) = remote.iter().find(|r| {
             r.file
                 .as_deref()
-                .is_some_and(|f| path_carries_stem(f, &stem))
+                .is_some_and(|f| file_carries_content(f, &entry.asset_id, &entry.content_id))
         }) {
             tracing::info!(%sku, asset = %entry.asset_id, entry_id = found.id, "adopting an entry created earlier");
             self.put(sku, found.id, entry, found.file.as_deref())

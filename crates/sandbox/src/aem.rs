@@ -72,6 +72,10 @@ pub struct NewAsset {
     /// Initial `assetMetadata` (commerce fields, `dam:status`, `dc:title`, ...).
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// The asset never carries `dam:sha1` (as for binaries AEM has not hashed): its content is identified
+    /// by `repo:version` alone.
+    #[serde(default, rename = "withoutSha1")]
+    pub without_sha1: bool,
 }
 
 struct Asset {
@@ -80,6 +84,8 @@ struct Asset {
     version: u64,
     /// Bumped by each new binary (upload of a new version).
     binary_version: u64,
+    /// No `dam:sha1` is published ([`NewAsset::without_sha1`]).
+    without_sha1: bool,
 }
 
 struct Inner {
@@ -498,6 +504,7 @@ impl Shared {
             metadata: new.metadata,
             version: 0,
             binary_version: 0,
+            without_sha1: new.without_sha1,
         };
         touch(&mut asset, modified, &asset_id, true);
         let changed: Vec<String> = asset.metadata.keys().cloned().collect();
@@ -671,7 +678,11 @@ fn touch(asset: &mut Asset, modified: i64, asset_id: &str, new_binary: bool) {
     asset
         .repository
         .insert("repo:modifyDate".into(), json!(rfc3339(modified)));
-    asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    if asset.without_sha1 {
+        asset.repository.remove("dam:sha1");
+    } else {
+        asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    }
 }
 
 // ---- HTTP ----

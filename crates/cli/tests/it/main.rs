@@ -11,6 +11,7 @@ mod fullsync;
 mod harness;
 mod journal;
 mod magento;
+mod magento_inputs;
 mod matching;
 mod metrics;
 mod sync;
