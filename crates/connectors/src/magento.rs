@@ -565,6 +565,11 @@ impl CommerceSink for MagentoSink {
         "adobe-commerce"
     }
 
+    /// Magento's SKU column has a case-insensitive collation: `ABC` and `abc` are one product.
+    fn sku_case_insensitive(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         sku: &Sku,

@@ -127,6 +127,12 @@ pub trait CommerceSink: Send + Sync + 'static {
     /// Short name for logs and health (`builtin`, `adobe-commerce`).
     fn kind(&self) -> &'static str;
 
+    /// Whether the platform compares SKUs without case (`ABC` and `abc` name one product): the engine then
+    /// keys products, claims and galleries by [`domain::Sku::case_folded`].
+    fn sku_case_insensitive(&self) -> bool {
+        false
+    }
+
     /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`.
     async fn apply(
         &self,

@@ -1,9 +1,9 @@
 //! What the Adobe Commerce sink is handed, checked before it reaches the store: file names that tell every
 //! version apart, originals too large or not images, and SKUs that are dot segments or differ only in case.
 
-use crate::harness::{TestApp, object};
+use crate::harness::{TestApp, object, roles};
 use sandbox::aem::NewAsset;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn a_new_version_without_sha1_is_uploaded_not_adopted() {
@@ -53,4 +53,112 @@ async fn a_new_version_without_sha1_is_uploaded_not_adopted() {
     assert_ne!(after[0]["id"], before[0]["id"]);
     assert_ne!(after[0]["file"], before[0]["file"]);
     assert_eq!(app.asset_status(&asset).await.1["status"], "Success");
+}
+
+#[tokio::test]
+async fn dot_segment_skus_are_refused_and_never_address_another_endpoint() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("dot-1");
+    let asset = app.approved_asset(json!({
+        "commerce:skus": ["..", ".", "dot-1"],
+        "commerce:roles": ["image", "image", "image"],
+    }));
+    let only_dots = app.approved_asset(json!({ "commerce:skus": [".."] }));
+    app.settle().await;
+
+    let requests = app.store().requests();
+    assert!(
+        requests
+            .iter()
+            .any(|(method, path)| method == "POST" && path == "/rest/all/V1/products/dot-1/media"),
+        "the valid SKU was written: {requests:?}"
+    );
+    assert!(
+        requests
+            .iter()
+            .all(|(_, path)| path == "/rest/all/V1/products"
+                || path.starts_with("/rest/all/V1/products/dot-1/media")),
+        "only the product list and the product's media were asked for: {requests:?}"
+    );
+    let (_, status) = app.asset_status(&asset).await;
+    assert_eq!(status["status"], "Success", "{status}");
+    assert_eq!(status["linked_skus"], json!(["dot-1"]));
+    let warnings = status["warnings"].to_string();
+    assert!(
+        warnings.contains("dot segment"),
+        "the asset says why: {status}"
+    );
+    let (_, status) = app.asset_status(&only_dots).await;
+    assert_eq!(status["linked_skus"], json!([]), "{status}");
+}
+
+/// Whether every entry of the store's product is enabled (not hidden).
+fn all_enabled(entries: &[Value]) -> bool {
+    entries.iter().all(|e| e["disabled"] == false)
+}
+
+#[tokio::test]
+async fn skus_that_differ_only_in_case_are_one_magento_gallery() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("ABC");
+    let upper = app.approved_asset(json!({
+        "commerce:skus": ["ABC"],
+        "commerce:roles": ["image"],
+        "commerce:positions": [1],
+    }));
+    app.settle().await;
+    let lower = app.approved_asset(json!({
+        "commerce:skus": ["abc"],
+        "commerce:roles": ["thumbnail"],
+        "commerce:positions": [2],
+    }));
+    app.settle().await;
+    let gallery = |round: usize| {
+        vec![
+            (
+                upper.clone(),
+                1,
+                roles(&["image"]),
+                Some(format!("Upper {round}")),
+            ),
+            (
+                lower.clone(),
+                2,
+                roles(&["thumbnail"]),
+                Some(format!("Lower {round}")),
+            ),
+        ]
+    };
+
+    // Repeated syncs: each asset changes in turn, and a full sync pages the store's products ("ABC").
+    for round in 0..3 {
+        app.update(&upper, json!({ "dc:title": format!("Upper {round}") }));
+        app.settle().await;
+        app.update(&lower, json!({ "dc:title": format!("Lower {round}") }));
+        app.settle().await;
+        assert_eq!(app.store_gallery("ABC"), gallery(round), "round {round}");
+        let entries = app.store().entries("abc").unwrap();
+        assert!(
+            all_enabled(&entries),
+            "neither hides the other: {entries:?}"
+        );
+    }
+    let (status, body) = app.admin_post("/api/v1/sync").await;
+    assert!(status.is_success(), "{body}");
+    app.wait_for_full_sync(body["id"].as_i64().unwrap()).await;
+    app.settle().await;
+    assert_eq!(app.store_gallery("ABC"), gallery(2));
+    assert!(all_enabled(&app.store().entries("ABC").unwrap()));
+    assert_eq!(
+        app.store().stats().posts,
+        2,
+        "two entries, each posted once"
+    );
+
+    // The read API serves the one gallery under either spelling.
+    let served = app.gallery("ABC").await;
+    assert_eq!(served.len(), 2, "{served:?}");
+    assert_eq!(app.gallery("abc").await, served);
+    assert_eq!(app.asset_status(&upper).await.1["status"], "Success");
+    assert_eq!(app.asset_status(&lower).await.1["status"], "Success");
 }
