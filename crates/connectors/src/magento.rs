@@ -25,6 +25,8 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+mod download;
+
 /// How requests to the store are authenticated.
 #[derive(Clone)]
 pub enum MagentoAuth {
@@ -52,6 +54,8 @@ pub struct MagentoSettings {
     /// Where binaries are fetched from: the DAM's delivery origin (never the custom domain).
     pub delivery_origin: String,
     pub timeout: Duration,
+    /// The largest binary downloaded from the DAM for an upload (bytes); a larger one fails its asset.
+    pub max_binary_bytes: u64,
 }
 
 /// The Magento sink.
@@ -92,7 +96,6 @@ impl From<SinkError> for Failure {
 
 struct Reply {
     status: StatusCode,
-    content_type: Option<String>,
     body: Bytes,
     retry_after_ms: Option<u64>,
 }
@@ -226,15 +229,9 @@ impl MagentoSink {
         let reply = request.send().await.map_err(unavailable)?;
         let status = reply.status();
         let retry_after_ms = crate::aem::retry_after_ms(reply.headers());
-        let content_type = reply
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let body = reply.bytes().await.map_err(unavailable)?;
         Ok(Reply {
             status,
-            content_type,
             body,
             retry_after_ms,
         })
@@ -257,24 +254,25 @@ impl MagentoSink {
         }
     }
 
-    /// Downloads the asset's original binary from the DAM's delivery origin.
+    /// Downloads the asset's original binary from the DAM's delivery origin: an image of at most
+    /// `max_binary_bytes`, streamed ([`download`]).
     async fn download(&self, entry: &GalleryEntry, stem: &str) -> Result<(Bytes, String), Failure> {
         let url = format!(
             "{}/adobe/assets/{}/original/as/{stem}",
             self.settings.delivery_origin, entry.asset_id
         );
-        let reply = self.send(Method::GET, &url, None, false).await?;
-        if !reply.status.is_success() {
+        let reply = self.get_binary(&url).await?;
+        if !reply.status().is_success() {
             return Err(Failure::Sink(SinkError::Unavailable {
                 message: format!(
                     "the DAM delivered no binary for {} (HTTP {})",
-                    entry.asset_id, reply.status
+                    entry.asset_id,
+                    reply.status()
                 ),
                 retry_after_ms: None,
             }));
         }
-        let mime = reply.content_type.unwrap_or_default();
-        Ok((reply.body, mime))
+        download::read_image(&entry.asset_id, reply, self.settings.max_binary_bytes).await
     }
 
     /// Creates the entry, or adopts the one carrying its file name (made before a crash or a lost database).

@@ -71,6 +71,10 @@ pub enum SinkError {
     /// The platform refused this change (a 400): this item fails, with the platform's message.
     #[error("commerce rejected the change: {0}")]
     Rejected(String),
+    /// The DAM's binary for an asset cannot be uploaded (larger than `max_binary_bytes`, or not an image):
+    /// this item fails like a `Rejected` one, with the reason, until the asset changes.
+    #[error("the DAM's binary cannot be uploaded: {0}")]
+    BinaryRefused(String),
 }
 
 /// One gallery entry as the commerce platform holds it.

@@ -11,6 +11,7 @@ mod delivery;
 mod ims;
 mod keys;
 pub mod matcher;
+pub mod originals;
 
 pub use delivery::PreparedDelivery;
 pub use keys::{KeyFailure, SigningKeys};

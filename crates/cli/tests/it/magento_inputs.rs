@@ -3,6 +3,7 @@
 
 use crate::harness::{TestApp, object, roles};
 use sandbox::aem::NewAsset;
+use sandbox::originals::OriginalBody;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -161,4 +162,100 @@ async fn skus_that_differ_only_in_case_are_one_magento_gallery() {
     assert_eq!(app.gallery("abc").await, served);
     assert_eq!(app.asset_status(&upper).await.1["status"], "Success");
     assert_eq!(app.asset_status(&lower).await.1["status"], "Success");
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// An asset for commerce on `sku` whose original is `body`, approved once the body is set.
+fn asset_with_original(app: &TestApp, sku: &str, body: OriginalBody) -> String {
+    let asset = app.create_asset(json!({
+        "commerce:isCommerce": "Yes",
+        "commerce:skus": [sku],
+        "commerce:roles": ["image"],
+    }));
+    app.emulator.serve_original(&asset, body);
+    app.emulator.approve(&asset).unwrap();
+    asset
+}
+
+#[tokio::test]
+async fn an_original_over_the_limit_fails_its_asset_and_is_never_read_whole() {
+    let app = TestApp::spawn_magento_with("", "max_binary_bytes = 1048576").await;
+    for sku in ["BIG-1", "BIG-2", "FITS-1"] {
+        app.store().create_product(sku);
+    }
+    // 128 MiB declared by Content-Length, 128 MiB chunked (no length), and just under 1 MiB.
+    let declared = asset_with_original(
+        &app,
+        "BIG-1",
+        OriginalBody::Png {
+            bytes: 128 * MIB,
+            declared_length: true,
+        },
+    );
+    let chunked = asset_with_original(
+        &app,
+        "BIG-2",
+        OriginalBody::Png {
+            bytes: 128 * MIB,
+            declared_length: false,
+        },
+    );
+    let fits = asset_with_original(
+        &app,
+        "FITS-1",
+        OriginalBody::Png {
+            bytes: MIB - 1,
+            declared_length: false,
+        },
+    );
+    app.settle().await;
+
+    for (asset, size) in [
+        (&declared, "134217728 bytes"),
+        (&chunked, "more than 1048576 bytes"),
+    ] {
+        let (_, status) = app.asset_status(asset).await;
+        assert_eq!(status["status"], "Failed", "{status}");
+        let error = status["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(size) && error.contains("max_binary_bytes (1048576)"),
+            "the asset says why: {status}"
+        );
+    }
+    assert!(app.store().entries("BIG-1").unwrap().is_empty());
+    assert!(app.store().entries("BIG-2").unwrap().is_empty());
+    assert_eq!(app.asset_status(&fits).await.1["status"], "Success");
+    assert_eq!(app.store().entries("FITS-1").unwrap().len(), 1);
+    // The 256 MiB of large bodies were not taken: the declared one not at all, the chunked one up to the
+    // limit (what the sockets buffered besides).
+    let sent = app.emulator.original_bytes_sent();
+    assert!(sent < 64 * MIB, "{sent} bytes of the originals were sent");
+}
+
+#[tokio::test]
+async fn an_original_that_is_not_an_image_fails_its_asset_without_being_read() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("PAGE-1");
+    let asset = asset_with_original(
+        &app,
+        "PAGE-1",
+        OriginalBody::Typed {
+            content_type: "text/html; charset=utf-8".into(),
+            bytes: 128 * MIB,
+        },
+    );
+    app.settle().await;
+
+    let (_, status) = app.asset_status(&asset).await;
+    assert_eq!(status["status"], "Failed", "{status}");
+    let error = status["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("text/html") && error.contains("not an image"),
+        "the asset says why: {status}"
+    );
+    assert!(app.store().entries("PAGE-1").unwrap().is_empty());
+    assert_eq!(app.store().stats().posts, 0);
+    let sent = app.emulator.original_bytes_sent();
+    assert!(sent < 32 * MIB, "{sent} bytes of the page were sent");
 }
