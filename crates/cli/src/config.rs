@@ -314,6 +314,9 @@ pub struct CommerceConfig {
     /// Seconds before a commerce request times out (it is then retried).
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// The largest DAM binary the Magento sink downloads to upload (bytes); a larger one fails its asset.
+    #[serde(default = "default_max_binary_bytes")]
+    pub max_binary_bytes: u64,
 }
 
 impl Default for CommerceConfig {
@@ -328,6 +331,7 @@ impl Default for CommerceConfig {
             auth: default_auth(),
             concurrency: default_concurrency(),
             timeout_seconds: default_timeout_seconds(),
+            max_binary_bytes: default_max_binary_bytes(),
         }
     }
 }
@@ -344,6 +348,14 @@ fn default_timeout_seconds() -> u64 {
     30
 }
 
+/// 50 MiB: a product image is far smaller; memory for downloads stays within concurrency × this.
+fn default_max_binary_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+
+/// The most `max_binary_bytes` may be (1 GiB): Magento takes the binary base64-encoded in one JSON body.
+const MAX_BINARY_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// The commerce sink the configuration asks for.
 pub enum SinkChoice {
     Builtin,
@@ -359,6 +371,12 @@ impl CommerceConfig {
                 _ => bail!("commerce.{name} is required when commerce.kind = \"adobe-commerce\""),
             }
         };
+        if self.max_binary_bytes == 0 || self.max_binary_bytes > MAX_BINARY_BYTES_LIMIT {
+            bail!(
+                "commerce.max_binary_bytes must be from 1 to {MAX_BINARY_BYTES_LIMIT} (1 GiB), got {}",
+                self.max_binary_bytes
+            );
+        }
         match self.kind.as_str() {
             "builtin" => Ok(SinkChoice::Builtin),
             "adobe-commerce" => {

@@ -66,6 +66,7 @@ impl Service {
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
+                    max_binary_bytes: config.commerce.max_binary_bytes,
                 })?)
             }
         };

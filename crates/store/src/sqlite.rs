@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_full_sync.sql"),
     include_str!("../migrations/sqlite/0004_handmade_entries.sql"),
     include_str!("../migrations/sqlite/0005_dead_letters.sql"),
+    include_str!("../migrations/sqlite/0006_dot_segment_skus.sql"),
 ];
 
 /// The embedded SQLite store.
