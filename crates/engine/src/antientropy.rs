@@ -48,11 +48,11 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
         else {
             return Ok(());
         };
+        let last =
+            u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
+        let skus = engine.product_keys(products.skus);
         let added = engine
-            .add_products_from(
-                &products.skus,
-                &serde_json::json!({ "source": "anti_entropy" }),
-            )
+            .add_products_from(&skus, &serde_json::json!({ "source": "anti_entropy" }))
             .await
             .map_err(|e| e.to_string())?;
         if !added.is_empty() {
@@ -61,7 +61,7 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
                 "anti-entropy: products found without an event"
             );
         }
-        if u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty() {
+        if last {
             return Ok(());
         }
         page += 1;

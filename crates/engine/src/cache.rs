@@ -16,10 +16,13 @@ pub struct CacheView {
     pub hidden: bool,
 }
 
-/// SKU → serialised `{"sku", "entries": [...]}` and the same gallery parsed.
+/// SKU → serialised `{"sku", "entries": [...]}` and the same gallery parsed. With case folding (a sink that
+/// compares SKUs without case) every SKU is looked up by [`Sku::case_folded`], so any spelling reads the
+/// product's one gallery.
 pub struct GalleryCache {
     view: RwLock<CacheView>,
     galleries: RwLock<HashMap<Sku, Cached>>,
+    fold_case: bool,
 }
 
 /// One product's gallery: its bytes with the default rendition, and the view they were made from.
@@ -49,11 +52,20 @@ struct EntryView {
 }
 
 impl GalleryCache {
-    /// An empty cache presenting entries as `view` says.
-    pub fn new(view: CacheView) -> Self {
+    /// An empty cache presenting entries as `view` says; `fold_case` keys it by case-folded SKU.
+    pub fn new(view: CacheView, fold_case: bool) -> Self {
         Self {
             view: RwLock::new(view),
             galleries: RwLock::new(HashMap::new()),
+            fold_case,
+        }
+    }
+
+    fn key(&self, sku: &Sku) -> Sku {
+        if self.fold_case {
+            sku.case_folded()
+        } else {
+            sku.clone()
         }
     }
 
@@ -66,6 +78,7 @@ impl GalleryCache {
 
     /// Replaces the gallery of `sku` (entries already in gallery order).
     pub fn put(&self, sku: &Sku, entries: &[AppliedEntry]) {
+        let sku = &self.key(sku);
         let Some(cached) = self.build(sku, entries) else {
             return;
         };
@@ -107,6 +120,7 @@ impl GalleryCache {
 
     /// Makes sure a known product is served, with an empty gallery when it has none yet.
     pub fn ensure(&self, sku: &Sku) {
+        let sku = &self.key(sku);
         let Some(empty) = self.build(sku, &[]) else {
             return;
         };
@@ -118,19 +132,19 @@ impl GalleryCache {
     /// Forgets a product (deleted, or found missing).
     pub fn remove(&self, sku: &Sku) {
         if let Ok(mut map) = self.galleries.write() {
-            map.remove(sku);
+            map.remove(&self.key(sku));
         }
     }
 
     /// The serialised gallery of `sku`, `None` for an unknown product.
     pub fn get(&self, sku: &Sku) -> Option<Bytes> {
-        Some(self.galleries.read().ok()?.get(sku)?.bytes.clone())
+        Some(self.galleries.read().ok()?.get(&self.key(sku))?.bytes.clone())
     }
 
     /// The gallery of `sku` with every `rendition_url` shaped by `rendition`, serialised from the parsed form
     /// kept beside the bytes (the JSON is never parsed again); `None` for an unknown product.
     pub fn get_with_rendition(&self, sku: &Sku, rendition: &Rendition) -> Option<Bytes> {
-        let view = self.galleries.read().ok()?.get(sku)?.view.clone();
+        let view = self.galleries.read().ok()?.get(&self.key(sku))?.view.clone();
         let mut shaped = MediaView::clone(&view);
         for entry in &mut shaped.entries {
             entry.rendition_url = rendition_from_base(&entry.url, sku, rendition);

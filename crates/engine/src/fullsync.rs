@@ -242,19 +242,20 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
+        let skus = engine.product_keys(products.skus);
         let call = engine.product_call_data(&serde_json::json!({ "source": "full_sync" }));
         let added = engine
             .store
             .store_full_sync_products(
                 sync.id,
-                &products.skus,
+                &skus,
                 next_cursor.as_deref(),
                 call.as_ref(),
                 now_ms(),
             )
             .await
             .map_err(failed)?;
-        engine.products_added(&products.skus, &added);
+        engine.products_added(&skus, &added);
         if last {
             return Ok(());
         }

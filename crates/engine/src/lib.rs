@@ -178,7 +178,10 @@ impl Engine {
             .integration_config()
             .await?
             .unwrap_or_else(|| initial_config.clone());
-        let cache = GalleryCache::new(view_of(&config, &settings.delivery_origin));
+        let cache = GalleryCache::new(
+            view_of(&config, &settings.delivery_origin),
+            sink.sku_case_insensitive(),
+        );
         for (sku, entries) in store.all_galleries().await? {
             cache.put(&sku, &entries);
         }
@@ -403,6 +406,7 @@ impl Engine {
 
     /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
     pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+        let sku = &self.product_key(sku);
         let removed = self.store.remove_product(sku, now_ms()).await?;
         self.cache.remove(sku);
         self.skus_ready.notify_one();
@@ -423,6 +427,7 @@ impl Engine {
         skus: &[Sku],
         event_data: &Value,
     ) -> Result<Vec<Sku>, EngineError> {
+        let skus = &self.product_keys(skus.to_vec());
         let call = self.product_call_data(event_data);
         let created = self
             .store
@@ -452,6 +457,12 @@ impl Engine {
         change: store::ProductChange,
         event_data: &Value,
     ) -> Result<store::Recorded, EngineError> {
+        let change = match change {
+            store::ProductChange::Saved(sku) => store::ProductChange::Saved(self.product_key(&sku)),
+            store::ProductChange::Deleted(sku) => {
+                store::ProductChange::Deleted(self.product_key(&sku))
+            }
+        };
         let call = match &change {
             store::ProductChange::Saved(_) => self.product_call_data(event_data),
             store::ProductChange::Deleted(_) => None,
@@ -492,6 +503,28 @@ impl Engine {
     /// Queue depths and counters.
     pub async fn backlog(&self) -> Result<Backlog, EngineError> {
         Ok(self.store.backlog().await?)
+    }
+
+    /// The key assetsync keeps a product under: the SKU itself, or its case-folded form when the sink
+    /// compares SKUs without case (Magento), so that `ABC` and `abc` are one product with one gallery.
+    pub fn product_key(&self, sku: &Sku) -> Sku {
+        if self.sink.sku_case_insensitive() {
+            sku.case_folded()
+        } else {
+            sku.clone()
+        }
+    }
+
+    /// [`Self::product_key`] of each SKU, without repeats.
+    pub(crate) fn product_keys(&self, skus: Vec<Sku>) -> Vec<Sku> {
+        if !self.sink.sku_case_insensitive() {
+            return skus;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(skus.len());
+        skus.iter()
+            .map(Sku::case_folded)
+            .filter(|key| seen.insert(key.clone()))
+            .collect()
     }
 
     /// The sink's kind (`builtin`, `adobe-commerce`).

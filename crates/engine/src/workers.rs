@@ -523,7 +523,7 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
         }
         SinkError::LeaseLost => return deferred(engine),
         SinkError::Unauthorized(_) => (FailureClass::Unauthorized, None),
-        SinkError::Rejected(_) => (FailureClass::Permanent, None),
+        SinkError::Rejected(_) | SinkError::BinaryRefused(_) => (FailureClass::Permanent, None),
         SinkError::Unavailable { retry_after_ms, .. } => (
             FailureClass::Transient,
             retry_after_ms.map(|ms| engine.cap_retry_after(ms)),

@@ -2,11 +2,10 @@
 //! and claims, its gallery's queued work (attempt, due time, last error), and its custom matcher's
 //! product-to-asset call while it waits or after it was given up.
 
-use crate::routes::require_admin;
+use crate::extract::Admin;
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use domain::Sku;
 use domain::time::format_rfc3339_ms;
@@ -15,10 +14,9 @@ use store::{ProductCallState, QueuedWork};
 
 pub(crate) async fn product_status(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _: Admin,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    require_admin(&state, &headers)?;
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
     let status = state
         .engine

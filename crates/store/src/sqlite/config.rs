@@ -12,8 +12,9 @@ impl SqliteStore {
         follow_ups: &ConfigFollowUps,
         now_ms: i64,
     ) -> StoreResult<Option<i64>> {
+        let sealed = self.sealed_config(config)?;
         let mut tx = self.begin_write().await?;
-        save_config_in(&mut tx, config, changes, now_ms).await?;
+        save_config_in(&mut tx, &sealed, changes, now_ms).await?;
         let full_sync = match &follow_ups.full_sync {
             Some(reason) => Some(request_full_sync_in(&mut tx, reason, now_ms).await?),
             None => None,
@@ -26,10 +27,11 @@ impl SqliteStore {
     }
 }
 
-/// Saves the configuration and one history record when something changed (inside `tx`).
+/// Saves the configuration (already sealed: its secrets encrypted) and one history record when something
+/// changed (inside `tx`).
 pub(super) async fn save_config_in(
     tx: &mut Tx<'_>,
-    config: &IntegrationConfig,
+    sealed: &str,
     changes: &[FieldChange],
     now_ms: i64,
 ) -> StoreResult<()> {
@@ -37,7 +39,7 @@ pub(super) async fn save_config_in(
         "INSERT INTO settings (key, value) VALUES ('integration', ?)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
-    .bind(to_json(config)?)
+    .bind(sealed)
     .execute(&mut **tx)
     .await?;
     if !changes.is_empty() {
