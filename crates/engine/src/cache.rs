@@ -138,13 +138,26 @@ impl GalleryCache {
 
     /// The serialised gallery of `sku`, `None` for an unknown product.
     pub fn get(&self, sku: &Sku) -> Option<Bytes> {
-        Some(self.galleries.read().ok()?.get(&self.key(sku))?.bytes.clone())
+        Some(
+            self.galleries
+                .read()
+                .ok()?
+                .get(&self.key(sku))?
+                .bytes
+                .clone(),
+        )
     }
 
     /// The gallery of `sku` with every `rendition_url` shaped by `rendition`, serialised from the parsed form
     /// kept beside the bytes (the JSON is never parsed again); `None` for an unknown product.
     pub fn get_with_rendition(&self, sku: &Sku, rendition: &Rendition) -> Option<Bytes> {
-        let view = self.galleries.read().ok()?.get(&self.key(sku))?.view.clone();
+        let view = self
+            .galleries
+            .read()
+            .ok()?
+            .get(&self.key(sku))?
+            .view
+            .clone();
         let mut shaped = MediaView::clone(&view);
         for entry in &mut shaped.entries {
             entry.rendition_url = rendition_from_base(&entry.url, sku, rendition);
