@@ -18,6 +18,8 @@ pub(crate) async fn product_status(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
+    // The key the product is kept under (case-folded for a sink that compares SKUs without case).
+    let sku = state.engine.product_key(&sku);
     let status = state
         .engine
         .store()
