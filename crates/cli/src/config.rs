@@ -229,16 +229,19 @@ impl AemConfig {
     }
 }
 
-/// An IMS or key-host URL must be https; plain http is allowed only to this machine (emulators, tests).
+/// A URL that receives a token or a secret (IMS, Author API, journal, a bearer store) or keys (the key host)
+/// must be https; plain http is allowed only to this machine (emulators, tests).
 fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         bail!("{field} is not a URL");
     };
-    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if local => Ok(()),
-        _ => bail!("{field} must be an https URL (http only to 127.0.0.1 or localhost)"),
+    if connectors::http::credentials_allowed(&parsed) {
+        Ok(())
+    } else {
+        bail!(
+            "{field} must be an https URL: tokens and secrets go over https only (plain http only to \
+             127.0.0.1, ::1 or localhost)"
+        )
     }
 }
 
@@ -311,6 +314,9 @@ pub struct CommerceConfig {
     /// Seconds before a commerce request times out (it is then retried).
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// The largest DAM binary the Magento sink downloads to upload (bytes); a larger one fails its asset.
+    #[serde(default = "default_max_binary_bytes")]
+    pub max_binary_bytes: u64,
 }
 
 impl Default for CommerceConfig {
@@ -325,6 +331,7 @@ impl Default for CommerceConfig {
             auth: default_auth(),
             concurrency: default_concurrency(),
             timeout_seconds: default_timeout_seconds(),
+            max_binary_bytes: default_max_binary_bytes(),
         }
     }
 }
@@ -341,6 +348,14 @@ fn default_timeout_seconds() -> u64 {
     30
 }
 
+/// 50 MiB: a product image is far smaller; memory for downloads stays within concurrency × this.
+fn default_max_binary_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+
+/// The most `max_binary_bytes` may be (1 GiB): Magento takes the binary base64-encoded in one JSON body.
+const MAX_BINARY_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// The commerce sink the configuration asks for.
 pub enum SinkChoice {
     Builtin,
@@ -356,6 +371,12 @@ impl CommerceConfig {
                 _ => bail!("commerce.{name} is required when commerce.kind = \"adobe-commerce\""),
             }
         };
+        if self.max_binary_bytes == 0 || self.max_binary_bytes > MAX_BINARY_BYTES_LIMIT {
+            bail!(
+                "commerce.max_binary_bytes must be from 1 to {MAX_BINARY_BYTES_LIMIT} (1 GiB), got {}",
+                self.max_binary_bytes
+            );
+        }
         match self.kind.as_str() {
             "builtin" => Ok(SinkChoice::Builtin),
             "adobe-commerce" => {
@@ -373,7 +394,13 @@ impl CommerceConfig {
                             &self.access_token_secret,
                         )?,
                     }),
-                    "bearer" => MagentoAuth::Bearer(required("access_token", &self.access_token)?),
+                    "bearer" => {
+                        check_https_or_local(
+                            "commerce.base_url (with auth = \"bearer\")",
+                            &base_url,
+                        )?;
+                        MagentoAuth::Bearer(required("access_token", &self.access_token)?)
+                    }
                     other => bail!("commerce.auth {other:?} is not supported (oauth1 or bearer)"),
                 };
                 if self.concurrency == 0 {
@@ -548,6 +575,12 @@ impl Config {
             }
         }
         self.aem.token_provider()?;
+        if let Some(url) = &self.aem.author_url {
+            check_https_or_local("aem.author_url", url)?;
+        }
+        if let Some(url) = &self.events.journal_url {
+            check_https_or_local("events.journal_url", url)?;
+        }
         self.events.key_host_settings()?;
         self.commerce.sink()?;
         self.integration_config()?;

@@ -43,7 +43,13 @@ impl Service {
                 .map(|(name, content)| (name.as_str(), content.as_slice())),
             Some(config.events.key_host_settings()?),
         )?;
-        let store = store::open(&config.database_url)
+        let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
+            Ok(value) if !value.trim().is_empty() => {
+                Some(store::secrets::SecretKey::from_base64(&value)?)
+            }
+            _ => None,
+        };
+        let store = store::open_with_secret_key(&config.database_url, secret_key)
             .await
             .with_context(|| format!("could not open the database {}", config.database_url))?;
         let tokens = config.aem.token_provider()?;
@@ -60,6 +66,7 @@ impl Service {
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
+                    max_binary_bytes: config.commerce.max_binary_bytes,
                 })?)
             }
         };

@@ -405,7 +405,11 @@ mod tests {
             key_paths: [Some("//evil.example/key.pem"), None],
         };
         assert!(!verifier.verify(b"body", &delivery).await);
-        assert_eq!(verifier.cached_key_paths(), 0, "nothing was fetched or cached");
+        assert_eq!(
+            verifier.cached_key_paths(),
+            0,
+            "nothing was fetched or cached"
+        );
     }
 
     #[test]

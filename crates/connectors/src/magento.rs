@@ -15,7 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use domain::gallery::HandmadeRecord;
-use domain::media_files::{file_stem, image_extension, path_carries_stem};
+use domain::media_files::{file_carries_content, file_stem, image_extension};
 use domain::{AppliedEntry, AssetId, GalleryEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -24,6 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod download;
 
 /// How requests to the store are authenticated.
 #[derive(Clone)]
@@ -52,6 +54,8 @@ pub struct MagentoSettings {
     /// Where binaries are fetched from: the DAM's delivery origin (never the custom domain).
     pub delivery_origin: String,
     pub timeout: Duration,
+    /// The largest binary downloaded from the DAM for an upload (bytes); a larger one fails its asset.
+    pub max_binary_bytes: u64,
 }
 
 /// The Magento sink.
@@ -92,7 +96,6 @@ impl From<SinkError> for Failure {
 
 struct Reply {
     status: StatusCode,
-    content_type: Option<String>,
     body: Bytes,
     retry_after_ms: Option<u64>,
 }
@@ -227,15 +230,9 @@ impl MagentoSink {
         let reply = request.send().await.map_err(unavailable)?;
         let status = reply.status();
         let retry_after_ms = crate::aem::retry_after_ms(reply.headers());
-        let content_type = reply
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let body = reply.bytes().await.map_err(unavailable)?;
         Ok(Reply {
             status,
-            content_type,
             body,
             retry_after_ms,
         })
@@ -258,24 +255,25 @@ impl MagentoSink {
         }
     }
 
-    /// Downloads the asset's original binary from the DAM's delivery origin.
+    /// Downloads the asset's original binary from the DAM's delivery origin: an image of at most
+    /// `max_binary_bytes`, streamed ([`download`]).
     async fn download(&self, entry: &GalleryEntry, stem: &str) -> Result<(Bytes, String), Failure> {
         let url = format!(
             "{}/adobe/assets/{}/original/as/{stem}",
             self.settings.delivery_origin, entry.asset_id
         );
-        let reply = self.send(Method::GET, &url, None, false).await?;
-        if !reply.status.is_success() {
+        let reply = self.get_binary(&url).await?;
+        if !reply.status().is_success() {
             return Err(Failure::Sink(SinkError::Unavailable {
                 message: format!(
                     "the DAM delivered no binary for {} (HTTP {})",
-                    entry.asset_id, reply.status
+                    entry.asset_id,
+                    reply.status()
                 ),
                 retry_after_ms: None,
             }));
         }
-        let mime = reply.content_type.unwrap_or_default();
-        Ok((reply.body, mime))
+        download::read_image(&entry.asset_id, reply, self.settings.max_binary_bytes).await
     }
 
     /// Creates the entry, or adopts the one carrying its file name (made before a crash or a lost database).
@@ -289,7 +287,7 @@ impl MagentoSink {
         if let Some(found) = remote.iter().find(|r| {
             r.file
                 .as_deref()
-                .is_some_and(|f| path_carries_stem(f, &stem))
+                .is_some_and(|f| file_carries_content(f, &entry.asset_id, &entry.content_id))
         }) {
             tracing::info!(%sku, asset = %entry.asset_id, entry_id = found.id, "adopting an entry created earlier");
             self.put(sku, found.id, entry, found.file.as_deref())
@@ -564,6 +562,11 @@ impl MagentoSink {
 impl CommerceSink for MagentoSink {
     fn kind(&self) -> &'static str {
         "adobe-commerce"
+    }
+
+    /// Magento's SKU column has a case-insensitive collation: `ABC` and `abc` are one product.
+    fn sku_case_insensitive(&self) -> bool {
+        true
     }
 
     async fn apply(

@@ -71,6 +71,10 @@ pub enum SinkError {
     /// The platform refused this change (a 400): this item fails, with the platform's message.
     #[error("commerce rejected the change: {0}")]
     Rejected(String),
+    /// The DAM's binary for an asset cannot be uploaded (larger than `max_binary_bytes`, or not an image):
+    /// this item fails like a `Rejected` one, with the reason, until the asset changes.
+    #[error("the DAM's binary cannot be uploaded: {0}")]
+    BinaryRefused(String),
 }
 
 /// One gallery entry as the commerce platform holds it.
@@ -126,6 +130,12 @@ pub struct ApplyContext<'a> {
 pub trait CommerceSink: Send + Sync + 'static {
     /// Short name for logs and health (`builtin`, `adobe-commerce`).
     fn kind(&self) -> &'static str;
+
+    /// Whether the platform compares SKUs without case (`ABC` and `abc` name one product): the engine then
+    /// keys products, claims and galleries by [`domain::Sku::case_folded`].
+    fn sku_case_insensitive(&self) -> bool {
+        false
+    }
 
     /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`.
     async fn apply(

@@ -47,9 +47,12 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
         else {
             return Ok(());
         };
+        let last =
+            u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
+        let skus = engine.product_keys(products.skus);
         let added = engine
             .store
-            .upsert_products(&products.skus, now_ms())
+            .upsert_products(&skus, now_ms())
             .await
             .map_err(|e| e.to_string())?;
         if !added.is_empty() {
@@ -60,7 +63,7 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
             engine.skus_ready.notify_one();
             engine.products_arrived(&added, &serde_json::json!({ "source": "anti_entropy" }));
         }
-        if u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty() {
+        if last {
             return Ok(());
         }
         page += 1;

@@ -15,10 +15,12 @@ pub struct CacheView {
     pub hidden: bool,
 }
 
-/// SKU → serialised `{"sku", "entries": [...]}`.
+/// SKU → serialised `{"sku", "entries": [...]}`. With case folding (a sink that compares SKUs without case)
+/// every SKU is looked up by [`Sku::case_folded`], so any spelling reads the product's one gallery.
 pub struct GalleryCache {
     view: RwLock<CacheView>,
     galleries: RwLock<HashMap<Sku, Bytes>>,
+    fold_case: bool,
 }
 
 #[derive(Serialize)]
@@ -41,11 +43,20 @@ struct EntryView<'a> {
 }
 
 impl GalleryCache {
-    /// An empty cache presenting entries as `view` says.
-    pub fn new(view: CacheView) -> Self {
+    /// An empty cache presenting entries as `view` says; `fold_case` keys it by case-folded SKU.
+    pub fn new(view: CacheView, fold_case: bool) -> Self {
         Self {
             view: RwLock::new(view),
             galleries: RwLock::new(HashMap::new()),
+            fold_case,
+        }
+    }
+
+    fn key(&self, sku: &Sku) -> Sku {
+        if self.fold_case {
+            sku.case_folded()
+        } else {
+            sku.clone()
         }
     }
 
@@ -58,6 +69,7 @@ impl GalleryCache {
 
     /// Replaces the gallery of `sku` (entries already in gallery order).
     pub fn put(&self, sku: &Sku, entries: &[AppliedEntry]) {
+        let sku = &self.key(sku);
         let Some(bytes) = self.serialise(sku, entries) else {
             return;
         };
@@ -104,6 +116,7 @@ impl GalleryCache {
 
     /// Makes sure a known product is served, with an empty gallery when it has none yet.
     pub fn ensure(&self, sku: &Sku) {
+        let sku = &self.key(sku);
         let Some(empty) = self.serialise(sku, &[]) else {
             return;
         };
@@ -115,13 +128,13 @@ impl GalleryCache {
     /// Forgets a product (deleted, or found missing).
     pub fn remove(&self, sku: &Sku) {
         if let Ok(mut map) = self.galleries.write() {
-            map.remove(sku);
+            map.remove(&self.key(sku));
         }
     }
 
     /// The serialised gallery of `sku`, `None` for an unknown product.
     pub fn get(&self, sku: &Sku) -> Option<Bytes> {
-        self.galleries.read().ok()?.get(sku).cloned()
+        self.galleries.read().ok()?.get(&self.key(sku)).cloned()
     }
 
     /// How many products are cached.

@@ -241,9 +241,10 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
+        let skus = engine.product_keys(products.skus);
         let added = engine
             .store
-            .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
+            .store_full_sync_products(sync.id, &skus, next_cursor.as_deref(), now_ms())
             .await
             .map_err(failed)?;
         engine.skus_ready.notify_one();

@@ -164,7 +164,10 @@ impl Engine {
             .integration_config()
             .await?
             .unwrap_or_else(|| initial_config.clone());
-        let cache = GalleryCache::new(view_of(&config, &settings.delivery_origin));
+        let cache = GalleryCache::new(
+            view_of(&config, &settings.delivery_origin),
+            sink.sku_case_insensitive(),
+        );
         for (sku, entries) in store.all_galleries().await? {
             cache.put(&sku, &entries);
         }
@@ -371,6 +374,7 @@ impl Engine {
     /// Adds a product to the built-in catalog; its waiting assets are attached right away (and, under
     /// custom_match, a new product is sent to the matcher's product-to-asset endpoint with `event_data`).
     pub async fn add_product(&self, sku: &Sku, event_data: &Value) -> Result<bool, EngineError> {
+        let sku = &self.product_key(sku);
         let created = self.store.upsert_product(sku, now_ms()).await?;
         self.cache.ensure(sku);
         self.skus_ready.notify_one();
@@ -382,6 +386,7 @@ impl Engine {
 
     /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
     pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+        let sku = &self.product_key(sku);
         let removed = self.store.remove_product(sku, now_ms()).await?;
         self.cache.remove(sku);
         self.skus_ready.notify_one();
@@ -390,6 +395,7 @@ impl Engine {
 
     /// Adds many products in one transaction. Returns how many were new.
     pub async fn add_products(&self, skus: &[Sku]) -> Result<usize, EngineError> {
+        let skus = &self.product_keys(skus.to_vec());
         let created = self.store.upsert_products(skus, now_ms()).await?;
         for sku in skus {
             self.cache.ensure(sku);
@@ -412,6 +418,28 @@ impl Engine {
     /// Queue depths and counters.
     pub async fn backlog(&self) -> Result<Backlog, EngineError> {
         Ok(self.store.backlog().await?)
+    }
+
+    /// The key assetsync keeps a product under: the SKU itself, or its case-folded form when the sink
+    /// compares SKUs without case (Magento), so that `ABC` and `abc` are one product with one gallery.
+    pub fn product_key(&self, sku: &Sku) -> Sku {
+        if self.sink.sku_case_insensitive() {
+            sku.case_folded()
+        } else {
+            sku.clone()
+        }
+    }
+
+    /// [`Self::product_key`] of each SKU, without repeats.
+    pub(crate) fn product_keys(&self, skus: Vec<Sku>) -> Vec<Sku> {
+        if !self.sink.sku_case_insensitive() {
+            return skus;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(skus.len());
+        skus.iter()
+            .map(Sku::case_folded)
+            .filter(|key| seen.insert(key.clone()))
+            .collect()
     }
 
     /// The sink's kind (`builtin`, `adobe-commerce`).

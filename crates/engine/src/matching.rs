@@ -13,7 +13,7 @@ use domain::matching::{
     CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
     read_product_to_asset,
 };
-use domain::metadata::{Evaluation, LinkFacts, evaluate, ineligibility};
+use domain::metadata::{Evaluation, LinkFacts, evaluate, fold_sku_case, ineligibility};
 use domain::retry::retry_delay_ms;
 use domain::{AssetId, AssetMetadata, DesiredLink, MatchSettings, Role, Sku};
 use serde::Serialize;
@@ -72,6 +72,20 @@ impl Engine {
     /// Matches one asset's (re-read) metadata with the rule in force. The eligibility checks come first,
     /// whatever the rule.
     pub(crate) async fn match_asset(&self, meta: &AssetMetadata) -> AssetMatch {
+        match self.match_asset_by_rule(meta).await {
+            AssetMatch::Evaluated(Evaluation::Eligible { links, warnings })
+                if self.sink.sku_case_insensitive() =>
+            {
+                AssetMatch::Evaluated(Evaluation::Eligible {
+                    links: fold_sku_case(links),
+                    warnings,
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn match_asset_by_rule(&self, meta: &AssetMetadata) -> AssetMatch {
         let config = self.config();
         match config.matching_rule {
             MatchingRule::MatchBySku => AssetMatch::Evaluated(evaluate(

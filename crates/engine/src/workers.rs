@@ -424,7 +424,7 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
     let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
     let (class, retry_after) = match error {
         SinkError::Unauthorized(_) => (FailureClass::Unauthorized, None),
-        SinkError::Rejected(_) => (FailureClass::Permanent, None),
+        SinkError::Rejected(_) | SinkError::BinaryRefused(_) => (FailureClass::Permanent, None),
         SinkError::Unavailable { retry_after_ms, .. } => (FailureClass::Transient, *retry_after_ms),
     };
     match decide(

@@ -9,6 +9,7 @@ use crate::delivery::{self, Delivery, DeliveryStats};
 use crate::ims::{ImsState, TokenCheck};
 use crate::key_host::KeyHostState;
 use crate::keys::KeyRing;
+use crate::originals::OriginalBody;
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -73,6 +74,10 @@ pub struct NewAsset {
     /// Initial `assetMetadata` (commerce fields, `dam:status`, `dc:title`, ...).
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// The asset never carries `dam:sha1` (as for binaries AEM has not hashed): its content is identified
+    /// by `repo:version` alone.
+    #[serde(default, rename = "withoutSha1")]
+    pub without_sha1: bool,
 }
 
 struct Asset {
@@ -81,6 +86,8 @@ struct Asset {
     version: u64,
     /// Bumped by each new binary (upload of a new version).
     binary_version: u64,
+    /// No `dam:sha1` is published ([`NewAsset::without_sha1`]).
+    without_sha1: bool,
 }
 
 struct Inner {
@@ -93,6 +100,10 @@ struct Inner {
     metadata_faults: std::collections::VecDeque<u16>,
     /// When set, the journal's `next` links point to this origin instead of the emulator's own.
     journal_next_origin: Option<String>,
+    /// Journal pages served (with a token that was accepted).
+    journal_reads: u64,
+    /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
+    originals: BTreeMap<String, OriginalBody>,
 }
 
 struct Shared {
@@ -108,6 +119,8 @@ struct Shared {
     muted: std::sync::atomic::AtomicBool,
     /// While true, changes emit no event at all: neither delivered nor journaled (the benchmark sends its own).
     quiet: std::sync::atomic::AtomicBool,
+    /// Body bytes of [`OriginalBody`] replies handed to connections.
+    original_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Whether a bearer token is accepted.
@@ -156,6 +169,8 @@ impl AemEmulator {
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
                 journal_next_origin: None,
+                journal_reads: 0,
+                originals: BTreeMap::new(),
             }),
             deliveries: tx,
             stats,
@@ -164,6 +179,7 @@ impl AemEmulator {
             key_host: KeyHostState::default(),
             muted: std::sync::atomic::AtomicBool::new(false),
             quiet: std::sync::atomic::AtomicBool::new(false),
+            original_bytes: Arc::default(),
         });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
@@ -271,6 +287,11 @@ impl AemEmulator {
     /// The journal's `rel="next"` links point to `origin` (e.g. another server) from now on; `None`: its own.
     pub fn set_journal_next_origin(&self, origin: Option<&str>) {
         self.shared.lock().journal_next_origin = origin.map(str::to_owned);
+    }
+
+    /// Journal pages served so far.
+    pub fn journal_reads(&self) -> u64 {
+        self.shared.lock().journal_reads
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -384,6 +405,22 @@ impl AemEmulator {
             .extend(std::iter::repeat_n(status, count));
     }
 
+    /// From now on the asset's original (`/adobe/assets/{id}/original/as/{seo}`, what a commerce sink
+    /// downloads to upload) is `body` while the asset is approved for delivery: a large PNG, or a body that
+    /// is not an image. Renditions stay as they were.
+    pub fn serve_original(&self, asset_id: &str, body: OriginalBody) {
+        self.shared
+            .lock()
+            .originals
+            .insert(asset_id.to_owned(), body);
+    }
+
+    /// Body bytes of the originals set by [`Self::serve_original`] handed to connections so far (what
+    /// clients took, give or take the sockets' buffers).
+    pub fn original_bytes_sent(&self) -> u64 {
+        self.shared.original_bytes.load(Ordering::Relaxed)
+    }
+
     /// Delivery counters now.
     pub fn deliveries(&self) -> DeliveryCounts {
         let s = &self.shared.stats;
@@ -430,7 +467,7 @@ fn asset_json(asset_id: &str, asset: &Asset) -> Value {
 }
 
 /// A tiny valid PNG (1×1), the binary every emulated asset delivers.
-const PIXEL_PNG: &[u8] = &[
+pub(crate) const PIXEL_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
     0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
@@ -461,7 +498,12 @@ fn rendition_png(asset_id: &str) -> Vec<u8> {
 }
 
 /// CRC-32 (ISO-HDLC) as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    !crc32_update(!0, bytes)
+}
+
+/// The CRC-32 register after `bytes`, from `register` (start with `!0`, finish with `!`).
+pub(crate) fn crc32_update(register: u32, bytes: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut n = 0;
@@ -481,7 +523,7 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
         table
     };
-    !bytes.iter().fold(!0u32, |c, &b| {
+    bytes.iter().fold(register, |c, &b| {
         TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
     })
 }
@@ -531,6 +573,7 @@ impl Shared {
             metadata: new.metadata,
             version: 0,
             binary_version: 0,
+            without_sha1: new.without_sha1,
         };
         touch(&mut asset, modified, &asset_id, true);
         let changed: Vec<String> = asset.metadata.keys().cloned().collect();
@@ -704,7 +747,11 @@ fn touch(asset: &mut Asset, modified: i64, asset_id: &str, new_binary: bool) {
     asset
         .repository
         .insert("repo:modifyDate".into(), json!(rfc3339(modified)));
-    asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    if asset.without_sha1 {
+        asset.repository.remove("dam:sha1");
+    } else {
+        asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    }
 }
 
 // ---- HTTP ----
@@ -714,7 +761,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/adobe/assets/{asset_id}/metadata", get(get_metadata))
         .route("/adobe/assets/search", post(search))
         .route("/adobe/assets/{asset_id}/as/{seo}", get(rendition))
-        .route("/adobe/assets/{asset_id}/original/as/{seo}", get(rendition))
+        .route("/adobe/assets/{asset_id}/original/as/{seo}", get(original))
         .route("/control/subscriptions", post(control_subscribe))
         .route("/control/assets", post(control_create))
         .route("/control/assets/{asset_id}", delete(control_delete))
@@ -834,7 +881,8 @@ async fn journal(
     if let Some(refusal) = token_refusal(&shared, &headers) {
         return refusal;
     }
-    let inner = shared.lock();
+    let mut inner = shared.lock();
+    inner.journal_reads += 1;
     let start = match query.since.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(position)) => position,
@@ -962,7 +1010,15 @@ fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {
     }
 }
 
-/// Delivery serves approved assets only (approved to `delivery` or with no target).
+/// Whether delivery serves the asset: approved, to `delivery` or with no target.
+fn deliverable(metadata: &Map<String, Value>) -> bool {
+    metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
+        && metadata
+            .get("dam:activationTarget")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t == "delivery")
+}
+
 /// Delivery serves approved assets only (approved to `delivery` or with no target). JPEG and PNG assets are
 /// delivered as a PNG rendition; other formats as bytes of that format (TIFF, PDF, ...), as the DAM would.
 async fn rendition(
@@ -970,14 +1026,11 @@ async fn rendition(
     Path((asset_id, _seo)): Path<(String, String)>,
 ) -> Response {
     let inner = shared.lock();
-    let Some(asset) = inner.assets.get(&asset_id).filter(|asset| {
-        asset.metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
-            && asset
-                .metadata
-                .get("dam:activationTarget")
-                .and_then(Value::as_str)
-                .is_none_or(|t| t == "delivery")
-    }) else {
+    let Some(asset) = inner
+        .assets
+        .get(&asset_id)
+        .filter(|asset| deliverable(&asset.metadata))
+    else {
         return problem(
             StatusCode::NOT_FOUND,
             "Not Found",
@@ -1005,6 +1058,26 @@ async fn rendition(
             &b"%PDF-1.4 emulated document"[..],
         )
             .into_response(),
+    }
+}
+
+/// The original of an approved asset: the body set by [`AemEmulator::serve_original`], else the rendition.
+async fn original(
+    State(shared): State<Arc<Shared>>,
+    Path((asset_id, seo)): Path<(String, String)>,
+) -> Response {
+    let set = {
+        let inner = shared.lock();
+        inner.originals.get(&asset_id).cloned().filter(|_| {
+            inner
+                .assets
+                .get(&asset_id)
+                .is_some_and(|asset| deliverable(&asset.metadata))
+        })
+    };
+    match set {
+        Some(body) => crate::originals::respond(&body, shared.original_bytes.clone()),
+        None => rendition(State(shared), Path((asset_id, seo))).await,
     }
 }
 

@@ -14,6 +14,7 @@ mod key_host;
 mod keys;
 pub mod matcher;
 pub mod redirect;
+pub mod originals;
 
 pub use delivery::PreparedDelivery;
 pub use keys::{KeyFailure, SigningKeys};

@@ -38,9 +38,7 @@ impl RedirectTrap {
     pub async fn start() -> std::io::Result<Self> {
         let arrivals = Arc::new(Mutex::new(Vec::new()));
         let (elsewhere, recorder) = bind().await?;
-        let recording = Router::new()
-            .fallback(record)
-            .with_state(arrivals.clone());
+        let recording = Router::new().fallback(record).with_state(arrivals.clone());
         tokio::spawn(async move {
             let _ = axum::serve(recorder, recording).await;
         });
@@ -87,11 +85,7 @@ async fn redirect(State(elsewhere): State<String>, uri: Uri) -> Response {
         "{elsewhere}{}",
         uri.path_and_query().map_or("/", |p| p.as_str())
     );
-    (
-        StatusCode::TEMPORARY_REDIRECT,
-        [(header::LOCATION, target)],
-    )
-        .into_response()
+    (StatusCode::TEMPORARY_REDIRECT, [(header::LOCATION, target)]).into_response()
 }
 
 async fn record(
@@ -111,9 +105,5 @@ async fn record(
             api_key: headers.contains_key("x-api-key"),
             body: body.to_vec(),
         });
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        "{}",
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
 }

@@ -45,6 +45,28 @@ fn a_bad_configuration_names_the_problem() {
 }
 
 #[test]
+fn a_download_limit_out_of_range_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let example =
+        String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        &path,
+        example.replacen(
+            "kind = \"builtin\"",
+            "kind = \"builtin\"\nmax_binary_bytes = 0",
+            1,
+        ),
+    )
+    .unwrap();
+    let stderr = serve_refuses(&path);
+    assert!(
+        stderr.contains("commerce.max_binary_bytes must be from 1 to 1073741824"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
     let dir = tempfile::tempdir().unwrap();
     let output = assetsync()

@@ -469,3 +469,72 @@ async fn every_rejection_has_a_code_and_a_message() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_new_matcher_url_needs_the_secret_again_and_a_secret_change_is_recorded_without_its_value()
+ {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({
+                "matching_rule": "custom_match",
+                "asset_to_product_url": "https://127.0.0.1:9/a2p",
+                "matcher_client_id": "matcher-client",
+                "matcher_client_secret": "first-secret-value",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, before) = app.admin_get("/api/v1/config").await;
+
+    for field in [
+        "asset_to_product_url",
+        "product_to_asset_url",
+        "matcher_token_url",
+    ] {
+        let (status, body) = app
+            .put_config("", json!({ field: "https://127.0.0.2:9/elsewhere" }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["code"], "invalid_config");
+        assert!(
+            body["fields"][field]
+                .as_str()
+                .unwrap()
+                .contains("matcher_client_secret"),
+            "{body}"
+        );
+    }
+    let (_, after) = app.admin_get("/api/v1/config").await;
+    assert_eq!(before, after, "nothing was saved");
+
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({ "asset_to_product_url": "https://127.0.0.2:9/a2p", "matcher_client_secret": "second-secret-value" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .put_config("", json!({ "matcher_client_secret": "third-secret-value" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"], json!(["matcher_client_secret"]), "{body}");
+
+    let (_, history) = app.admin_get("/api/v1/config/history").await;
+    let newest = &history["changes"][0]["fields"];
+    assert_eq!(
+        newest,
+        &json!([{ "field": "matcher_client_secret", "old": "set", "new": "changed" }]),
+        "{history}"
+    );
+    let shown = history.to_string();
+    for secret in [
+        "first-secret-value",
+        "second-secret-value",
+        "third-secret-value",
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}
