@@ -4,9 +4,9 @@
 //! - `full-sync`: a whole DAM onto a whole catalog, timed until every gallery is consistent.
 //! - `read`: the storefront read API against a trivial axum handler measured in the same run.
 
-use crate::demo::{
-    DemoMatching, DemoSink, Expected, SandboxRun, add_products, expected_galleries,
-    served_galleries, store_galleries, work_dir,
+use crate::demo::{DemoMatching, DemoSink, SandboxRun, add_products, work_dir};
+use crate::galleries::{
+    Expected, difference_report, expected_galleries, served_galleries, store_galleries,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
@@ -307,6 +307,23 @@ async fn settle(
             }
         }
         if Instant::now() > deadline {
+            let store = run
+                .store_emulator
+                .as_ref()
+                .map(|store| store_galleries(store, products));
+            let served = served_galleries(&run.service, products);
+            let queued = if backlog.asset_work == 0 && backlog.sku_work == 0 {
+                String::new()
+            } else {
+                format!(
+                    " ({} assets and {} SKUs still queued)",
+                    backlog.asset_work, backlog.sku_work
+                )
+            };
+            println!("  the galleries are not the expected ones{queued}:");
+            for line in difference_report(expected, &served, store.as_ref(), 10) {
+                println!("    {line}");
+            }
             return Ok(false);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,17 +1,20 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
-use crate::config::{AemConfig, CommerceConfig, Config, EventsConfig, MetricsConfig, SyncConfig};
+use crate::config::{
+    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, MetricsConfig, SyncConfig,
+};
+use crate::galleries::{
+    count_entries, difference_report, expected_galleries, matching_entries, served_galleries,
+    store_galleries,
+};
 use crate::launch::Service;
 use anyhow::{Context, bail};
 use clap::Args;
-use domain::gallery::compute_gallery;
-use domain::metadata::{AssetMetadata, Evaluation, evaluate};
-use domain::{MatchSettings, Sku};
+use domain::Sku;
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
 use sandbox::commerce::{CommerceEmulator, CommerceSettings};
 use sandbox::matcher::{MatcherEmulator, MatcherSettings};
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -298,6 +301,7 @@ impl SandboxRun {
                 enabled: true,
                 listen: ([127, 0, 0, 1], 0).into(),
             },
+            http: HttpConfig::default(),
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let service = Service::start(&config, listener).await?;
@@ -407,86 +411,6 @@ fn generate(products: &[Sku], assets: usize, seed: u64) -> Vec<Plan> {
         .collect()
 }
 
-/// The galleries the emulator's final state calls for: SKU → [(asset id, position, roles)].
-pub(crate) type Expected = BTreeMap<String, Vec<(String, u32, Vec<String>)>>;
-
-pub(crate) fn expected_galleries(
-    emulator: &AemEmulator,
-    products: &[Sku],
-) -> anyhow::Result<Expected> {
-    let settings = MatchSettings::default();
-    let mut claims: BTreeMap<String, Vec<domain::DesiredLink>> = BTreeMap::new();
-    for value in emulator.all_metadata() {
-        let metadata: AssetMetadata = serde_json::from_value(value)?;
-        if let Evaluation::Eligible { links, .. } = evaluate(&metadata, &settings) {
-            for link in links {
-                claims
-                    .entry(link.sku.as_str().to_owned())
-                    .or_default()
-                    .push(link);
-            }
-        }
-    }
-    Ok(products
-        .iter()
-        .map(|sku| {
-            let gallery = compute_gallery(claims.get(sku.as_str()).map_or(&[][..], Vec::as_slice));
-            let entries = gallery
-                .into_iter()
-                .map(|e| {
-                    (
-                        e.asset_id.to_string(),
-                        e.position,
-                        e.roles.iter().map(ToString::to_string).collect(),
-                    )
-                })
-                .collect();
-            (sku.as_str().to_owned(), entries)
-        })
-        .collect())
-}
-
-/// Reads the galleries the service serves (from its read cache) in the same shape.
-pub(crate) fn served_galleries(service: &Service, products: &[Sku]) -> Expected {
-    products
-        .iter()
-        .map(|sku| {
-            let entries = service
-                .engine
-                .cache()
-                .get(sku)
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .map(|body| gallery_of(&body))
-                .unwrap_or_default();
-            (sku.as_str().to_owned(), entries)
-        })
-        .collect()
-}
-
-fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
-    body["entries"]
-        .as_array()
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| {
-                    let roles = e["roles"].as_array().map(|r| {
-                        r.iter()
-                            .filter_map(|x| x.as_str().map(str::to_owned))
-                            .collect()
-                    });
-                    (
-                        e["asset_id"].as_str().unwrap_or_default().to_owned(),
-                        u32::try_from(e["position"].as_u64().unwrap_or_default())
-                            .unwrap_or(u32::MAX),
-                        roles.unwrap_or_default(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Runs a full sync and waits for its end: (assets read, seconds).
 pub(crate) async fn timed_full_sync(service: &Service) -> anyhow::Result<(i64, f64)> {
     let started = Instant::now();
@@ -522,63 +446,6 @@ pub(crate) async fn add_products(
     }
     service.engine.add_products(skus).await?;
     Ok(())
-}
-
-/// The galleries the emulated store holds, in the same shape (asset id recovered from the file name).
-pub(crate) fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Expected {
-    products
-        .iter()
-        .map(|sku| {
-            let mut entries: Vec<(String, u32, Vec<String>)> = store
-                .entries(sku.as_str())
-                .unwrap_or_default()
-                .iter()
-                .map(|e| {
-                    let name = e["file"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or_default();
-                    let uuid: String = name.chars().take(36).collect();
-                    let mut roles: Vec<String> = e["types"]
-                        .as_array()
-                        .map(|r| {
-                            r.iter()
-                                .filter_map(|x| x.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    roles.sort();
-                    (
-                        format!("urn:aaid:aem:{uuid}"),
-                        u32::try_from(e["position"].as_u64().unwrap_or_default())
-                            .unwrap_or(u32::MAX),
-                        roles,
-                    )
-                })
-                .collect();
-            entries.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
-            (sku.as_str().to_owned(), entries)
-        })
-        .collect()
-}
-
-fn count_entries(galleries: &Expected) -> usize {
-    galleries.values().map(Vec::len).sum()
-}
-
-fn matching_entries(expected: &Expected, served: &Expected) -> usize {
-    expected
-        .iter()
-        .map(|(sku, entries)| {
-            let served = served.get(sku);
-            entries
-                .iter()
-                .filter(|e| served.is_some_and(|s| s.contains(e)))
-                .count()
-        })
-        .sum()
 }
 
 pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
@@ -764,6 +631,17 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "the galleries did not reach the expected state within {} s",
             args.timeout_secs
         );
+        let store = store_emulator
+            .as_ref()
+            .map(|store| store_galleries(store, &products));
+        for line in difference_report(
+            &expected,
+            &served_galleries(&service, &products),
+            store.as_ref(),
+            10,
+        ) {
+            println!("  {line}");
+        }
     }
     if args.exit_after_sync {
         service.stop().await;

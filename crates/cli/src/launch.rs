@@ -43,7 +43,13 @@ impl Service {
                 .map(|(name, content)| (name.as_str(), content.as_slice())),
             Some(config.events.key_host_settings()?),
         )?;
-        let store = store::open(&config.database_url)
+        let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
+            Ok(value) if !value.trim().is_empty() => {
+                Some(store::secrets::SecretKey::from_base64(&value)?)
+            }
+            _ => None,
+        };
+        let store = store::open_with_secret_key(&config.database_url, secret_key)
             .await
             .with_context(|| format!("could not open the database {}", config.database_url))?;
         let tokens = config.aem.token_provider()?;
@@ -134,12 +140,13 @@ impl Service {
         } else {
             None
         };
+        let limits = config.http.limits()?;
         let mut stop = shutdown_rx;
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(error) = web::serve(listener, state, stopped).await {
+            if let Err(error) = web::serve(listener, state, limits, stopped).await {
                 tracing::error!(%error, "HTTP server stopped");
             }
         }));

@@ -23,14 +23,17 @@ pub enum DamError {
     Transport(String),
     #[error("AEM's reply is malformed: {0}")]
     Malformed(String),
+    /// The client was given a URL its token may not go to (plain http to another machine).
+    #[error("{0}")]
+    InsecureUrl(String),
 }
 
 impl From<TokenError> for DamError {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::Refused { .. } | TokenError::StaticTokenRejected => {
-                Self::Unauthorized(error.to_string())
-            }
+            TokenError::Refused { .. }
+            | TokenError::StaticTokenRejected
+            | TokenError::InsecureUrl(_) => Self::Unauthorized(error.to_string()),
             TokenError::Unavailable(_) | TokenError::Malformed(_) => {
                 Self::Transport(error.to_string())
             }
@@ -65,11 +68,18 @@ pub struct AuthorClient {
 
 impl AuthorClient {
     /// A client of `origin` (e.g. `https://author-p1-e2.adobeaemcloud.com`) with bearer tokens from `tokens`.
+    /// The origin must be https (plain http only to this machine): every request carries the token.
     pub fn new(origin: &str, tokens: TokenProvider, timeout: Duration) -> Result<Self, DamError> {
+        if !crate::http::credentials_allowed_at(origin) {
+            return Err(DamError::InsecureUrl(crate::http::insecure_url_message(
+                "The Author API URL",
+            )));
+        }
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| DamError::Transport(e.to_string()))?;
         Ok(Self {
@@ -279,7 +289,10 @@ pub fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<u64> {
 }
 
 /// A transport error's text without the URL (which may carry query secrets in other clients).
-fn without_url(error: reqwest::Error) -> String {
+pub(crate) fn without_url(error: reqwest::Error) -> String {
+    if error.is_redirect() {
+        return crate::http::redirect_error(&error);
+    }
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

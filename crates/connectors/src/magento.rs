@@ -107,6 +107,7 @@ impl MagentoSink {
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| SinkError::Unavailable {
                 message: e.to_string(),
@@ -710,6 +711,8 @@ fn transport_error(error: &reqwest::Error) -> &'static str {
         "timed out"
     } else if error.is_connect() {
         "connection failed"
+    } else if error.is_redirect() {
+        "redirect refused (to another origin, or too many)"
     } else {
         "request failed"
     }

@@ -62,6 +62,14 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                 EventKind::AssetChanged | EventKind::AssetDeleted => event.kind,
                 _ => EventKind::Unused,
             };
+            // The registration may carry several AEM environments' events: another's are counted and skipped.
+            let config = engine.config();
+            if event.is_from_other_environment(&config.program_id, &config.environment_id) {
+                engine
+                    .event_counters()
+                    .count(("journal", kind.as_str(), "other_environment"));
+                continue;
+            }
             let recorded = engine
                 .ingest(NewEvent {
                     event_id: event.id,

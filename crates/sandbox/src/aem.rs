@@ -7,6 +7,7 @@
 use crate::SigningKeys;
 use crate::delivery::{self, Delivery, DeliveryStats};
 use crate::ims::{ImsState, TokenCheck};
+use crate::key_host::KeyHostState;
 use crate::keys::KeyRing;
 use crate::originals::OriginalBody;
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
@@ -99,6 +100,10 @@ struct Inner {
     metadata_faults: std::collections::VecDeque<u16>,
     /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
     originals: BTreeMap<String, OriginalBody>,
+    /// When set, the journal's `next` links point to this origin instead of the emulator's own.
+    journal_next_origin: Option<String>,
+    /// Journal pages served (with a token that was accepted).
+    journal_reads: u64,
 }
 
 struct Shared {
@@ -108,10 +113,8 @@ struct Shared {
     stats: Arc<DeliveryStats>,
     keys: Arc<KeyRing>,
     ims: ImsState,
-    /// While true, the key host answers 503 (an outage).
-    key_host_down: std::sync::atomic::AtomicBool,
-    /// Public keys served by the key host.
-    key_fetches: std::sync::atomic::AtomicU64,
+    /// The I/O Events key host.
+    key_host: KeyHostState,
     /// While true, events are lost instead of delivered (an I/O Events outage).
     muted: std::sync::atomic::AtomicBool,
     /// While true, changes emit no event at all: neither delivered nor journaled (the benchmark sends its own).
@@ -166,13 +169,14 @@ impl AemEmulator {
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
                 originals: BTreeMap::new(),
+                journal_next_origin: None,
+                journal_reads: 0,
             }),
             deliveries: tx,
             stats,
             keys,
             ims: ImsState::default(),
-            key_host_down: std::sync::atomic::AtomicBool::new(false),
-            key_fetches: std::sync::atomic::AtomicU64::new(0),
+            key_host: KeyHostState::default(),
             muted: std::sync::atomic::AtomicBool::new(false),
             quiet: std::sync::atomic::AtomicBool::new(false),
             original_bytes: Arc::default(),
@@ -218,12 +222,33 @@ impl AemEmulator {
 
     /// While `down` is true, the key host answers 503.
     pub fn set_key_host_down(&self, down: bool) {
-        self.shared.key_host_down.store(down, Ordering::Relaxed);
+        self.shared.key_host.set_down(down);
     }
 
     /// Public keys the key host has served.
     pub fn key_fetches(&self) -> u64 {
-        self.shared.key_fetches.load(Ordering::Relaxed)
+        self.shared.key_host.served()
+    }
+
+    /// While `hold` is true, key-host requests for paths that hold no key wait until released (a slow key
+    /// host); then they are answered 404.
+    pub fn hold_unknown_key_paths(&self, hold: bool) {
+        self.shared.key_host.hold_unknown(hold);
+    }
+
+    /// Key-host requests waiting on [`Self::hold_unknown_key_paths`] now.
+    pub fn held_key_requests(&self) -> u64 {
+        self.shared.key_host.held()
+    }
+
+    /// Key-host requests for `path` (`/prod/keys/….pem`) so far, whatever their answer.
+    pub fn key_requests(&self, path: &str) -> u64 {
+        self.shared.key_host.requests(path)
+    }
+
+    /// Key-host requests so far, for any path.
+    pub fn all_key_requests(&self) -> u64 {
+        self.shared.key_host.total_requests()
     }
 
     /// Lets IMS mint tokens for this OAuth server-to-server client.
@@ -234,6 +259,12 @@ impl AemEmulator {
     /// The `expires_in` of tokens minted from now on (default one day).
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.shared.ims.set_lifetime(seconds);
+    }
+
+    /// IMS replies state this `expires_in` (any JSON value, e.g. `1e30` or `-5`) from now on, while the
+    /// tokens really live the configured lifetime; `None` states the real lifetime again.
+    pub fn state_token_expires_in(&self, value: Option<Value>) {
+        self.shared.ims.state_expires_in(value);
     }
 
     /// Tokens IMS has minted.
@@ -251,6 +282,16 @@ impl AemEmulator {
     pub fn ims_token_check(&self) -> TokenVerifier {
         let shared = self.shared.clone();
         Arc::new(move |token| matches!(shared.ims.check(token), TokenCheck::Live { .. }))
+    }
+
+    /// The journal's `rel="next"` links point to `origin` (e.g. another server) from now on; `None`: its own.
+    pub fn set_journal_next_origin(&self, origin: Option<&str>) {
+        self.shared.lock().journal_next_origin = origin.map(str::to_owned);
+    }
+
+    /// Journal pages served so far.
+    pub fn journal_reads(&self) -> u64 {
+        self.shared.lock().journal_reads
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -840,7 +881,8 @@ async fn journal(
     if let Some(refusal) = token_refusal(&shared, &headers) {
         return refusal;
     }
-    let inner = shared.lock();
+    let mut inner = shared.lock();
+    inner.journal_reads += 1;
     let start = match query.since.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(position)) => position,
@@ -853,7 +895,10 @@ async fn journal(
         }
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let url = format!("/events/journal?limit={limit}&since=");
+    let url = format!(
+        "{}/events/journal?limit={limit}&since=",
+        inner.journal_next_origin.as_deref().unwrap_or_default()
+    );
     if query.latest == Some(true) || start >= inner.journal.len() {
         let end = inner.journal.len();
         let mut reply = StatusCode::NO_CONTENT.into_response();
@@ -1133,21 +1178,7 @@ async fn ims_token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -
 
 /// `GET /prod/keys/{name}`: the key host; a public key whose pair was rotated away is 404.
 async fn public_key(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    if shared.key_host_down.load(Ordering::Relaxed) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    match shared
-        .keys
-        .current()
-        .public_key_at(&format!("/prod/keys/{name}"))
-    {
-        Some(Ok(pem)) => {
-            shared.key_fetches.fetch_add(1, Ordering::Relaxed);
-            ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
-        }
-        Some(Err(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    shared.key_host.serve(&shared.keys, &name).await
 }
 
 /// `POST /control/keys/rotate`: new signing keys under new paths.

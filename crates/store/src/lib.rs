@@ -4,6 +4,7 @@
 //!
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
+pub mod secrets;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -28,6 +29,8 @@ pub enum StoreError {
     InUse(String),
     #[error("the lease on this work item expired and another worker took it; nothing was written")]
     LeaseLost,
+    #[error("{0}")]
+    Secret(#[from] secrets::SecretKeyError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -430,9 +433,19 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by a database URL (`sqlite://PATH`; a missing file is created) and migrates it.
+/// Secrets are sealed with the key file beside the database.
 pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+    open_with_secret_key(url, None).await
+}
+
+/// [`open`], with secrets sealed by `key` (the value of [`secrets::SECRET_KEY_ENV`]) instead of the key file
+/// beside the database.
+pub async fn open_with_secret_key(
+    url: &str,
+    key: Option<secrets::SecretKey>,
+) -> StoreResult<SqliteStore> {
     if url.starts_with("sqlite:") {
-        SqliteStore::open(url).await
+        SqliteStore::open_with_key(url, key).await
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -1,6 +1,7 @@
 //! The SQLite implementation of [`Store`]: WAL, `synchronous=NORMAL`, one writer connection whose every
 //! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
 
+use crate::secrets::SecretKey;
 use crate::{
     AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, DeadLetter, FullSync,
     NewEvent, Recorded, SkuOutcome, SkuState, SkuWork, Store, StoreError, StoreResult,
@@ -16,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,14 +39,28 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// An exclusive lock on `<database>.lock`, held while the store lives: one process per SQLite file.
     _process_lock: Option<Arc<File>>,
+    /// Seals the configuration's secrets at rest.
+    secrets: Arc<SecretKey>,
 }
 
 type Tx<'a> = Transaction<'a, Sqlite>;
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations.
+    /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations. Secrets
+    /// are sealed with the key in `<database>.key` (created, mode 0600, when missing).
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with_key(url, None).await
+    }
+
+    /// [`Self::open`] with secrets sealed by `key` (from `ASSETSYNC_SECRET_KEY`); `None`: the key file beside
+    /// the database (a random key for an in-memory database). A plaintext secret stored before is sealed now.
+    pub async fn open_with_key(url: &str, key: Option<SecretKey>) -> StoreResult<Self> {
         let process_lock = lock_database_file(url)?;
+        let secrets = match (key, database_path(url)) {
+            (Some(key), _) => key,
+            (None, Some(path)) => SecretKey::load_or_create(Path::new(&format!("{path}.key")))?,
+            (None, None) => SecretKey::random()?,
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -62,9 +78,51 @@ impl SqliteStore {
                 .await?,
             writer,
             _process_lock: process_lock,
+            secrets: Arc::new(secrets),
         };
         store.migrate().await?;
+        store.seal_stored_secrets().await?;
         Ok(store)
+    }
+
+    /// Seals a secret stored in plain text (by a version that did not seal them), and checks that the stored
+    /// ones open with this key.
+    async fn seal_stored_secrets(&self) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'integration'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(stored) = stored else {
+            return Ok(());
+        };
+        let mut value: serde_json::Value = from_json(&stored)?;
+        let mut opened = value.clone();
+        self.secrets.open_fields(&mut opened)?;
+        if self.secrets.seal_fields(&mut value)? {
+            sqlx::query("UPDATE settings SET value = ? WHERE key = 'integration'")
+                .bind(to_json(&value)?)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!("the stored matcher secret was in plain text; it is now encrypted");
+        }
+        Ok(())
+    }
+
+    /// The configuration as stored: its secrets sealed.
+    fn sealed_config(&self, config: &IntegrationConfig) -> StoreResult<String> {
+        let mut value =
+            serde_json::to_value(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.secrets.seal_fields(&mut value)?;
+        to_json(&value)
+    }
+
+    /// A stored configuration, its secrets opened.
+    fn opened_config(&self, stored: &str) -> StoreResult<IntegrationConfig> {
+        let mut value: serde_json::Value = from_json(stored)?;
+        self.secrets.open_fields(&mut value)?;
+        serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -96,15 +154,20 @@ impl SqliteStore {
     }
 }
 
-/// Takes the exclusive lock file beside a file database (`None` for in-memory databases).
-fn lock_database_file(url: &str) -> StoreResult<Option<Arc<File>>> {
+/// The file of a file database (`None` for in-memory databases).
+fn database_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
+    (!path.is_empty() && !path.starts_with(':')).then_some(path)
+}
+
+/// Takes the exclusive lock file beside a file database (`None` for in-memory databases).
+fn lock_database_file(url: &str) -> StoreResult<Option<Arc<File>>> {
+    let Some(path) = database_path(url) else {
         return Ok(None);
-    }
+    };
     let lock_path = format!("{path}.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -593,7 +656,7 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = 'integration'")
                 .fetch_optional(&self.readers)
                 .await?;
-        value.map(|text| from_json(&text)).transpose()
+        value.map(|text| self.opened_config(&text)).transpose()
     }
 
     async fn save_integration_config(
@@ -607,7 +670,7 @@ impl Store for SqliteStore {
             "INSERT INTO settings (key, value) VALUES ('integration', ?)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
-        .bind(to_json(config)?)
+        .bind(self.sealed_config(config)?)
         .execute(&mut *tx)
         .await?;
         if !changes.is_empty() {

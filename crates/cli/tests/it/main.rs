@@ -10,6 +10,7 @@ mod faults;
 mod fullsync;
 mod harness;
 mod journal;
+mod listener;
 mod magento;
 mod magento_inputs;
 mod matching;

@@ -9,3 +9,4 @@ mod matching;
 mod properties;
 mod rules;
 mod support;
+mod time;

@@ -116,4 +116,64 @@ mod sqlite_only {
         assert_eq!(skus, ["ok"]);
         assert!(store.claim_sku_work(1, 10, 1_000).await.unwrap().is_empty());
     }
+
+    /// The matcher secret is stored sealed; one stored in plain text before is sealed when the store opens;
+    /// another key cannot open it (the store refuses to start rather than lose it).
+    #[tokio::test]
+    async fn the_matcher_secret_is_sealed_at_rest_and_needs_its_key() {
+        use domain::config::{IntegrationConfig, UrlPolicy};
+        use store::Store as _;
+        use store::secrets::{SecretKey, SecretKeyError};
+        const SECRET: &str = "sealed-secret-value-9173";
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let raw = || async {
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = 'integration'")
+                .fetch_one(&sqlx::SqlitePool::connect(&url).await.unwrap())
+                .await
+                .unwrap()
+        };
+        let base = IntegrationConfig::defaults("1", "2");
+        let (config, changes) = base
+            .apply_change(
+                &serde_json::json!({ "matcher_client_id": "c", "matcher_client_secret": SECRET }),
+                &base,
+                UrlPolicy::HttpsOnly,
+            )
+            .unwrap();
+        let store = store::open(&url).await.unwrap();
+        store
+            .save_integration_config(&config, &changes, 1)
+            .await
+            .unwrap();
+        assert!(!raw().await.contains(SECRET), "{}", raw().await);
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
+
+        // A plaintext value written by an older version is sealed at the next open.
+        let plain = serde_json::to_string(&config).unwrap();
+        assert!(plain.contains(SECRET));
+        sqlx::query("UPDATE settings SET value = ? WHERE key = 'integration'")
+            .bind(&plain)
+            .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
+        drop(store);
+        let store = store::open(&url).await.unwrap();
+        assert!(!raw().await.contains(SECRET), "{}", raw().await);
+        assert_eq!(store.integration_config().await.unwrap(), Some(config));
+        drop(store);
+
+        let other = SecretKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+        assert!(matches!(
+            store::open_with_secret_key(&url, Some(other)).await,
+            Err(store::StoreError::Secret(SecretKeyError::Undecryptable))
+        ));
+    }
 }
