@@ -98,12 +98,12 @@ struct Inner {
     journal: Vec<serde_json::Value>,
     /// Statuses the next metadata reads answer instead of the asset (fault injection), in order.
     metadata_faults: std::collections::VecDeque<u16>,
-    /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
-    originals: BTreeMap<String, OriginalBody>,
     /// When set, the journal's `next` links point to this origin instead of the emulator's own.
     journal_next_origin: Option<String>,
     /// Journal pages served (with a token that was accepted).
     journal_reads: u64,
+    /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
+    originals: BTreeMap<String, OriginalBody>,
 }
 
 struct Shared {
@@ -168,9 +168,9 @@ impl AemEmulator {
                 last_modify_ms: 0,
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
-                originals: BTreeMap::new(),
                 journal_next_origin: None,
                 journal_reads: 0,
+                originals: BTreeMap::new(),
             }),
             deliveries: tx,
             stats,

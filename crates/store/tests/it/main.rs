@@ -88,35 +88,6 @@ mod sqlite_only {
         );
     }
 
-    /// A database an earlier release wrote rows into under the SKU `..` (refused since): migration 6 drops
-    /// them, so every stored SKU parses and the service starts.
-    #[tokio::test]
-    async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
-        use sqlx::Connection;
-        use store::Store;
-        let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        drop(store::open(&url).await.unwrap());
-        {
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            // As before migration 6 (the latest one: nothing after it is re-applied).
-            sqlx::raw_sql(
-                "DELETE FROM schema_migrations WHERE version = 6;
-                 INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
-                 INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
-                 INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
-            )
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        }
-        let store = store::open(&url).await.unwrap();
-        let galleries = store.all_galleries().await.unwrap();
-        let skus: Vec<&str> = galleries.iter().map(|(sku, _)| sku.as_str()).collect();
-        assert_eq!(skus, ["ok"]);
-        assert!(store.claim_sku_work(1, 10, 1_000).await.unwrap().is_empty());
-    }
-
     /// The matcher secret is stored sealed; one stored in plain text before is sealed when the store opens;
     /// another key cannot open it (the store refuses to start rather than lose it).
     #[tokio::test]
@@ -175,5 +146,34 @@ mod sqlite_only {
             store::open_with_secret_key(&url, Some(other)).await,
             Err(store::StoreError::Secret(SecretKeyError::Undecryptable))
         ));
+    }
+
+    /// A database an earlier release wrote rows into under the SKU `..` (refused since): migration 6 drops
+    /// them, so every stored SKU parses and the service starts.
+    #[tokio::test]
+    async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
+        use sqlx::Connection;
+        use store::Store;
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        drop(store::open(&url).await.unwrap());
+        {
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            // As before migration 6 (the latest one: nothing after it is re-applied).
+            sqlx::raw_sql(
+                "DELETE FROM schema_migrations WHERE version = 6;
+                 INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
+                 INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
+                 INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
+            )
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+        let store = store::open(&url).await.unwrap();
+        let galleries = store.all_galleries().await.unwrap();
+        let skus: Vec<&str> = galleries.iter().map(|(sku, _)| sku.as_str()).collect();
+        assert_eq!(skus, ["ok"]);
+        assert!(store.claim_sku_work(1, 10, 1_000).await.unwrap().is_empty());
     }
 }
