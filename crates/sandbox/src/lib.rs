@@ -13,8 +13,8 @@ mod ims;
 mod key_host;
 mod keys;
 pub mod matcher;
-pub mod redirect;
 pub mod originals;
+pub mod redirect;
 
 pub use delivery::PreparedDelivery;
 pub use keys::{KeyFailure, SigningKeys};
