@@ -455,6 +455,15 @@ pub struct SyncConfig {
     pub retention_days: Option<u64>,
     /// Seconds between anti-entropy passes (default 600).
     pub anti_entropy_seconds: Option<u64>,
+    /// The longest `Retry-After` honoured as given, in seconds (default 3600); longer ones are cut to it.
+    pub max_retry_after_seconds: Option<u64>,
+    /// Seconds a claimed work item stays leased (default 60; renewed every third of it while the work runs).
+    /// For tests; not documented for users.
+    pub lease_seconds: Option<u64>,
+    /// DAM reads pause when AEM answers 404/403 for this many different assets (default 50) ...
+    pub dam_missing_pause_assets: Option<usize>,
+    /// ... within this many seconds (default 60).
+    pub dam_missing_pause_window_seconds: Option<u64>,
 }
 
 impl Default for SyncConfig {
@@ -476,6 +485,10 @@ impl Default for SyncConfig {
             max_skus_per_asset: None,
             retention_days: None,
             anti_entropy_seconds: None,
+            max_retry_after_seconds: None,
+            lease_seconds: None,
+            dam_missing_pause_assets: None,
+            dam_missing_pause_window_seconds: None,
         }
     }
 }
@@ -596,6 +609,18 @@ impl Config {
         if self.sync.anti_entropy_seconds == Some(0) {
             bail!("sync.anti_entropy_seconds must be at least 1");
         }
+        if self.sync.max_retry_after_seconds == Some(0) {
+            bail!("sync.max_retry_after_seconds must be at least 1");
+        }
+        if self.sync.dam_missing_pause_assets == Some(0) {
+            bail!("sync.dam_missing_pause_assets must be at least 1");
+        }
+        if self.sync.dam_missing_pause_window_seconds == Some(0) {
+            bail!("sync.dam_missing_pause_window_seconds must be at least 1");
+        }
+        if self.sync.lease_seconds == Some(0) {
+            bail!("sync.lease_seconds must be at least 1");
+        }
         if self.sync.retention_days.is_some_and(|days| days < 8) {
             bail!("sync.retention_days must be at least 8 (I/O Events journals keep 7 days)");
         }
@@ -657,6 +682,11 @@ impl Config {
                 bail!("invalid [sync] settings: {}", list.join("; "))
             }
         }
+    }
+
+    /// The longest `Retry-After` honoured as given (`[sync] max_retry_after_seconds`, default an hour).
+    pub fn max_retry_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.sync.max_retry_after_seconds.unwrap_or(3600))
     }
 
     /// Whether matcher URLs may be plain http.

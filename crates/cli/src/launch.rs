@@ -60,15 +60,16 @@ impl Service {
         )?;
         let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
             SinkChoice::Builtin => Arc::new(BuiltinCatalog),
-            SinkChoice::AdobeCommerce { base_url, auth } => {
-                Arc::new(MagentoSink::new(MagentoSettings {
+            SinkChoice::AdobeCommerce { base_url, auth } => Arc::new(
+                MagentoSink::new(MagentoSettings {
                     base_url,
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
                     max_binary_bytes: config.commerce.max_binary_bytes,
-                })?)
-            }
+                })?
+                .with_max_retry_after(config.max_retry_after()),
+            ),
         };
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),
@@ -88,6 +89,14 @@ impl Service {
             anti_entropy: Duration::from_secs(config.sync.anti_entropy_seconds.unwrap_or(600)),
             matcher_timeout: Duration::from_secs(config.sync.matcher_timeout_seconds.unwrap_or(10)),
             matcher_urls: config.url_policy(),
+            max_retry_after: config.max_retry_after(),
+            lease: Duration::from_secs(config.sync.lease_seconds.unwrap_or(60)),
+            missing_limit: engine::dam_guard::MissingLimit {
+                assets: config.sync.dam_missing_pause_assets.unwrap_or(50),
+                window: Duration::from_secs(
+                    config.sync.dam_missing_pause_window_seconds.unwrap_or(60),
+                ),
+            },
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();

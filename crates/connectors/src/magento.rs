@@ -7,8 +7,8 @@
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
 use crate::sink::{
-    ApplyContext, CallCounts, CommerceSink, ProductPage, RemoteEntryView, SinkError, SinkOutcome,
-    SinkState,
+    ApplyContext, CallCounts, CommerceSink, LeaseToken, ProductPage, RemoteEntryView, SinkError,
+    SinkOutcome, SinkState,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -26,6 +26,12 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod download;
+
+tokio::task_local! {
+    /// The lease of the work being applied: every request of an apply checks it first, so a worker that
+    /// lost its lease sends nothing more.
+    static LEASE: LeaseToken;
+}
 
 /// How requests to the store are authenticated.
 #[derive(Clone)]
@@ -125,6 +131,12 @@ impl MagentoSink {
         })
     }
 
+    /// Cuts every host's `Retry-After` to `max` (default an hour).
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.gates = HostGates::new(max);
+        self
+    }
+
     fn media_url(&self, sku: &Sku, entry_id: Option<u64>) -> String {
         let base = format!(
             "{}/rest/all/V1/products/{}/media",
@@ -153,12 +165,15 @@ impl MagentoSink {
             parsed.host_str().unwrap_or_default(),
             parsed.port_or_known_default().unwrap_or(0)
         );
+        if let Ok(Err(lost)) = LEASE.try_with(LeaseToken::check) {
+            return Err(lost);
+        }
         let probe = match self.gates.admit(&host) {
             Admission::Go { probe } => probe,
             Admission::Wait(left) => {
-                return Err(SinkError::Unavailable {
-                    message: format!("{host} asked to wait (Retry-After)"),
-                    retry_after_ms: Some(millis(left)),
+                return Err(SinkError::HostGated {
+                    host,
+                    retry_after_ms: millis(left),
                 });
             }
         };
@@ -585,7 +600,8 @@ impl CommerceSink for MagentoSink {
                 retry_after_ms: None,
             });
         }
-        match self.apply_ops(sku, context, applied, ops).await {
+        let applying = self.apply_ops(sku, context, applied, ops);
+        match LEASE.scope(context.lease.clone(), applying).await {
             Ok(entries) => Ok(SinkOutcome::Applied(entries)),
             Err(Failure::ProductGone) => Ok(SinkOutcome::ProductMissing),
             Err(Failure::Sink(error)) => Err(error),

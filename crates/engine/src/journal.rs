@@ -51,7 +51,10 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
     loop {
         let page = journal.fetch(&url).await.map_err(|e| e.to_string())?;
         if page.events.is_empty() {
-            return Ok(Duration::from_millis(page.retry_after_ms.unwrap_or(2_000)));
+            let wait = page
+                .retry_after_ms
+                .map_or(2_000, |ms| engine.cap_retry_after(ms));
+            return Ok(Duration::from_millis(wait));
         }
         for (position, body) in &page.events {
             let Ok(event) = parse_io_event(body) else {

@@ -98,6 +98,10 @@ struct Inner {
     journal: Vec<serde_json::Value>,
     /// Statuses the next metadata reads answer instead of the asset (fault injection), in order.
     metadata_faults: std::collections::VecDeque<u16>,
+    /// Standing statuses of every read of one asset (403 after an ACL change, ...), until cleared.
+    asset_read_statuses: std::collections::HashMap<String, u16>,
+    /// Every asset answers 404, as an environment that does not hold them would.
+    hide_all_assets: bool,
     /// When set, the journal's `next` links point to this origin instead of the emulator's own.
     journal_next_origin: Option<String>,
     /// Journal pages served (with a token that was accepted).
@@ -168,6 +172,8 @@ impl AemEmulator {
                 last_modify_ms: 0,
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
+                asset_read_statuses: std::collections::HashMap::new(),
+                hide_all_assets: false,
                 journal_next_origin: None,
                 journal_reads: 0,
                 originals: BTreeMap::new(),
@@ -403,6 +409,22 @@ impl AemEmulator {
         inner
             .metadata_faults
             .extend(std::iter::repeat_n(status, count));
+    }
+
+    /// Every metadata read of `asset_id` answers `status` (e.g. 403 after an ACL change) until `None`.
+    pub fn set_asset_read_status(&self, asset_id: &str, status: Option<u16>) {
+        let mut inner = self.shared.lock();
+        match status {
+            Some(status) => inner
+                .asset_read_statuses
+                .insert(asset_id.to_owned(), status),
+            None => inner.asset_read_statuses.remove(asset_id),
+        };
+    }
+
+    /// `true`: every metadata read answers 404, as another environment (a wrong `author_url`) would.
+    pub fn hide_all_assets(&self, hidden: bool) {
+        self.shared.lock().hide_all_assets = hidden;
     }
 
     /// From now on the asset's original (`/adobe/assets/{id}/original/as/{seo}`, what a commerce sink
@@ -845,7 +867,20 @@ async fn get_metadata(
             "injected fault",
         );
     }
-    match inner.assets.get(&asset_id) {
+    if let Some(status) = inner.asset_read_statuses.get(&asset_id) {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return problem(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            &format!("access to asset {asset_id} is refused"),
+        );
+    }
+    let visible = if inner.hide_all_assets {
+        None
+    } else {
+        inner.assets.get(&asset_id)
+    };
+    match visible {
         Some(asset) => Json(asset_json(&asset_id, asset)).into_response(),
         None => problem(
             StatusCode::NOT_FOUND,

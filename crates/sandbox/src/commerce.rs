@@ -80,6 +80,9 @@ pub struct CommerceStats {
     /// API requests that arrived before a previously announced `Retry-After` had elapsed (a well-behaved
     /// client keeps it at 0).
     pub requests_during_retry_after: u64,
+    /// The most write requests (POST, PUT, DELETE of media) ever in flight at once on one product, counted
+    /// from arrival (before any standing latency) to the reply: one writer per product keeps it at 1.
+    pub max_concurrent_writes_per_sku: u64,
 }
 
 /// Why a control operation failed.
@@ -1013,6 +1016,8 @@ struct Inner {
     error_rate: f64,
     blocked_until: Option<Instant>,
     stats: CommerceStats,
+    /// Write requests in flight, per product (the raw SKU path segment).
+    writes_in_flight: HashMap<String, u64>,
     /// The latest requests (method, path as received), control requests excluded, at most [`REQUEST_LOG`].
     requests: VecDeque<(String, String)>,
 }
@@ -1023,6 +1028,7 @@ const REQUEST_LOG: usize = 10_000;
 impl Inner {
     fn new() -> Self {
         Self {
+            writes_in_flight: HashMap::new(),
             requests: VecDeque::new(),
             gallery: Gallery::default(),
             nonces: NonceCache::default(),
@@ -1199,6 +1205,48 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// A media write in flight on one product, counted until dropped (the reply went, or the client left).
+struct WriteInFlight {
+    shared: Arc<Shared>,
+    sku: String,
+}
+
+impl WriteInFlight {
+    fn begin(shared: &Arc<Shared>, method: &Method, uri: &Uri) -> Option<Self> {
+        if !matches!(*method, Method::POST | Method::PUT | Method::DELETE) {
+            return None;
+        }
+        // /rest/{store}/V1/products/{sku}/media[/{id}]
+        let segments: Vec<&str> = uri.path().split('/').collect();
+        if segments.get(4) != Some(&"products") || segments.get(6) != Some(&"media") {
+            return None;
+        }
+        let sku = (*segments.get(5)?).to_owned();
+        let mut inner = shared.lock();
+        let count = inner.writes_in_flight.entry(sku.clone()).or_default();
+        *count += 1;
+        let now = *count;
+        inner.stats.max_concurrent_writes_per_sku =
+            inner.stats.max_concurrent_writes_per_sku.max(now);
+        Some(Self {
+            shared: shared.clone(),
+            sku,
+        })
+    }
+}
+
+impl Drop for WriteInFlight {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if let Some(count) = inner.writes_in_flight.get_mut(&self.sku) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                inner.writes_in_flight.remove(&self.sku);
+            }
+        }
+    }
+}
+
 /// Records every request but control ones in the request log.
 async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
@@ -1215,6 +1263,7 @@ async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: 
 }
 
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let _write = WriteInFlight::begin(&shared, request.method(), request.uri());
     let (latency_ms, error_rate) = {
         let inner = shared.lock();
         (inner.latency_ms, inner.error_rate)
@@ -1545,6 +1594,7 @@ async fn control_stats(State(shared): State<Arc<Shared>>) -> Response {
         "unauthorized": s.unauthorized,
         "throttled": s.throttled,
         "requests_during_retry_after": s.requests_during_retry_after,
+        "max_concurrent_writes_per_sku": s.max_concurrent_writes_per_sku,
     }))
     .into_response()
 }

@@ -33,7 +33,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/v1/verify", post(verify))
         .route("/api/v1/sla", get(sla))
         .route("/api/v1/assets/{asset_id}", get(asset_status))
-        .route("/api/v1/products/{sku}", put(put_product))
+        .route(
+            "/api/v1/products/{sku}",
+            put(put_product).get(crate::products::product_status),
+        )
 }
 
 /// `GET /api/v1/assets/{assetId}`: the asset's sync status (reference §9.2).

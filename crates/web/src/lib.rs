@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod listener;
 mod metrics;
+mod products;
 mod request_id;
 mod routes;
 mod webhook;

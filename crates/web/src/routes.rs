@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use connectors::sink::SinkState;
 use domain::Sku;
-use domain::urls::{Rendition, rendition_from_base};
+use domain::urls::Rendition;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -86,9 +86,8 @@ async fn product_media(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let sku = Sku::parse(&raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))?;
-    let bytes = state.engine.cache().get(&sku).ok_or_else(|| {
-        ApiError::not_found("product_not_found", format!("no product {sku} is known"))
-    })?;
+    let unknown = || ApiError::not_found("product_not_found", format!("no product {sku} is known"));
+    let bytes = state.engine.cache().get(&sku).ok_or_else(unknown)?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
         return Ok((
             [(header::CONTENT_TYPE, "application/json")],
@@ -106,15 +105,16 @@ async fn product_media(
         .collect();
     let rendition = Rendition::from_query(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .map_err(|message| ApiError::bad_request("invalid_rendition", message))?;
-    let mut body: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(&e))?;
-    if let Some(entries) = body["entries"].as_array_mut() {
-        for entry in entries {
-            let base = entry["url"].as_str().unwrap_or_default().to_owned();
-            entry["rendition_url"] = json!(rendition_from_base(&base, &sku, &rendition));
-        }
-    }
-    Ok(Json(body).into_response())
+    let shaped = state
+        .engine
+        .cache()
+        .get_with_rendition(&sku, &rendition)
+        .ok_or_else(unknown)?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(shaped),
+    )
+        .into_response())
 }
 
 /// Decodes `%XX` escapes and `+` (a space) of a query component.

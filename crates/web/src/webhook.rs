@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use connectors::ioevents::DeliverySignatures;
 use domain::events::{EventKind, parse_io_event};
 use serde_json::json;
-use store::{NewEvent, Recorded};
+use store::{NewEvent, ProductChange};
 
 /// The outcome of an event whose `source` names another AEM program or environment than the configured one.
 const OTHER_ENVIRONMENT: &str = "other_environment";
@@ -112,42 +112,36 @@ async fn receive_event(
         (Source::Commerce, EventKind::ProductSaved | EventKind::ProductDeleted) => event.kind,
         _ => EventKind::Unused,
     };
-    let recorded = state
-        .engine
-        .ingest(NewEvent {
-            event_id: event.id.clone(),
-            event_type: event.event_type.clone(),
-            kind,
-            asset_id: event.asset_id.clone(),
-            received_ms: engine::now_ms(),
-            occurred_ms: event.time_ms,
-        })
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
-    if recorded == Recorded::Stored {
-        match (kind, &event.sku) {
-            (EventKind::ProductSaved, Some(sku)) => {
-                // The event's payload, for a custom matcher's product-to-asset call.
-                let event_data = serde_json::from_slice::<serde_json::Value>(&body)
-                    .ok()
-                    .and_then(|event| event.get("data").cloned())
-                    .unwrap_or_default();
-                state
-                    .engine
-                    .add_product(sku, &event_data)
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?;
-            }
-            (EventKind::ProductDeleted, Some(sku)) => {
-                state
-                    .engine
-                    .remove_product(sku)
-                    .await
-                    .map_err(|e| ApiError::internal(&e))?;
-            }
-            _ => {}
+    let new_event = NewEvent {
+        event_id: event.id.clone(),
+        event_type: event.event_type.clone(),
+        kind,
+        asset_id: event.asset_id.clone(),
+        received_ms: engine::now_ms(),
+        occurred_ms: event.time_ms,
+    };
+    let product_change = match (kind, &event.sku) {
+        (EventKind::ProductSaved, Some(sku)) => Some(ProductChange::Saved(sku.clone())),
+        (EventKind::ProductDeleted, Some(sku)) => Some(ProductChange::Deleted(sku.clone())),
+        _ => None,
+    };
+    let recorded = match product_change {
+        // The product's change is committed with the event's deduplication record: a failure answered 503
+        // and the redelivery cannot lose it.
+        Some(change) => {
+            // The event's payload, for a custom matcher's product-to-asset call.
+            let event_data = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|event| event.get("data").cloned())
+                .unwrap_or_default();
+            state
+                .engine
+                .ingest_product_event(new_event, change, &event_data)
+                .await
         }
+        None => state.engine.ingest(new_event).await,
     }
+    .map_err(|e| ApiError::internal(&e))?;
     let ack_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     state.engine.sla().record_ack(engine::now_ms(), ack_ms);
     let status = engine::telemetry::recorded_outcome(recorded, kind);

@@ -9,6 +9,7 @@
 extern crate assetsync_store as store;
 
 mod conformance;
+mod hardening;
 mod harness;
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one backend, in a module named `$backend`.
@@ -48,6 +49,12 @@ macro_rules! conformance_suite {
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,
                 pruning_keeps_what_is_recent_or_still_needed,
+                a_held_lease_is_renewed_and_a_lost_one_is_not,
+                a_paused_read_counts_no_attempt_and_keeps_the_links,
+                a_product_event_is_committed_with_its_effect,
+                a_configuration_change_is_committed_with_its_work,
+                product_calls_are_durable_work_retried_and_given_up,
+                full_sync_products_queue_their_calls_in_the_same_transaction,
             );
 
             #[tokio::test]
