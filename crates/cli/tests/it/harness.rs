@@ -144,7 +144,7 @@ impl TestApp {
             emulator,
             url: String::new(),
             metrics_url: String::new(),
-            http: reqwest::Client::new(),
+            http: http_client(),
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
             extra_sync: String::new(),
             extra_events: String::new(),
@@ -295,7 +295,7 @@ sku_attribute = "commerce:skus"
 
     pub(crate) fn kill(&mut self) {
         // Pooled connections to the old process would fail the next requests.
-        self.http = reqwest::Client::new();
+        self.http = http_client();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -520,7 +520,7 @@ sku_attribute = "commerce:skus"
         body: &[u8],
         signatures: &[(&str, String)],
     ) -> (StatusCode, Value) {
-        let mut request = reqwest::Client::new()
+        let mut request = http_client()
             .post(format!("{}{path}", self.url))
             .body(body.to_vec());
         for (name, value) in signatures {
@@ -616,6 +616,16 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A client for the service. It keeps an idle connection for less time than the service's idle timeout
+/// (`[http] header_timeout_seconds`, 10 s by default), as a client should: else a request may be sent on a
+/// connection the service is closing at that moment.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 /// A CloudEvent body for an asset.

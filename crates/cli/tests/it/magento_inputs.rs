@@ -166,16 +166,23 @@ async fn skus_that_differ_only_in_case_are_one_magento_gallery() {
 
 const MIB: u64 = 1024 * 1024;
 
-/// An asset for commerce on `sku` whose original is `body`, approved once the body is set.
+/// An approved asset for commerce on `sku` whose original is `body`, created with one event (its original
+/// is set before it exists).
 fn asset_with_original(app: &TestApp, sku: &str, body: OriginalBody) -> String {
-    let asset = app.create_asset(json!({
-        "commerce:isCommerce": "Yes",
-        "commerce:skus": [sku],
-        "commerce:roles": ["image"],
-    }));
+    let asset = format!("urn:aaid:aem:{}", sandbox::aem::random_uuid());
     app.emulator.serve_original(&asset, body);
-    app.emulator.approve(&asset).unwrap();
-    asset
+    app.emulator
+        .create_asset(NewAsset {
+            asset_id: Some(asset.clone()),
+            metadata: object(json!({
+                "dam:status": "approved",
+                "commerce:isCommerce": "Yes",
+                "commerce:skus": [sku],
+                "commerce:roles": ["image"],
+            })),
+            ..NewAsset::default()
+        })
+        .unwrap()
 }
 
 #[tokio::test]

@@ -112,9 +112,16 @@ pub(super) async fn read_image(
             retry_after_ms: None,
         })
     })? {
-        let total = u64::try_from(body.len().saturating_add(chunk.len())).unwrap_or(u64::MAX);
-        if total > limit {
+        let needed = body.len().saturating_add(chunk.len());
+        if u64::try_from(needed).unwrap_or(u64::MAX) > limit {
             return Err(too_large(format!("more than {limit} bytes")));
+        }
+        if needed > body.capacity() {
+            // Grow by doubling, but never past the limit (the buffer stays within `limit` bytes).
+            let target = needed
+                .max(body.capacity().saturating_mul(2))
+                .min(usize::try_from(limit).unwrap_or(usize::MAX));
+            body.reserve_exact(target.saturating_sub(body.len()));
         }
         body.extend_from_slice(&chunk);
     }

@@ -90,7 +90,7 @@ async fn magento_and_the_matcher_send_no_request_to_another_origin() {
         auth: MagentoAuth::Bearer("store-bearer-token".into()),
         delivery_origin: trap.url().to_owned(),
         timeout: Duration::from_secs(5),
-        max_binary_bytes: 1 << 20,
+        max_binary_bytes: 1024 * 1024,
     })
     .unwrap();
     let error = sink
