@@ -161,16 +161,34 @@ mod sqlite_only {
     async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
         use sqlx::Connection;
         use store::Store;
+        // The schema of the release before migration 6: migrations 1 to 5, applied as the migrator does.
+        const BEFORE: [&str; 5] = [
+            include_str!("../../migrations/sqlite/0001_foundation.sql"),
+            include_str!("../../migrations/sqlite/0002_configuration.sql"),
+            include_str!("../../migrations/sqlite/0003_full_sync.sql"),
+            include_str!("../../migrations/sqlite/0004_handmade_entries.sql"),
+            include_str!("../../migrations/sqlite/0005_dead_letters.sql"),
+        ];
         let dir = tempfile::TempDir::new().unwrap();
-        let url = format!("sqlite://{}/t.db", dir.path().display());
-        drop(store::open(&url).await.unwrap());
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         {
             let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            // As before migration 6 (the ones after it are undone too, so that they apply again).
             sqlx::raw_sql(
-                "DELETE FROM schema_migrations WHERE version >= 6;
-                 DROP TABLE product_calls;
-                 INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
+            )
+            .execute(&mut connection)
+            .await
+            .unwrap();
+            for (index, sql) in BEFORE.iter().enumerate() {
+                sqlx::raw_sql(*sql).execute(&mut connection).await.unwrap();
+                sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)")
+                    .bind(i64::try_from(index).unwrap() + 1)
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            sqlx::raw_sql(
+                "INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
                  INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
                  INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
             )
