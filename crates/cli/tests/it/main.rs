@@ -11,6 +11,7 @@ mod fullsync;
 mod harness;
 mod journal;
 mod magento;
+mod magento_failures;
 mod matching;
 mod metrics;
 mod sync;
