@@ -30,6 +30,97 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the limits of the public listener (webhook, APIs, health).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Seconds a client has to send a request's line and headers, counted from the connection's start or
+    /// from the previous response (so also the idle keep-alive timeout); 1–30.
+    #[serde(default = "default_header_timeout_seconds")]
+    pub header_timeout_seconds: u64,
+    /// Seconds a client has to send a request's whole body (then 408); 1–600.
+    #[serde(default = "default_body_timeout_seconds")]
+    pub body_timeout_seconds: u64,
+    /// Connections served at once; more wait unread in the listen backlog.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Requests handled at once; more are answered 503 `overloaded` at once.
+    #[serde(default = "default_max_requests")]
+    pub max_requests: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_timeout_seconds: default_header_timeout_seconds(),
+            body_timeout_seconds: default_body_timeout_seconds(),
+            max_connections: default_max_connections(),
+            max_requests: default_max_requests(),
+        }
+    }
+}
+
+fn default_header_timeout_seconds() -> u64 {
+    10
+}
+
+fn default_body_timeout_seconds() -> u64 {
+    30
+}
+
+fn default_max_connections() -> usize {
+    1024
+}
+
+fn default_max_requests() -> usize {
+    256
+}
+
+impl HttpConfig {
+    /// The listener's limits, checked.
+    pub fn limits(&self) -> anyhow::Result<web::ListenerLimits> {
+        if !(1..=30).contains(&self.header_timeout_seconds) {
+            bail!("http.header_timeout_seconds must be between 1 and 30");
+        }
+        if !(1..=600).contains(&self.body_timeout_seconds) {
+            bail!("http.body_timeout_seconds must be between 1 and 600");
+        }
+        if self.max_connections == 0 {
+            bail!("http.max_connections must be at least 1");
+        }
+        if self.max_requests == 0 {
+            bail!("http.max_requests must be at least 1");
+        }
+        Ok(web::ListenerLimits {
+            header_timeout: std::time::Duration::from_secs(self.header_timeout_seconds),
+            body_timeout: std::time::Duration::from_secs(self.body_timeout_seconds),
+            max_connections: self.max_connections,
+            max_requests: self.max_requests,
+        })
+    }
+}
+
+/// The admin token of the example configuration, refused at start-up.
+pub const PLACEHOLDER_ADMIN_TOKEN: &str = "change-me-please";
+
+/// The shortest admin token accepted.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 24;
+
+/// The example configuration with a fresh random admin token (32 bytes from the system's CSPRNG, hex).
+pub fn example_with_random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system's random number generator failed"))?;
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(EXAMPLE.replacen(
+        &format!("admin_token = \"{PLACEHOLDER_ADMIN_TOKEN}\""),
+        &format!("admin_token = \"{token}\""),
+        1,
+    ))
 }
 
 /// `[metrics]`: Prometheus text at `/metrics`, on a listener of its own.
@@ -138,16 +229,19 @@ impl AemConfig {
     }
 }
 
-/// An IMS or key-host URL must be https; plain http is allowed only to this machine (emulators, tests).
+/// A URL that receives a token or a secret (IMS, Author API, journal, a bearer store) or keys (the key host)
+/// must be https; plain http is allowed only to this machine (emulators, tests).
 fn check_https_or_local(field: &str, url: &str) -> anyhow::Result<()> {
     let Ok(parsed) = reqwest::Url::parse(url) else {
         bail!("{field} is not a URL");
     };
-    let local = matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    match parsed.scheme() {
-        "https" => Ok(()),
-        "http" if local => Ok(()),
-        _ => bail!("{field} must be an https URL (http only to 127.0.0.1 or localhost)"),
+    if connectors::http::credentials_allowed(&parsed) {
+        Ok(())
+    } else {
+        bail!(
+            "{field} must be an https URL: tokens and secrets go over https only (plain http only to \
+             127.0.0.1, ::1 or localhost)"
+        )
     }
 }
 
@@ -194,6 +288,7 @@ impl EventsConfig {
             origin,
             max_age: std::time::Duration::from_secs(seconds),
             timeout: std::time::Duration::from_secs(5),
+            max_paths: connectors::ioevents::DEFAULT_MAX_KEY_PATHS,
         })
     }
 }
@@ -219,6 +314,9 @@ pub struct CommerceConfig {
     /// Seconds before a commerce request times out (it is then retried).
     #[serde(default = "default_timeout_seconds")]
     pub timeout_seconds: u64,
+    /// The largest DAM binary the Magento sink downloads to upload (bytes); a larger one fails its asset.
+    #[serde(default = "default_max_binary_bytes")]
+    pub max_binary_bytes: u64,
 }
 
 impl Default for CommerceConfig {
@@ -233,6 +331,7 @@ impl Default for CommerceConfig {
             auth: default_auth(),
             concurrency: default_concurrency(),
             timeout_seconds: default_timeout_seconds(),
+            max_binary_bytes: default_max_binary_bytes(),
         }
     }
 }
@@ -249,6 +348,14 @@ fn default_timeout_seconds() -> u64 {
     30
 }
 
+/// 50 MiB: a product image is far smaller; memory for downloads stays within concurrency × this.
+fn default_max_binary_bytes() -> u64 {
+    50 * 1024 * 1024
+}
+
+/// The most `max_binary_bytes` may be (1 GiB): Magento takes the binary base64-encoded in one JSON body.
+const MAX_BINARY_BYTES_LIMIT: u64 = 1024 * 1024 * 1024;
+
 /// The commerce sink the configuration asks for.
 pub enum SinkChoice {
     Builtin,
@@ -264,6 +371,12 @@ impl CommerceConfig {
                 _ => bail!("commerce.{name} is required when commerce.kind = \"adobe-commerce\""),
             }
         };
+        if self.max_binary_bytes == 0 || self.max_binary_bytes > MAX_BINARY_BYTES_LIMIT {
+            bail!(
+                "commerce.max_binary_bytes must be from 1 to {MAX_BINARY_BYTES_LIMIT} (1 GiB), got {}",
+                self.max_binary_bytes
+            );
+        }
         match self.kind.as_str() {
             "builtin" => Ok(SinkChoice::Builtin),
             "adobe-commerce" => {
@@ -281,7 +394,13 @@ impl CommerceConfig {
                             &self.access_token_secret,
                         )?,
                     }),
-                    "bearer" => MagentoAuth::Bearer(required("access_token", &self.access_token)?),
+                    "bearer" => {
+                        check_https_or_local(
+                            "commerce.base_url (with auth = \"bearer\")",
+                            &base_url,
+                        )?;
+                        MagentoAuth::Bearer(required("access_token", &self.access_token)?)
+                    }
                     other => bail!("commerce.auth {other:?} is not supported (oauth1 or bearer)"),
                 };
                 if self.concurrency == 0 {
@@ -336,6 +455,15 @@ pub struct SyncConfig {
     pub retention_days: Option<u64>,
     /// Seconds between anti-entropy passes (default 600).
     pub anti_entropy_seconds: Option<u64>,
+    /// The longest `Retry-After` honoured as given, in seconds (default 3600); longer ones are cut to it.
+    pub max_retry_after_seconds: Option<u64>,
+    /// Seconds a claimed work item stays leased (default 60; renewed every third of it while the work runs).
+    /// For tests; not documented for users.
+    pub lease_seconds: Option<u64>,
+    /// DAM reads pause when AEM answers 404/403 for this many different assets (default 50) ...
+    pub dam_missing_pause_assets: Option<usize>,
+    /// ... within this many seconds (default 60).
+    pub dam_missing_pause_window_seconds: Option<u64>,
 }
 
 impl Default for SyncConfig {
@@ -357,6 +485,10 @@ impl Default for SyncConfig {
             max_skus_per_asset: None,
             retention_days: None,
             anti_entropy_seconds: None,
+            max_retry_after_seconds: None,
+            lease_seconds: None,
+            dam_missing_pause_assets: None,
+            dam_missing_pause_window_seconds: None,
         }
     }
 }
@@ -431,9 +563,20 @@ impl Config {
     }
 
     fn check(&self) -> anyhow::Result<()> {
-        if self.admin_token.trim().len() < 8 {
-            bail!("admin_token must be at least 8 characters");
+        let token = self.admin_token.trim();
+        if token == PLACEHOLDER_ADMIN_TOKEN {
+            bail!(
+                "admin_token is the example's placeholder {PLACEHOLDER_ADMIN_TOKEN:?}: set a secret of at least \
+                 {MIN_ADMIN_TOKEN_LEN} characters (`assetsync default-config` prints a random one)"
+            );
         }
+        if token.chars().count() < MIN_ADMIN_TOKEN_LEN {
+            bail!(
+                "admin_token must be at least {MIN_ADMIN_TOKEN_LEN} characters (`assetsync default-config` prints \
+                 a random one)"
+            );
+        }
+        self.http.limits()?;
         for (name, value) in [
             ("aem.program_id", &self.aem.program_id),
             ("aem.environment_id", &self.aem.environment_id),
@@ -445,6 +588,12 @@ impl Config {
             }
         }
         self.aem.token_provider()?;
+        if let Some(url) = &self.aem.author_url {
+            check_https_or_local("aem.author_url", url)?;
+        }
+        if let Some(url) = &self.events.journal_url {
+            check_https_or_local("events.journal_url", url)?;
+        }
         self.events.key_host_settings()?;
         self.commerce.sink()?;
         self.integration_config()?;
@@ -459,6 +608,18 @@ impl Config {
         }
         if self.sync.anti_entropy_seconds == Some(0) {
             bail!("sync.anti_entropy_seconds must be at least 1");
+        }
+        if self.sync.max_retry_after_seconds == Some(0) {
+            bail!("sync.max_retry_after_seconds must be at least 1");
+        }
+        if self.sync.dam_missing_pause_assets == Some(0) {
+            bail!("sync.dam_missing_pause_assets must be at least 1");
+        }
+        if self.sync.dam_missing_pause_window_seconds == Some(0) {
+            bail!("sync.dam_missing_pause_window_seconds must be at least 1");
+        }
+        if self.sync.lease_seconds == Some(0) {
+            bail!("sync.lease_seconds must be at least 1");
         }
         if self.sync.retention_days.is_some_and(|days| days < 8) {
             bail!("sync.retention_days must be at least 8 (I/O Events journals keep 7 days)");
@@ -521,6 +682,11 @@ impl Config {
                 bail!("invalid [sync] settings: {}", list.join("; "))
             }
         }
+    }
+
+    /// The longest `Retry-After` honoured as given (`[sync] max_retry_after_seconds`, default an hour).
+    pub fn max_retry_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.sync.max_retry_after_seconds.unwrap_or(3600))
     }
 
     /// Whether matcher URLs may be plain http.

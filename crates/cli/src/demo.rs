@@ -1,6 +1,8 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
-use crate::config::{AemConfig, CommerceConfig, Config, EventsConfig, MetricsConfig, SyncConfig};
+use crate::config::{
+    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, MetricsConfig, SyncConfig,
+};
 use crate::galleries::{
     count_entries, difference_report, expected_galleries, matching_entries, served_galleries,
     store_galleries,
@@ -299,6 +301,7 @@ impl SandboxRun {
                 enabled: true,
                 listen: ([127, 0, 0, 1], 0).into(),
             },
+            http: HttpConfig::default(),
         };
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let service = Service::start(&config, listener).await?;

@@ -43,7 +43,13 @@ impl Service {
                 .map(|(name, content)| (name.as_str(), content.as_slice())),
             Some(config.events.key_host_settings()?),
         )?;
-        let store = store::open(&config.database_url)
+        let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
+            Ok(value) if !value.trim().is_empty() => {
+                Some(store::secrets::SecretKey::from_base64(&value)?)
+            }
+            _ => None,
+        };
+        let store = store::open_with_secret_key(&config.database_url, secret_key)
             .await
             .with_context(|| format!("could not open the database {}", config.database_url))?;
         let tokens = config.aem.token_provider()?;
@@ -54,14 +60,16 @@ impl Service {
         )?;
         let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
             SinkChoice::Builtin => Arc::new(BuiltinCatalog),
-            SinkChoice::AdobeCommerce { base_url, auth } => {
-                Arc::new(MagentoSink::new(MagentoSettings {
+            SinkChoice::AdobeCommerce { base_url, auth } => Arc::new(
+                MagentoSink::new(MagentoSettings {
                     base_url,
                     auth,
                     delivery_origin: config.delivery_origin(),
                     timeout: Duration::from_secs(config.commerce.timeout_seconds),
-                })?)
-            }
+                    max_binary_bytes: config.commerce.max_binary_bytes,
+                })?
+                .with_max_retry_after(config.max_retry_after()),
+            ),
         };
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),
@@ -81,6 +89,14 @@ impl Service {
             anti_entropy: Duration::from_secs(config.sync.anti_entropy_seconds.unwrap_or(600)),
             matcher_timeout: Duration::from_secs(config.sync.matcher_timeout_seconds.unwrap_or(10)),
             matcher_urls: config.url_policy(),
+            max_retry_after: config.max_retry_after(),
+            lease: Duration::from_secs(config.sync.lease_seconds.unwrap_or(60)),
+            missing_limit: engine::dam_guard::MissingLimit {
+                assets: config.sync.dam_missing_pause_assets.unwrap_or(50),
+                window: Duration::from_secs(
+                    config.sync.dam_missing_pause_window_seconds.unwrap_or(60),
+                ),
+            },
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();
@@ -133,12 +149,13 @@ impl Service {
         } else {
             None
         };
+        let limits = config.http.limits()?;
         let mut stop = shutdown_rx;
         tasks.push(tokio::spawn(async move {
             let stopped = async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
             };
-            if let Err(error) = web::serve(listener, state, stopped).await {
+            if let Err(error) = web::serve(listener, state, limits, stopped).await {
                 tracing::error!(%error, "HTTP server stopped");
             }
         }));

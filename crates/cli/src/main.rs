@@ -109,6 +109,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("could not listen on {}", config.listen))?;
+            // Before the banner: whoever reads it may signal at once.
+            let signals = ShutdownSignals::install();
             let service = launch::Service::start(&config, listener).await?;
             tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
             // One write, and a closed stdout is not an error: the service must not stop because whoever
@@ -118,7 +120,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 banner.push_str(&format!("assetsync metrics on {metrics}\n"));
             }
             let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
-            wait_for_signal().await;
+            signals.wait().await;
             tracing::info!("shutting down");
             service.stop().await;
             Ok(ExitCode::SUCCESS)
@@ -141,7 +143,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             sync_command::verify(&config::Config::load(&config)?, repair).await
         }
         Command::DefaultConfig => {
-            print!("{}", config::EXAMPLE);
+            print!("{}", config::example_with_random_token()?);
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -149,16 +151,37 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 /// Waits for Ctrl-C or SIGTERM.
 pub(crate) async fn wait_for_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    ShutdownSignals::install().wait().await;
+}
+
+/// SIGINT and SIGTERM handlers, installed when this is created: a signal that arrives afterwards, even before
+/// [`ShutdownSignals::wait`] is polled, is kept rather than killing the process.
+pub(crate) struct ShutdownSignals {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignals {
+    pub(crate) fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+    }
+
+    pub(crate) async fn wait(self) {
+        async fn next(signal: Option<tokio::signal::unix::Signal>) {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        }
+        tokio::select! {
+            () = next(self.interrupt) => {}
+            () = next(self.terminate) => {}
+        }
     }
 }

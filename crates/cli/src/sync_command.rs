@@ -36,13 +36,59 @@ async fn post_admin(
             format!("could not reach the service at {base} (is `assetsync serve` running?)")
         })?;
     if !reply.status().is_success() {
-        bail!(
-            "the service refused {what}: HTTP {} {}",
-            reply.status(),
-            reply.text().await.unwrap_or_default()
-        );
+        bail!("the service refused {what}: {}", refusal(reply).await);
     }
     Ok(reply.json().await?)
+}
+
+/// An error reply as a sentence: the status and, when the body is the service's `{code, message}`, both.
+async fn refusal(reply: reqwest::Response) -> String {
+    let status = reply.status();
+    let body: Value = reply.json().await.unwrap_or_default();
+    match (body["code"].as_str(), body["message"].as_str()) {
+        (Some(code), Some(message)) => format!("HTTP {status} ({code}: {message})"),
+        _ => format!("HTTP {status}"),
+    }
+}
+
+/// How many times in a row the status poll may fail to reach the service (a restart, a dropped connection)
+/// before `sync --full` gives up; one second apart.
+const POLL_ATTEMPTS: u32 = 10;
+
+/// One status read of full sync `id`. A transport failure is retried up to [`POLL_ATTEMPTS`] times; an answer
+/// of 4xx or 5xx ends the command at once: the service will not answer otherwise by being asked again.
+async fn sync_status(http: &reqwest::Client, config: &Config, id: i64) -> anyhow::Result<Value> {
+    let base = service_url(config);
+    let mut attempt = 1;
+    loop {
+        match http
+            .get(format!("{base}/api/v1/sync/{id}"))
+            .bearer_auth(&config.admin_token)
+            .send()
+            .await
+        {
+            Ok(reply) if reply.status().is_success() => {
+                return reply.json().await.with_context(|| {
+                    format!("the service answered the status of full sync {id} with something other than JSON")
+                });
+            }
+            Ok(reply) => {
+                bail!(
+                    "the service answered the status of full sync {id} with {}",
+                    refusal(reply).await
+                );
+            }
+            Err(error) if attempt < POLL_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "could not reach the service; retrying");
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(_) => bail!(
+                "lost the service at {base} while full sync {id} ran: {POLL_ATTEMPTS} attempts in a row \
+                 could not reach it"
+            ),
+        }
+    }
 }
 
 /// `assetsync verify [--repair]`: prints every difference; exits 1 when there is one (0 after a repair was
@@ -98,7 +144,6 @@ pub async fn verify(config: &Config, repair: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
-    let base = service_url(config);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
@@ -109,14 +154,14 @@ pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
     println!("full sync {id} started");
     let started = Instant::now();
     loop {
-        let status: Value = http
-            .get(format!("{base}/api/v1/sync/{id}"))
-            .bearer_auth(&config.admin_token)
-            .send()
-            .await
-            .context("lost the service while the sync ran")?
-            .json()
-            .await?;
+        let status = match sync_status(&http, config, id).await {
+            Ok(status) => status,
+            Err(error) => {
+                // End the progress line before the error.
+                println!();
+                return Err(error);
+            }
+        };
         let (done, total) = (
             status["done"].as_i64().unwrap_or(0),
             status["total"].as_i64().unwrap_or(0),

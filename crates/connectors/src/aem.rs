@@ -23,14 +23,17 @@ pub enum DamError {
     Transport(String),
     #[error("AEM's reply is malformed: {0}")]
     Malformed(String),
+    /// The client was given a URL its token may not go to (plain http to another machine).
+    #[error("{0}")]
+    InsecureUrl(String),
 }
 
 impl From<TokenError> for DamError {
     fn from(error: TokenError) -> Self {
         match error {
-            TokenError::Refused { .. } | TokenError::StaticTokenRejected => {
-                Self::Unauthorized(error.to_string())
-            }
+            TokenError::Refused { .. }
+            | TokenError::StaticTokenRejected
+            | TokenError::InsecureUrl(_) => Self::Unauthorized(error.to_string()),
             TokenError::Unavailable(_) | TokenError::Malformed(_) => {
                 Self::Transport(error.to_string())
             }
@@ -65,11 +68,18 @@ pub struct AuthorClient {
 
 impl AuthorClient {
     /// A client of `origin` (e.g. `https://author-p1-e2.adobeaemcloud.com`) with bearer tokens from `tokens`.
+    /// The origin must be https (plain http only to this machine): every request carries the token.
     pub fn new(origin: &str, tokens: TokenProvider, timeout: Duration) -> Result<Self, DamError> {
+        if !crate::http::credentials_allowed_at(origin) {
+            return Err(DamError::InsecureUrl(crate::http::insecure_url_message(
+                "The Author API URL",
+            )));
+        }
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| DamError::Transport(e.to_string()))?;
         Ok(Self {
@@ -82,7 +92,8 @@ impl AuthorClient {
     /// `GET {origin}/adobe/assets/{assetId}/metadata`.
     pub async fn metadata(&self, asset_id: &AssetId) -> Result<MetadataReply, DamError> {
         let url = format!("{}/adobe/assets/{}/metadata", self.origin, asset_id);
-        let reply = send_authorized(&self.tokens, "AEM", || {
+        // A 403 on one asset (its permissions) fails that asset, not every read.
+        let reply = send_authorized_as(&self.tokens, "AEM", Forbidden::ThisItem, || {
             self.http
                 .get(&url)
                 .header("X-Adobe-Accept-Experimental", "1")
@@ -183,6 +194,24 @@ pub(crate) async fn send_authorized(
     service: &str,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<reqwest::Response, DamError> {
+    send_authorized_as(tokens, service, Forbidden::Credentials, build).await
+}
+
+/// What a 403 means for a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forbidden {
+    /// The credentials are refused ([`DamError::Unauthorized`]).
+    Credentials,
+    /// This item is refused (its permissions): the reply is handed back.
+    ThisItem,
+}
+
+async fn send_authorized_as(
+    tokens: &TokenProvider,
+    service: &str,
+    forbidden: Forbidden,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, DamError> {
     let send = |token: String| {
         let mut request = build().bearer_auth(token);
         if let Some(client_id) = tokens.client_id() {
@@ -216,7 +245,7 @@ pub(crate) async fn send_authorized(
         reply
     };
     let status = reply.status().as_u16();
-    if status == 401 || status == 403 {
+    if status == 401 || (status == 403 && forbidden == Forbidden::Credentials) {
         let whose = match tokens.client_id() {
             Some(client_id) => format!("the IMS token for client {client_id}"),
             None => "the configured access token".to_owned(),
@@ -265,21 +294,35 @@ fn check_status(reply: &reqwest::Response) -> Result<(), DamError> {
     }
 }
 
-/// `Retry-After` in seconds (the HTTP-date form is read as "soon": one second).
+/// `Retry-After` in milliseconds: delay-seconds, or an HTTP-date (a date already past is 0). An unreadable value
+/// is read as "soon" (one second). Callers cut it to the configured longest wait.
 pub fn retry_after_ms(headers: &reqwest::header::HeaderMap) -> Option<u64> {
     let raw = headers
         .get(reqwest::header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim();
-    Some(
-        raw.parse::<u64>()
-            .map_or(1000, |secs| secs.saturating_mul(1000)),
-    )
+    Some(parse_retry_after(raw, std::time::SystemTime::now()))
+}
+
+/// A `Retry-After` value read at `now`, in milliseconds (RFC 9110 §10.2.3).
+pub fn parse_retry_after(raw: &str, now: std::time::SystemTime) -> u64 {
+    if let Ok(secs) = raw.parse::<u64>() {
+        return secs.saturating_mul(1000);
+    }
+    match httpdate::parse_http_date(raw) {
+        Ok(at) => at.duration_since(now).map_or(0, |left| {
+            u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+        }),
+        Err(_) => 1000,
+    }
 }
 
 /// A transport error's text without the URL (which may carry query secrets in other clients).
-fn without_url(error: reqwest::Error) -> String {
+pub(crate) fn without_url(error: reqwest::Error) -> String {
+    if error.is_redirect() {
+        return crate::http::redirect_error(&error);
+    }
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -290,4 +333,27 @@ fn without_url(error: reqwest::Error) -> String {
         "request failed"
     };
     format!("{kind}: {}", error.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_445_412_480); // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(parse_retry_after("120", now), 120_000);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            30_000,
+            "an HTTP-date is a wait until then"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+            0,
+            "a date already past: no wait"
+        );
+        assert_eq!(parse_retry_after("soon-ish", now), 1000);
+    }
 }

@@ -26,13 +26,32 @@ pub(crate) enum Admission {
     Wait(Duration),
 }
 
+/// The longest delay honoured by default (1 hour).
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(3600);
+
 /// Hosts that asked to be left alone.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct HostGates {
     gates: Mutex<HashMap<String, Gate>>,
+    /// A longer delay is cut to this.
+    max_delay: Duration,
+}
+
+impl Default for HostGates {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_DELAY)
+    }
 }
 
 impl HostGates {
+    /// Gates that honour delays up to `max_delay`.
+    pub(crate) fn new(max_delay: Duration) -> Self {
+        Self {
+            gates: Mutex::new(HashMap::new()),
+            max_delay,
+        }
+    }
+
     /// Decides whether a request to `host` may be sent now.
     pub(crate) fn admit(&self, host: &str) -> Admission {
         let mut gates = self.gates.lock().unwrap_or_else(PoisonError::into_inner);
@@ -53,7 +72,7 @@ impl HostGates {
         let mut gates = self.gates.lock().unwrap_or_else(PoisonError::into_inner);
         match delay {
             Some(delay) => {
-                let until = Instant::now() + delay;
+                let until = Instant::now() + delay.min(self.max_delay);
                 let longer = match gates.get(host) {
                     Some(Gate::Blocked(existing)) => (*existing).max(until),
                     _ => until,
@@ -71,6 +90,17 @@ impl HostGates {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delay_is_cut_to_the_longest_one_honoured() {
+        let gates = HostGates::new(Duration::from_millis(50));
+        gates.finish("h:1", false, Some(Duration::from_secs(86_400)));
+        let admission = gates.admit("h:1");
+        assert!(
+            matches!(admission, Admission::Wait(left) if left <= Duration::from_millis(50)),
+            "{admission:?}"
+        );
+    }
 
     #[test]
     fn a_delay_blocks_then_one_request_probes_then_all_go() {

@@ -15,6 +15,11 @@ pub const DEFAULT_IMS_TOKEN_URL: &str = "https://ims-na1.adobelogin.com/ims/toke
 /// A token is renewed this long before it expires (or at 10 % of its lifetime left, if shorter).
 const RENEW_MARGIN: Duration = Duration::from_secs(60);
 
+/// The range a token lifetime (`expires_in`) from IMS is clamped to: IMS tokens live 24 hours; a longer,
+/// negative or absurd value is not trusted (and cannot overflow a clock).
+const MIN_LIFETIME_SECS: f64 = 1.0;
+const MAX_LIFETIME_SECS: f64 = 24.0 * 3600.0;
+
 /// The credentials of an IMS server-to-server (OAuth client credentials) integration.
 #[derive(Clone)]
 pub struct ImsCredentials {
@@ -59,6 +64,9 @@ pub enum TokenError {
     /// A static token was rejected; there is nothing to refresh it with.
     #[error("the configured access token was refused and cannot be refreshed")]
     StaticTokenRejected,
+    /// The token endpoint is not https (nor on this machine): the secret is not sent there.
+    #[error("{0}")]
+    InsecureUrl(String),
 }
 
 /// Where bearer tokens come from: a static token, or IMS client credentials (cached, single-flight).
@@ -117,9 +125,15 @@ impl TokenProvider {
         credentials: ImsCredentials,
         timeout: Duration,
     ) -> Result<Self, TokenError> {
+        if !crate::http::credentials_allowed_at(&credentials.token_url) {
+            return Err(TokenError::InsecureUrl(crate::http::insecure_url_message(
+                "the IMS token URL",
+            )));
+        }
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
         Ok(Self {
@@ -256,7 +270,7 @@ impl ImsSource {
             .body(body)
             .send()
             .await
-            .map_err(|e| TokenError::Unavailable(e.without_url().to_string()))?;
+            .map_err(|e| TokenError::Unavailable(crate::aem::without_url(e)))?;
         let status = reply.status().as_u16();
         let value: serde_json::Value = match reply.bytes().await {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
@@ -285,14 +299,23 @@ impl ImsSource {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| TokenError::Malformed("no access_token".into()))?;
         let expires_in = value["expires_in"]
-            .as_u64()
-            .or_else(|| value["expires_in"].as_str()?.parse().ok())
+            .as_f64()
+            .or_else(|| value["expires_in"].as_str()?.trim().parse().ok())
+            .filter(|secs: &f64| !secs.is_nan())
             .ok_or_else(|| TokenError::Malformed("no expires_in".into()))?;
-        let lifetime = Duration::from_secs(expires_in);
+        let lifetime = token_lifetime(expires_in);
+        if lifetime.as_secs_f64() != expires_in {
+            tracing::warn!(
+                client_id = %credentials.client_id,
+                expires_in,
+                used_secs = lifetime.as_secs(),
+                "IMS gave a token lifetime out of range; clamped"
+            );
+        }
         let margin = RENEW_MARGIN.min(lifetime / 10);
         tracing::info!(
             client_id = %credentials.client_id,
-            expires_in,
+            expires_in = lifetime.as_secs(),
             "minted an IMS access token"
         );
         Ok(CachedToken {
@@ -301,6 +324,11 @@ impl ImsSource {
             expires_at: started + lifetime,
         })
     }
+}
+
+/// A lifetime from IMS's `expires_in` (seconds, any number), clamped to 1 s … 24 h.
+fn token_lifetime(expires_in: f64) -> Duration {
+    Duration::from_secs_f64(expires_in.clamp(MIN_LIFETIME_SECS, MAX_LIFETIME_SECS))
 }
 
 #[cfg(test)]

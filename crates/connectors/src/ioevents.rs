@@ -7,12 +7,14 @@ use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::HashMap;
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Adobe's I/O Events public key host.
 pub const DEFAULT_KEY_HOST: &str = "https://static.adobeioevents.com";
 
-/// After a failed fetch, the key host is not asked for the same path again for this long.
+/// After a failed fetch (or a key the host does not have), the key host is not asked for the same path again
+/// for this long.
 const FAILED_FETCH_PAUSE: Duration = Duration::from_secs(30);
 
 /// Largest public key file read from the key host.
@@ -42,7 +44,12 @@ pub struct KeyHostSettings {
     pub max_age: Duration,
     /// Bound of one key request.
     pub timeout: Duration,
+    /// Most key paths remembered (keys and paths that failed); the oldest without a key goes first.
+    pub max_paths: usize,
 }
+
+/// The default bound of cached key paths.
+pub const DEFAULT_MAX_KEY_PATHS: usize = 256;
 
 /// The signature headers of one delivery.
 #[derive(Debug, Clone, Copy, Default)]
@@ -64,16 +71,34 @@ pub struct EventVerifier {
 struct KeyHost {
     http: reqwest::Client,
     settings: KeyHostSettings,
-    /// Keys by path; the lock is held across a fetch, so one delivery fetches a key for all.
-    cache: tokio::sync::Mutex<HashMap<String, CachedKey>>,
+    /// One cell per path. This lock is never held across an await; a path's own cell is held across its
+    /// fetch, so concurrent deliveries naming one path share one fetch and wait for no other path.
+    cache: std::sync::Mutex<KeyCache>,
+}
+
+/// The cached paths, at most `max_paths`.
+#[derive(Debug, Default)]
+struct KeyCache {
+    entries: HashMap<String, CacheEntry>,
+    /// Insertion counter (the oldest entry has the smallest `inserted`).
+    next: u64,
 }
 
 #[derive(Debug)]
-struct CachedKey {
-    /// The key (DER), `None` when it could never be fetched.
+struct CacheEntry {
+    cell: Arc<tokio::sync::Mutex<KeyCell>>,
+    inserted: u64,
+    /// Whether the cell held a key after its last fetch (entries without one are evicted first).
+    holds_key: bool,
+}
+
+/// One path's key and when it is asked for again.
+#[derive(Debug, Default)]
+struct KeyCell {
+    /// The key (DER), `None` when it could not be fetched or the host said it is gone.
     der: Option<Vec<u8>>,
-    /// When the key is fetched again.
-    refresh_at: Instant,
+    /// When the key host is asked again; `None` before the first fetch.
+    refresh_at: Option<Instant>,
 }
 
 impl EventVerifier {
@@ -101,7 +126,7 @@ impl EventVerifier {
                         origin: settings.origin.trim_end_matches('/').to_owned(),
                         ..settings
                     },
-                    cache: tokio::sync::Mutex::new(HashMap::new()),
+                    cache: std::sync::Mutex::new(KeyCache::default()),
                 })
             }
             None => None,
@@ -110,6 +135,17 @@ impl EventVerifier {
             return Err(KeyError::Empty);
         }
         Ok(Self { pinned, key_host })
+    }
+
+    /// How many key paths are cached now (keys, and paths whose fetch failed), at most `max_paths`.
+    pub fn cached_key_paths(&self) -> usize {
+        self.key_host.as_ref().map_or(0, |host| {
+            host.cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entries
+                .len()
+        })
     }
 
     /// Pinned keys only.
@@ -170,7 +206,9 @@ pub fn is_key_path(path: &str) -> bool {
 }
 
 impl KeyHost {
-    /// The key at `path`: cached while fresh; fetched when due; a stale key while the host fails.
+    /// The key at `path`: cached while fresh; fetched when due (one fetch per path at a time, which waits
+    /// for no other path); a stale key only while the host is unreachable or failing (5xx); none once the
+    /// host says the key is gone (404, 410, or another refusal).
     async fn key(&self, path: &str) -> Option<Vec<u8>> {
         if !is_key_path(path) {
             tracing::warn!(
@@ -179,62 +217,120 @@ impl KeyHost {
             );
             return None;
         }
-        let mut cache = self.cache.lock().await;
+        let slot = self.slot(path);
+        // Only this path's cell is held across the fetch: callers of other paths go on.
+        let mut cell = slot.lock().await;
         let now = Instant::now();
-        if let Some(cached) = cache.get(path)
-            && now < cached.refresh_at
-        {
-            return cached.der.clone();
+        if cell.refresh_at.is_some_and(|at| now < at) {
+            return cell.der.clone();
         }
-        match self.fetch(path).await {
-            Ok(der) => {
-                cache.insert(
-                    path.to_owned(),
-                    CachedKey {
-                        der: Some(der.clone()),
-                        refresh_at: now + self.settings.max_age,
-                    },
-                );
-                Some(der)
-            }
-            Err(error) => {
-                let stale = cache.get(path).and_then(|cached| cached.der.clone());
-                if stale.is_some() {
+        let (der, retry_after) = match self.fetch(path).await {
+            Ok(der) => (Some(der), self.settings.max_age),
+            Err(Fetch::Transient(error)) => {
+                if cell.der.is_some() {
                     tracing::warn!(%path, %error, "the key host failed; verifying with the cached key");
                 } else {
                     tracing::warn!(%path, %error, "could not fetch an I/O Events public key");
                 }
-                cache.insert(
-                    path.to_owned(),
-                    CachedKey {
-                        der: stale.clone(),
-                        refresh_at: now + FAILED_FETCH_PAUSE.min(self.settings.max_age),
-                    },
-                );
-                stale
+                (cell.der.take(), FAILED_FETCH_PAUSE)
             }
+            Err(Fetch::Gone(error)) => {
+                if cell.der.is_some() {
+                    tracing::warn!(%path, %error, "the key host no longer has this key; dropped");
+                } else {
+                    tracing::warn!(%path, %error, "the key host has no such public key");
+                }
+                (None, FAILED_FETCH_PAUSE)
+            }
+        };
+        cell.der = der;
+        cell.refresh_at = Some(now + retry_after.min(self.settings.max_age));
+        let holds_key = cell.der.is_some();
+        let answer = cell.der.clone();
+        drop(cell);
+        self.mark(path, &slot, holds_key);
+        answer
+    }
+
+    /// The cell of `path`, created when new (evicting one when the cache is full).
+    fn slot(&self, path: &str) -> Arc<tokio::sync::Mutex<KeyCell>> {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = cache.entries.get(path) {
+            return entry.cell.clone();
+        }
+        while cache.entries.len() >= self.settings.max_paths.max(1) {
+            cache.evict_one();
+        }
+        cache.next = cache.next.wrapping_add(1);
+        let cell = Arc::new(tokio::sync::Mutex::new(KeyCell::default()));
+        let inserted = cache.next;
+        cache.entries.insert(
+            path.to_owned(),
+            CacheEntry {
+                cell: cell.clone(),
+                inserted,
+                holds_key: false,
+            },
+        );
+        cell
+    }
+
+    /// Records whether the cell of `path` (if still cached) holds a key, for eviction.
+    fn mark(&self, path: &str, cell: &Arc<tokio::sync::Mutex<KeyCell>>, holds_key: bool) {
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = cache.entries.get_mut(path)
+            && Arc::ptr_eq(&entry.cell, cell)
+        {
+            entry.holds_key = holds_key;
         }
     }
 
-    async fn fetch(&self, path: &str) -> Result<Vec<u8>, String> {
+    async fn fetch(&self, path: &str) -> Result<Vec<u8>, Fetch> {
         let url = format!("{}{path}", self.settings.origin);
         let reply = self
             .http
             .get(url)
             .send()
             .await
-            .map_err(|e| e.without_url().to_string())?;
-        if !reply.status().is_success() {
-            return Err(format!("HTTP {}", reply.status().as_u16()));
+            .map_err(|e| Fetch::Transient(e.without_url().to_string()))?;
+        let status = reply.status().as_u16();
+        match status {
+            200..=299 => {}
+            408 | 429 | 500..=599 => return Err(Fetch::Transient(format!("HTTP {status}"))),
+            _ => return Err(Fetch::Gone(format!("HTTP {status}"))),
         }
         let body = reply
             .bytes()
             .await
-            .map_err(|e| e.without_url().to_string())?;
+            .map_err(|e| Fetch::Transient(e.without_url().to_string()))?;
         if body.len() > MAX_KEY_BYTES {
-            return Err("the key file is too large".into());
+            return Err(Fetch::Gone("the key file is too large".into()));
         }
-        rsa_der(path, &body).map_err(|e| e.to_string())
+        rsa_der(path, &body).map_err(|e| Fetch::Gone(e.to_string()))
+    }
+}
+
+/// Why a key could not be fetched.
+enum Fetch {
+    /// The host is unreachable, timed out or failing (408, 429, 5xx): a cached key is kept.
+    Transient(String),
+    /// The host answered that there is no (usable) key there: a cached key is dropped.
+    Gone(String),
+}
+
+impl KeyCache {
+    /// Evicts the oldest entry that holds no key (a failed or unknown path), else the oldest entry.
+    fn evict_one(&mut self) {
+        let oldest = |want_key: Option<bool>| {
+            self.entries
+                .iter()
+                .filter(|(_, e)| want_key.is_none_or(|k| e.holds_key == k))
+                .min_by_key(|(_, e)| e.inserted)
+                .map(|(path, _)| path.clone())
+        };
+        if let Some(path) = oldest(Some(false)).or_else(|| oldest(None)) {
+            self.entries.remove(&path);
+        }
     }
 }
 
@@ -300,6 +396,7 @@ mod tests {
                 origin: "http://127.0.0.1:9".into(),
                 max_age: Duration::from_secs(60),
                 timeout: Duration::from_millis(200),
+                max_paths: DEFAULT_MAX_KEY_PATHS,
             }),
         )
         .unwrap_or_else(|e| unreachable!("{e}"));
@@ -308,9 +405,9 @@ mod tests {
             key_paths: [Some("//evil.example/key.pem"), None],
         };
         assert!(!verifier.verify(b"body", &delivery).await);
-        let key_host = verifier.key_host.as_ref().unwrap_or_else(|| unreachable!());
-        assert!(
-            key_host.cache.lock().await.is_empty(),
+        assert_eq!(
+            verifier.cached_key_paths(),
+            0,
             "nothing was fetched or cached"
         );
     }

@@ -29,10 +29,16 @@ pub struct JournalClient {
 
 impl JournalClient {
     /// A client of the journal at `url` (bearer tokens from `tokens`; `x-api-key` is the IMS client id with
-    /// client credentials, else `api_key` when given).
+    /// client credentials, else `api_key` when given). The URL must be https (plain http only to this machine).
     pub fn new(url: &str, tokens: TokenProvider, api_key: Option<&str>) -> Result<Self, DamError> {
+        if !crate::http::credentials_allowed_at(url) {
+            return Err(DamError::InsecureUrl(crate::http::insecure_url_message(
+                "The journal URL",
+            )));
+        }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| DamError::Transport(e.to_string()))?;
         Ok(Self {
@@ -58,7 +64,8 @@ impl JournalClient {
         }
     }
 
-    /// Reads one page at `url`.
+    /// Reads one page at `url`. A page whose `next` link leads to another origin than the journal's is
+    /// refused whole (its events are not returned, so the position does not move): the token would follow it.
     pub async fn fetch(&self, url: &str) -> Result<JournalPage, DamError> {
         let api_key = self
             .api_key
@@ -79,8 +86,16 @@ impl JournalClient {
             .get(reqwest::header::LINK)
             .and_then(|v| v.to_str().ok())
             .and_then(next_link)
-            .and_then(|link| reqwest::Url::parse(url).ok()?.join(&link).ok())
-            .map(|u| u.to_string());
+            .and_then(|link| reqwest::Url::parse(url).ok()?.join(&link).ok());
+        if let Some(next) = &next
+            && !self.same_origin(next)
+        {
+            return Err(DamError::Malformed(format!(
+                "the journal's next link leads to another origin ({}); not followed",
+                next.origin().ascii_serialization()
+            )));
+        }
+        let next = next.map(|u| u.to_string());
         match status.as_u16() {
             204 => Ok(JournalPage {
                 events: Vec::new(),
@@ -122,6 +137,13 @@ impl JournalClient {
                 message: "journal read refused".into(),
             }),
         }
+    }
+}
+
+impl JournalClient {
+    /// True when `url` is on the configured journal's origin.
+    fn same_origin(&self, url: &reqwest::Url) -> bool {
+        reqwest::Url::parse(&self.url).is_ok_and(|journal| journal.origin() == url.origin())
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod aem;
 mod hosts;
+pub mod http;
 pub mod ims;
 pub mod ioevents;
 pub mod journal;

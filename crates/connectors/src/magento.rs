@@ -9,14 +9,14 @@ mod apply;
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
 use crate::sink::{
-    ApplyContext, CallCounts, CommerceSink, ProductPage, RemoteEntryView, SinkError, SinkOutcome,
-    SinkState,
+    ApplyContext, CallCounts, CommerceSink, LeaseToken, ProductPage, RemoteEntryView, SinkError,
+    SinkOutcome, SinkState,
 };
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use domain::media_files::{file_stem, image_extension, path_carries_stem};
+use domain::media_files::{file_carries_content, file_stem, image_extension};
 use domain::{AppliedEntry, GalleryEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -24,6 +24,14 @@ use serde_json::{Value, json};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod download;
+
+tokio::task_local! {
+    /// The lease of the work being applied: every request of an apply checks it first, so a worker that
+    /// lost its lease sends nothing more.
+    static LEASE: LeaseToken;
+}
 
 /// How requests to the store are authenticated.
 #[derive(Clone)]
@@ -52,6 +60,8 @@ pub struct MagentoSettings {
     /// Where binaries are fetched from: the DAM's delivery origin (never the custom domain).
     pub delivery_origin: String,
     pub timeout: Duration,
+    /// The largest binary downloaded from the DAM for an upload (bytes); a larger one fails its asset.
+    pub max_binary_bytes: u64,
 }
 
 /// The Magento sink.
@@ -94,7 +104,6 @@ impl From<SinkError> for Failure {
 
 struct Reply {
     status: StatusCode,
-    content_type: Option<String>,
     body: Bytes,
     retry_after_ms: Option<u64>,
 }
@@ -106,6 +115,7 @@ impl MagentoSink {
             .timeout(settings.timeout)
             .connect_timeout(Duration::from_secs(5))
             .pool_max_idle_per_host(64)
+            .redirect(crate::http::same_origin_redirects())
             .build()
             .map_err(|e| SinkError::Unavailable {
                 message: e.to_string(),
@@ -121,6 +131,12 @@ impl MagentoSink {
             paused: Mutex::new(None),
             calls: CallCounts::default(),
         })
+    }
+
+    /// Cuts every host's `Retry-After` to `max` (default an hour).
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.gates = HostGates::new(max);
+        self
     }
 
     fn media_url(&self, sku: &Sku, entry_id: Option<u64>) -> String {
@@ -151,12 +167,15 @@ impl MagentoSink {
             parsed.host_str().unwrap_or_default(),
             parsed.port_or_known_default().unwrap_or(0)
         );
+        if let Ok(Err(lost)) = LEASE.try_with(LeaseToken::check) {
+            return Err(lost);
+        }
         let probe = match self.gates.admit(&host) {
             Admission::Go { probe } => probe,
             Admission::Wait(left) => {
-                return Err(SinkError::Unavailable {
-                    message: format!("{host} asked to wait (Retry-After)"),
-                    retry_after_ms: Some(millis(left)),
+                return Err(SinkError::HostGated {
+                    host,
+                    retry_after_ms: millis(left),
                 });
             }
         };
@@ -228,15 +247,9 @@ impl MagentoSink {
         let reply = request.send().await.map_err(unavailable)?;
         let status = reply.status();
         let retry_after_ms = crate::aem::retry_after_ms(reply.headers());
-        let content_type = reply
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
         let body = reply.bytes().await.map_err(unavailable)?;
         Ok(Reply {
             status,
-            content_type,
             body,
             retry_after_ms,
         })
@@ -259,30 +272,32 @@ impl MagentoSink {
         }
     }
 
-    /// Downloads the asset's original binary from the DAM's delivery origin.
+    /// Downloads the asset's original binary from the DAM's delivery origin: an image of at most
+    /// `max_binary_bytes`, streamed ([`download`]).
     async fn download(&self, entry: &GalleryEntry, stem: &str) -> Result<(Bytes, String), Failure> {
         let url = format!(
             "{}/adobe/assets/{}/original/as/{stem}",
             self.settings.delivery_origin, entry.asset_id
         );
-        let reply = self.send(Method::GET, &url, None, false).await?;
-        if matches!(reply.status.as_u16(), 404 | 410) {
+        let reply = self.get_binary(&url).await?;
+        if matches!(reply.status().as_u16(), 404 | 410) {
             return Err(Failure::BinaryMissing(format!(
                 "the DAM no longer delivers the binary of {} (HTTP {}); the asset is read again",
-                entry.asset_id, reply.status
+                entry.asset_id,
+                reply.status()
             )));
         }
-        if !reply.status.is_success() {
+        if !reply.status().is_success() {
             return Err(Failure::Sink(SinkError::Unavailable {
                 message: format!(
                     "the DAM delivered no binary for {} (HTTP {})",
-                    entry.asset_id, reply.status
+                    entry.asset_id,
+                    reply.status()
                 ),
                 retry_after_ms: None,
             }));
         }
-        let mime = reply.content_type.unwrap_or_default();
-        Ok((reply.body, mime))
+        download::read_image(&entry.asset_id, reply, self.settings.max_binary_bytes).await
     }
 
     /// Creates the entry, or adopts the one carrying its file name (made before a crash or a lost database).
@@ -296,7 +311,7 @@ impl MagentoSink {
         if let Some(found) = remote.iter().find(|r| {
             r.file
                 .as_deref()
-                .is_some_and(|f| path_carries_stem(f, &stem))
+                .is_some_and(|f| file_carries_content(f, &entry.asset_id, &entry.content_id))
         }) {
             tracing::info!(%sku, asset = %entry.asset_id, entry_id = found.id, "adopting an entry created earlier");
             self.put(sku, found.id, entry, found.file.as_deref())
@@ -423,6 +438,11 @@ impl CommerceSink for MagentoSink {
         "adobe-commerce"
     }
 
+    /// Magento's SKU column has a case-insensitive collation: `ABC` and `abc` are one product.
+    fn sku_case_insensitive(&self) -> bool {
+        true
+    }
+
     async fn apply(
         &self,
         sku: &Sku,
@@ -439,7 +459,8 @@ impl CommerceSink for MagentoSink {
                 retry_after_ms: None,
             });
         }
-        match self.apply_ops(sku, context, applied, ops).await {
+        let applying = self.apply_ops(sku, context, applied, ops);
+        match LEASE.scope(context.lease.clone(), applying).await {
             Ok(outcome) => Ok(outcome),
             Err(Failure::ProductGone) => Ok(SinkOutcome::ProductMissing),
             Err(Failure::Sink(error)) => Err(error),
@@ -579,6 +600,8 @@ fn transport_error(error: &reqwest::Error) -> &'static str {
         "timed out"
     } else if error.is_connect() {
         "connection failed"
+    } else if error.is_redirect() {
+        "redirect refused (to another origin, or too many)"
     } else {
         "request failed"
     }

@@ -73,6 +73,11 @@ impl MatcherClient {
     /// tries once more.
     pub async fn post(&self, url: &str, body: &Value) -> Result<Vec<u8>, MatcherError> {
         let url = endpoint_url(&Value::from(url), self.urls).map_err(MatcherError::Url)?;
+        if self.tokens.is_some() && !crate::http::credentials_allowed_at(&url) {
+            return Err(MatcherError::Url(crate::http::insecure_url_message(
+                "a matcher URL with credentials",
+            )));
+        }
         let mut token = match &self.tokens {
             Some(tokens) => Some(tokens.token().await?),
             None => None,
@@ -129,6 +134,8 @@ impl MatcherClient {
     fn failure(&self, error: reqwest::Error) -> MatcherError {
         if error.is_timeout() {
             MatcherError::TimedOut(self.timeout.as_millis())
+        } else if error.is_redirect() {
+            MatcherError::Transport(crate::http::redirect_error(&error))
         } else {
             MatcherError::Transport(error.without_url().to_string())
         }

@@ -6,7 +6,9 @@ use domain::gallery::HandmadeRecord;
 use domain::gallery::{RefusedEntry, apply_operations};
 use domain::{AppliedEntry, AssetId, Operation, Sku};
 use std::collections::BTreeMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Counters keyed by a tuple of labels (bounded sets), for the metrics endpoint.
 #[derive(Debug)]
@@ -103,6 +105,97 @@ pub enum SinkError {
     /// product-not-found: a wrong base URL, a proxy's page): the sink pauses with the reason; nothing is wiped.
     #[error("the commerce sink is paused: {0}")]
     Paused(String),
+    /// The DAM's binary for an asset cannot be uploaded (larger than `max_binary_bytes`, or not an image):
+    /// this item fails like a `Rejected` one, with the reason, until the asset changes.
+    #[error("the DAM's binary cannot be uploaded: {0}")]
+    BinaryRefused(String),
+    /// Nothing was sent: the host asked to wait (`Retry-After`) and the wait has not run out. The work goes
+    /// again at `retry_after_ms` without counting an attempt.
+    #[error("{host} asked to wait (Retry-After); not sent")]
+    HostGated { host: String, retry_after_ms: u64 },
+    /// The worker lost the work's lease (another worker may hold it now): it stopped before its next write.
+    #[error("the work's lease was lost; stopped before the next write")]
+    LeaseLost,
+}
+
+/// Whether a worker still holds the lease on the work it applies. The engine renews the lease while the work
+/// runs and revokes the token when a renewal finds it taken; a sink checks [`LeaseToken::held`] before each
+/// remote write and stops ([`SinkError::LeaseLost`]) once it is not, so one product never has two writers.
+#[derive(Debug, Clone)]
+pub struct LeaseToken(Arc<LeaseState>);
+
+#[derive(Debug)]
+struct LeaseState {
+    /// The lease's end (Unix ms) as last stored.
+    until_ms: AtomicI64,
+    /// How long before `until_ms` the token already counts as lost (a renewal is late).
+    margin_ms: i64,
+    lost: AtomicBool,
+}
+
+impl LeaseToken {
+    /// A token for a lease that runs until `until_ms`, counted as lost `margin_ms` before it ends.
+    pub fn new(until_ms: i64, margin_ms: i64) -> Self {
+        Self(Arc::new(LeaseState {
+            until_ms: AtomicI64::new(until_ms),
+            margin_ms: margin_ms.max(0),
+            lost: AtomicBool::new(false),
+        }))
+    }
+
+    /// A token that never expires (work that is not leased, tests of a sink alone).
+    pub fn unleased() -> Self {
+        Self::new(i64::MAX, 0)
+    }
+
+    /// True while the lease is held: not revoked, and not about to run out.
+    pub fn held(&self) -> bool {
+        if self.0.lost.load(Ordering::Acquire) {
+            return false;
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        now < self
+            .0
+            .until_ms
+            .load(Ordering::Acquire)
+            .saturating_sub(self.0.margin_ms)
+    }
+
+    /// `Err(LeaseLost)` once the lease is not held.
+    pub fn check(&self) -> Result<(), SinkError> {
+        if self.held() {
+            Ok(())
+        } else {
+            Err(SinkError::LeaseLost)
+        }
+    }
+
+    /// The lease's end as last stored.
+    pub fn until_ms(&self) -> i64 {
+        self.0.until_ms.load(Ordering::Acquire)
+    }
+
+    /// Records a renewed lease.
+    pub fn renewed(&self, until_ms: i64) {
+        self.0.until_ms.store(until_ms, Ordering::Release);
+    }
+
+    /// Marks the lease lost (another worker took the work).
+    pub fn revoke(&self) {
+        self.0.lost.store(true, Ordering::Release);
+    }
+
+    /// Whether both are the same token (clones of one).
+    pub fn same_as(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Whether the lease was revoked.
+    pub fn revoked(&self) -> bool {
+        self.0.lost.load(Ordering::Acquire)
+    }
 }
 
 /// One gallery entry as the commerce platform holds it.
@@ -151,6 +244,8 @@ pub struct ApplyContext<'a> {
     /// entry. When false they are restored as they were.
     pub dam_owns_gallery: bool,
     pub ledger: &'a dyn HandmadeLedger,
+    /// The work's lease: checked before each remote write.
+    pub lease: &'a LeaseToken,
 }
 
 /// A commerce platform that holds product galleries.
@@ -158,6 +253,12 @@ pub struct ApplyContext<'a> {
 pub trait CommerceSink: Send + Sync + 'static {
     /// Short name for logs and health (`builtin`, `adobe-commerce`).
     fn kind(&self) -> &'static str;
+
+    /// Whether the platform compares SKUs without case (`ABC` and `abc` name one product): the engine then
+    /// keys products, claims and galleries by [`domain::Sku::case_folded`].
+    fn sku_case_insensitive(&self) -> bool {
+        false
+    }
 
     /// Applies `ops` (from `applied` toward the desired gallery) to the product `sku`.
     async fn apply(
@@ -217,6 +318,7 @@ impl CommerceSink for BuiltinCatalog {
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError> {
+        context.lease.check()?;
         if !context.product_known {
             return Ok(SinkOutcome::ProductMissing);
         }

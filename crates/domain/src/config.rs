@@ -3,6 +3,10 @@
 //! to its default (the reference's "Use system value"), `author_url` is a write-only shortcut that fills the
 //! program and environment ids.
 
+mod credentials;
+
+pub use credentials::{SECRET_BOUND_URLS, credentials_allowed};
+
 use crate::ids::Role;
 use crate::matching::FilenameRules;
 use serde::{Deserialize, Serialize};
@@ -190,6 +194,9 @@ impl IntegrationConfig {
                 errors.insert(field.clone(), message);
             }
         }
+        if errors.is_empty() {
+            self.credential_errors(&next, change, &mut errors);
+        }
         if errors.is_empty()
             && let Err(message) = next.check_rule()
         {
@@ -199,7 +206,7 @@ impl IntegrationConfig {
             return Err(errors);
         }
         let (before, after) = (self.as_fields(), next.as_fields());
-        let changes = after
+        let mut changes: Vec<FieldChange> = after
             .iter()
             .filter(|(field, value)| before.get(*field) != Some(*value))
             .map(|(field, value)| FieldChange {
@@ -208,6 +215,7 @@ impl IntegrationConfig {
                 new: value.clone(),
             })
             .collect();
+        changes.extend(self.secret_change(&next));
         Ok((next, changes))
     }
 

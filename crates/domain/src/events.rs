@@ -58,6 +58,34 @@ pub struct IoEvent {
     pub sku: Option<Sku>,
     /// The event's `time`, in Unix ms, when given.
     pub time_ms: Option<i64>,
+    /// The CloudEvent `source`, e.g. `acct:aem-p142461-e1463137@adobe.com` (reference §10.1).
+    pub source: Option<String>,
+}
+
+impl IoEvent {
+    /// Whether the event's `source` names an AEM program or environment other than `program_id` /
+    /// `environment_id`. One I/O Events registration may carry the events of several environments; those of
+    /// the others are not this integration's. A source that names no AEM environment is not "other".
+    pub fn is_from_other_environment(&self, program_id: &str, environment_id: &str) -> bool {
+        self.source
+            .as_deref()
+            .and_then(aem_environment)
+            .is_some_and(|(program, environment)| {
+                program != program_id || environment != environment_id
+            })
+    }
+}
+
+/// The AEM program and environment a CloudEvent `source` of the form `acct:aem-p<program>-e<environment>@adobe.com`
+/// (or `acct:aem-cmstg-p…`, a stage environment) names; `None` for any other form.
+pub fn aem_environment(source: &str) -> Option<(&str, &str)> {
+    let rest = source
+        .strip_prefix("acct:aem-")?
+        .strip_suffix("@adobe.com")?;
+    let rest = rest.strip_prefix("cmstg-").unwrap_or(rest);
+    let (program, environment) = rest.strip_prefix('p')?.split_once("-e")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(program) && digits(environment)).then_some((program, environment))
 }
 
 /// Why a delivery's body is malformed.
@@ -127,5 +155,6 @@ pub fn parse_io_event(body: &[u8]) -> Result<IoEvent, EventError> {
         asset_id,
         sku,
         time_ms: text(&["time"]).and_then(|t| parse_rfc3339_ms(&t)),
+        source: text(&["source"]),
     })
 }

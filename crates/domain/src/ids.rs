@@ -14,6 +14,8 @@ pub enum IdError {
     SkuTooLong,
     #[error("SKU contains a control character")]
     SkuControlCharacter,
+    #[error("SKU {0:?} is a dot segment, which no URL path can address")]
+    SkuDotSegment(String),
     #[error("role {0:?} is not an attribute code (^[a-z][a-z0-9_]*$)")]
     Role(String),
 }
@@ -71,7 +73,8 @@ impl fmt::Display for AssetId {
     }
 }
 
-/// A product SKU: trimmed, 1–64 characters, no control characters. Matching is exact.
+/// A product SKU: trimmed, 1–64 characters, no control characters, not `.` or `..`. Matching is exact; a
+/// platform that compares SKUs without case (Magento) keys its products by [`Sku::case_folded`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Sku(String);
@@ -80,11 +83,15 @@ impl Sku {
     /// Longest SKU accepted, in characters (Magento's limit).
     pub const MAX_CHARS: usize = 64;
 
-    /// Trims surrounding spaces, then refuses empty, over-long or control-character SKUs. Never repairs.
+    /// Trims surrounding spaces, then refuses empty, over-long or control-character SKUs, and the dot
+    /// segments `.` and `..` (a URL path resolves them away: `/products/../media` is `/media`). Never repairs.
     pub fn parse(raw: &str) -> Result<Self, IdError> {
         let trimmed = raw.trim_matches(|c: char| c == ' ' || c == '\t');
         if trimmed.is_empty() {
             return Err(IdError::EmptySku);
+        }
+        if trimmed == "." || trimmed == ".." {
+            return Err(IdError::SkuDotSegment(trimmed.to_owned()));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(IdError::SkuControlCharacter);
@@ -97,6 +104,24 @@ impl Sku {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The SKU lower-cased, character by character (a character whose lower case is several characters
+    /// stays as it is, so the length and validity are kept): one key for every spelling that differs only in
+    /// case, for a platform that compares SKUs without case (Magento, through MySQL's `_ci` collations).
+    pub fn case_folded(&self) -> Self {
+        Self(
+            self.0
+                .chars()
+                .map(|c| {
+                    let mut lower = c.to_lowercase();
+                    match (lower.next(), lower.next()) {
+                        (Some(one), None) => one,
+                        _ => c,
+                    }
+                })
+                .collect(),
+        )
     }
 }
 
@@ -228,6 +253,30 @@ mod tests {
             Sku::parse("MH01").ok(),
             "matching is exact"
         );
+    }
+
+    #[test]
+    fn dot_segments_are_not_skus() {
+        assert_eq!(Sku::parse(".."), Err(IdError::SkuDotSegment("..".into())));
+        assert_eq!(Sku::parse(" . "), Err(IdError::SkuDotSegment(".".into())));
+        assert!(Sku::parse("...").is_ok());
+        assert!(Sku::parse(".x").is_ok());
+        assert!(
+            Sku::parse("../x").is_ok(),
+            "one segment once encoded: ..%2Fx"
+        );
+    }
+
+    #[test]
+    fn case_folding_keeps_one_key_per_spelling() -> Result<(), IdError> {
+        let folded = |raw: &str| Sku::parse(raw).map(|s| s.case_folded());
+        assert_eq!(folded("MH01-XS-Black")?, Sku::parse("mh01-xs-black")?);
+        assert_eq!(folded("ÄBC")?, folded("äbc")?);
+        // 'İ' lower-cases to two characters: kept, so the length (and the 64-character limit) holds.
+        assert_eq!(folded("İ")?.as_str(), "İ");
+        let long = "Ä".repeat(Sku::MAX_CHARS);
+        assert_eq!(folded(&long)?.as_str().chars().count(), Sku::MAX_CHARS);
+        Ok(())
     }
 
     #[test]

@@ -115,6 +115,21 @@ pub fn evaluate(meta: &AssetMetadata, settings: &MatchSettings) -> Evaluation {
     }
 }
 
+/// One asset's links keyed by case-folded SKU ([`Sku::case_folded`]), for a platform that compares SKUs
+/// without case: SKUs that differ only in case become one link, as a SKU listed twice does (roles merged, the
+/// first position kept), so such a platform's one product gets one gallery.
+pub fn fold_sku_case(links: Vec<DesiredLink>) -> Vec<DesiredLink> {
+    let mut folded: Vec<DesiredLink> = Vec::with_capacity(links.len());
+    for mut link in links {
+        link.sku = link.sku.case_folded();
+        match folded.iter_mut().find(|l| l.sku == link.sku) {
+            Some(existing) => existing.roles.extend(link.roles),
+            None => folded.push(link),
+        }
+    }
+    folded
+}
+
 /// `None` when the asset is eligible (approved, for commerce, activated to delivery), else the reason it is
 /// not. Every matching rule applies it first.
 pub fn ineligibility(meta: &AssetMetadata) -> Option<String> {

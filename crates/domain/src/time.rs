@@ -19,8 +19,11 @@ pub fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
     };
     let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
     let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    // A date that does not exist (February 30, April 31, February 29 of a common year) or a time outside
+    // the day (hour 24, minute 60) is refused, never carried into the next day. Second 60 is RFC 3339's
+    // leap second.
     if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
@@ -47,7 +50,11 @@ pub fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
         None => 0,
         Some(b'Z' | b'z') if i + 1 == s.len() => 0,
         Some(sign @ (b'+' | b'-')) if s.len() == i + 6 && s[i + 3] == b':' => {
-            let minutes = num(i + 1, i + 3)? * 60 + num(i + 4, i + 6)?;
+            let (offset_hours, offset_minutes) = (num(i + 1, i + 3)?, num(i + 4, i + 6)?);
+            if offset_hours > 23 || offset_minutes > 59 {
+                return None;
+            }
+            let minutes = offset_hours * 60 + offset_minutes;
             if *sign == b'+' { minutes } else { -minutes }
         }
         _ => return None,
@@ -55,6 +62,17 @@ pub fn parse_rfc3339_ms(raw: &str) -> Option<i64> {
     let days = days_from_civil(year, month, day);
     let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_minutes * 60;
     Some(secs * 1000 + millis)
+}
+
+/// Days in `month` (1–12) of `year` in the proleptic Gregorian calendar.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -3,6 +3,7 @@
 //! events were missed and the journal is not configured.
 
 use crate::{Engine, now_ms};
+
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -47,9 +48,11 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
         else {
             return Ok(());
         };
+        let last =
+            u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
+        let skus = engine.product_keys(products.skus);
         let added = engine
-            .store
-            .upsert_products(&products.skus, now_ms())
+            .add_products_from(&skus, &serde_json::json!({ "source": "anti_entropy" }))
             .await
             .map_err(|e| e.to_string())?;
         if !added.is_empty() {
@@ -57,10 +60,8 @@ async fn scan_catalog(engine: &Engine) -> Result<(), String> {
                 added = added.len(),
                 "anti-entropy: products found without an event"
             );
-            engine.skus_ready.notify_one();
-            engine.products_arrived(&added, &serde_json::json!({ "source": "anti_entropy" }));
         }
-        if u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty() {
+        if last {
             return Ok(());
         }
         page += 1;

@@ -1,11 +1,12 @@
-//! The storefront read cache: per SKU, the pre-serialised JSON of its gallery, swapped whole on change.
+//! The storefront read cache: per SKU, the pre-serialised JSON of its gallery and its parsed form (for reads
+//! with rendition parameters, which never re-parse the JSON), swapped whole on change.
 
 use bytes::Bytes;
-use domain::urls::{Rendition, base_url, rendition_url};
+use domain::urls::{Rendition, base_url, rendition_from_base};
 use domain::{AppliedEntry, Sku};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// How entries are published: the URL origin (delivery host or custom domain) and whether DAM entries are
 /// hidden (visualization owner `commerce`).
@@ -15,37 +16,56 @@ pub struct CacheView {
     pub hidden: bool,
 }
 
-/// SKU → serialised `{"sku", "entries": [...]}`.
+/// SKU → serialised `{"sku", "entries": [...]}` and the same gallery parsed. With case folding (a sink that
+/// compares SKUs without case) every SKU is looked up by [`Sku::case_folded`], so any spelling reads the
+/// product's one gallery.
 pub struct GalleryCache {
     view: RwLock<CacheView>,
-    galleries: RwLock<HashMap<Sku, Bytes>>,
+    galleries: RwLock<HashMap<Sku, Cached>>,
+    fold_case: bool,
 }
 
-#[derive(Serialize)]
-struct MediaView<'a> {
-    sku: &'a str,
-    entries: Vec<EntryView<'a>>,
+/// One product's gallery: its bytes with the default rendition, and the view they were made from.
+#[derive(Clone)]
+struct Cached {
+    bytes: Bytes,
+    view: Arc<MediaView>,
 }
 
-#[derive(Serialize)]
-struct EntryView<'a> {
-    asset_id: &'a str,
+#[derive(Serialize, Clone)]
+struct MediaView {
+    sku: Sku,
+    entries: Vec<EntryView>,
+}
+
+#[derive(Serialize, Clone)]
+struct EntryView {
+    asset_id: String,
     url: String,
     rendition_url: String,
     media_type: &'static str,
-    roles: Vec<&'a str>,
+    roles: Vec<String>,
     position: u32,
-    label: Option<&'a str>,
+    label: Option<String>,
     hidden: bool,
     source: &'static str,
 }
 
 impl GalleryCache {
-    /// An empty cache presenting entries as `view` says.
-    pub fn new(view: CacheView) -> Self {
+    /// An empty cache presenting entries as `view` says; `fold_case` keys it by case-folded SKU.
+    pub fn new(view: CacheView, fold_case: bool) -> Self {
         Self {
             view: RwLock::new(view),
             galleries: RwLock::new(HashMap::new()),
+            fold_case,
+        }
+    }
+
+    fn key(&self, sku: &Sku) -> Sku {
+        if self.fold_case {
+            sku.case_folded()
+        } else {
+            sku.clone()
         }
     }
 
@@ -58,53 +78,50 @@ impl GalleryCache {
 
     /// Replaces the gallery of `sku` (entries already in gallery order).
     pub fn put(&self, sku: &Sku, entries: &[AppliedEntry]) {
-        let Some(bytes) = self.serialise(sku, entries) else {
+        let sku = &self.key(sku);
+        let Some(cached) = self.build(sku, entries) else {
             return;
         };
         if let Ok(mut map) = self.galleries.write() {
-            map.insert(sku.clone(), bytes);
+            map.insert(sku.clone(), cached);
         }
     }
 
-    fn serialise(&self, sku: &Sku, entries: &[AppliedEntry]) -> Option<Bytes> {
+    fn build(&self, sku: &Sku, entries: &[AppliedEntry]) -> Option<Cached> {
         let view = self.view.read().ok()?.clone();
-        let body = MediaView {
-            sku: sku.as_str(),
+        let default = Rendition::default();
+        let media = MediaView {
+            sku: sku.clone(),
             entries: entries
                 .iter()
                 .map(|applied| {
                     let e = &applied.entry;
+                    let url = base_url(&view.origin, &e.asset_id);
                     EntryView {
-                        asset_id: e.asset_id.as_str(),
-                        url: base_url(&view.origin, &e.asset_id),
-                        rendition_url: rendition_url(
-                            &view.origin,
-                            &e.asset_id,
-                            sku,
-                            &Rendition::default(),
-                        ),
+                        asset_id: e.asset_id.as_str().to_owned(),
+                        rendition_url: rendition_from_base(&url, sku, &default),
+                        url,
                         media_type: e.media_type.as_str(),
-                        roles: e.roles.iter().map(|r| r.as_str()).collect(),
+                        roles: e.roles.iter().map(|r| r.as_str().to_owned()).collect(),
                         position: e.position,
-                        label: e.label.as_deref(),
+                        label: e.label.clone(),
                         hidden: view.hidden,
                         source: "aem_assets",
                     }
                 })
                 .collect(),
         };
-        match serde_json::to_vec(&body) {
-            Ok(bytes) => Some(Bytes::from(bytes)),
-            Err(error) => {
-                tracing::error!(%sku, %error, "could not serialise a gallery");
-                None
-            }
-        }
+        let bytes = serialise(&media)?;
+        Some(Cached {
+            bytes,
+            view: Arc::new(media),
+        })
     }
 
     /// Makes sure a known product is served, with an empty gallery when it has none yet.
     pub fn ensure(&self, sku: &Sku) {
-        let Some(empty) = self.serialise(sku, &[]) else {
+        let sku = &self.key(sku);
+        let Some(empty) = self.build(sku, &[]) else {
             return;
         };
         if let Ok(mut map) = self.galleries.write() {
@@ -115,13 +132,37 @@ impl GalleryCache {
     /// Forgets a product (deleted, or found missing).
     pub fn remove(&self, sku: &Sku) {
         if let Ok(mut map) = self.galleries.write() {
-            map.remove(sku);
+            map.remove(&self.key(sku));
         }
     }
 
     /// The serialised gallery of `sku`, `None` for an unknown product.
     pub fn get(&self, sku: &Sku) -> Option<Bytes> {
-        self.galleries.read().ok()?.get(sku).cloned()
+        Some(
+            self.galleries
+                .read()
+                .ok()?
+                .get(&self.key(sku))?
+                .bytes
+                .clone(),
+        )
+    }
+
+    /// The gallery of `sku` with every `rendition_url` shaped by `rendition`, serialised from the parsed form
+    /// kept beside the bytes (the JSON is never parsed again); `None` for an unknown product.
+    pub fn get_with_rendition(&self, sku: &Sku, rendition: &Rendition) -> Option<Bytes> {
+        let view = self
+            .galleries
+            .read()
+            .ok()?
+            .get(&self.key(sku))?
+            .view
+            .clone();
+        let mut shaped = MediaView::clone(&view);
+        for entry in &mut shaped.entries {
+            entry.rendition_url = rendition_from_base(&entry.url, sku, rendition);
+        }
+        serialise(&shaped)
     }
 
     /// How many products are cached.
@@ -132,5 +173,15 @@ impl GalleryCache {
     /// True when no product is cached.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+fn serialise(media: &MediaView) -> Option<Bytes> {
+    match serde_json::to_vec(media) {
+        Ok(bytes) => Some(Bytes::from(bytes)),
+        Err(error) => {
+            tracing::error!(sku = %media.sku, %error, "could not serialise a gallery");
+            None
+        }
     }
 }

@@ -208,7 +208,8 @@ async fn search_with_retries(
             Err(error)
                 if attempt < PAGE_ATTEMPTS && !matches!(error, DamError::Rejected { .. }) =>
             {
-                let delay = retry_delay_ms(attempt, error.retry_after_ms(), fastrand::f64());
+                let retry_after = error.retry_after_ms().map(|ms| engine.cap_retry_after(ms));
+                let delay = retry_delay_ms(attempt, retry_after, fastrand::f64());
                 tracing::warn!(%error, attempt, "full sync: search failed; retrying");
                 tokio::select! {
                     () = tokio::time::sleep(Duration::from_millis(delay)) => {}
@@ -241,13 +242,20 @@ async fn sync_products(
         let last =
             u64::from(page) * u64::from(PRODUCT_PAGE) >= products.total || products.skus.is_empty();
         let next_cursor = (!last).then(|| next.to_string());
+        let skus = engine.product_keys(products.skus);
+        let call = engine.product_call_data(&serde_json::json!({ "source": "full_sync" }));
         let added = engine
             .store
-            .store_full_sync_products(sync.id, &products.skus, next_cursor.as_deref(), now_ms())
+            .store_full_sync_products(
+                sync.id,
+                &skus,
+                next_cursor.as_deref(),
+                call.as_ref(),
+                now_ms(),
+            )
             .await
             .map_err(failed)?;
-        engine.skus_ready.notify_one();
-        engine.products_arrived(&added, &serde_json::json!({ "source": "full_sync" }));
+        engine.products_added(&skus, &added);
         if last {
             return Ok(());
         }

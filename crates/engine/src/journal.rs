@@ -51,7 +51,10 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
     loop {
         let page = journal.fetch(&url).await.map_err(|e| e.to_string())?;
         if page.events.is_empty() {
-            return Ok(Duration::from_millis(page.retry_after_ms.unwrap_or(2_000)));
+            let wait = page
+                .retry_after_ms
+                .map_or(2_000, |ms| engine.cap_retry_after(ms));
+            return Ok(Duration::from_millis(wait));
         }
         for (position, body) in &page.events {
             let Ok(event) = parse_io_event(body) else {
@@ -62,6 +65,14 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                 EventKind::AssetChanged | EventKind::AssetDeleted => event.kind,
                 _ => EventKind::Unused,
             };
+            // The registration may carry several AEM environments' events: another's are counted and skipped.
+            let config = engine.config();
+            if event.is_from_other_environment(&config.program_id, &config.environment_id) {
+                engine
+                    .event_counters()
+                    .count(("journal", kind.as_str(), "other_environment"));
+                continue;
+            }
             let recorded = engine
                 .ingest(NewEvent {
                     event_id: event.id,

@@ -7,10 +7,12 @@
 
 mod antientropy;
 pub mod cache;
+pub mod dam_guard;
 mod fullsync;
 mod group_commit;
 mod ingest;
 mod journal;
+mod leases;
 pub mod matching;
 pub mod sla;
 pub mod telemetry;
@@ -39,8 +41,10 @@ pub struct EngineSettings {
     pub asset_concurrency: usize,
     /// Concurrent SKU writes (one at a time per SKU).
     pub sku_concurrency: usize,
-    /// How long a claimed work item stays leased.
+    /// How long a claimed work item stays leased (renewed every third of it while the work runs).
     pub lease: Duration,
+    /// The longest `Retry-After` honoured as given; longer ones are cut to it.
+    pub max_retry_after: Duration,
     /// Fallback polling interval when no wake-up arrives.
     pub poll: Duration,
     /// Delay before re-reading an asset that answered 404 once.
@@ -59,6 +63,8 @@ pub struct EngineSettings {
     pub matcher_timeout: Duration,
     /// Whether matcher and token URLs may be plain http (`allow_insecure_matcher_urls`).
     pub matcher_urls: UrlPolicy,
+    /// How many different assets may answer 404/403 within how long before DAM reads pause.
+    pub missing_limit: dam_guard::MissingLimit,
 }
 
 impl Default for EngineSettings {
@@ -68,6 +74,7 @@ impl Default for EngineSettings {
             asset_concurrency: 64,
             sku_concurrency: 64,
             lease: Duration::from_secs(60),
+            max_retry_after: Duration::from_millis(domain::retry::MAX_RETRY_AFTER_MS),
             poll: Duration::from_millis(250),
             confirm_missing_after: Duration::from_millis(500),
             pause_probe: Duration::from_secs(2),
@@ -77,6 +84,7 @@ impl Default for EngineSettings {
             anti_entropy: Duration::from_secs(600),
             matcher_timeout: Duration::from_secs(10),
             matcher_urls: UrlPolicy::HttpsOnly,
+            missing_limit: dam_guard::MissingLimit::default(),
         }
     }
 }
@@ -92,8 +100,12 @@ pub struct Engine {
     pub(crate) skus_ready: Notify,
     /// When the paused sink was last probed (Unix ms).
     pub(crate) last_probe_ms: AtomicI64,
-    /// Why the DAM source is paused (its credentials were refused), `None` while it works.
-    pub(crate) dam_paused: RwLock<Option<String>>,
+    /// Why the DAM source is paused (credentials refused, or many assets not found), `None` while it works.
+    pub(crate) dam_paused: RwLock<Option<dam_guard::DamPause>>,
+    /// The different assets that answered 404/403 lately.
+    pub(crate) dam_missing: dam_guard::MissingWindow,
+    /// Wakes the product-to-asset call workers.
+    pub(crate) product_calls_ready: Notify,
     /// When the paused DAM was last probed (Unix ms).
     pub(crate) last_dam_probe_ms: AtomicI64,
     /// The integration's configuration now (read by every work item when it is applied).
@@ -118,6 +130,8 @@ pub struct Engine {
     pub(crate) sku_completions: group_commit::Submitter<(store::SkuWork, store::SkuOutcome), ()>,
     /// The custom matcher's client and the queue of new products for it.
     matching: matching::Matching,
+    /// The leases this process's workers hold, renewed while their work runs.
+    pub(crate) leases: leases::Leases,
 }
 
 /// Errors the engine reports to its callers.
@@ -164,14 +178,17 @@ impl Engine {
             .integration_config()
             .await?
             .unwrap_or_else(|| initial_config.clone());
-        let cache = GalleryCache::new(view_of(&config, &settings.delivery_origin));
+        let cache = GalleryCache::new(
+            view_of(&config, &settings.delivery_origin),
+            sink.sku_case_insensitive(),
+        );
         for (sku, entries) in store.all_galleries().await? {
             cache.put(&sku, &entries);
         }
         let (ingest, ingest_rx) = group_commit::channel();
         let (asset_completions, completions_rx) = group_commit::channel();
         let (sku_completions, sku_completions_rx) = group_commit::channel();
-        let (matching, product_queue) = matching::Matching::new();
+        let matching = matching::Matching::default();
         let engine = Arc::new(Self {
             store,
             dam,
@@ -182,6 +199,8 @@ impl Engine {
             skus_ready: Notify::new(),
             last_probe_ms: AtomicI64::new(0),
             dam_paused: RwLock::new(None),
+            dam_missing: dam_guard::MissingWindow::default(),
+            product_calls_ready: Notify::new(),
             last_dam_probe_ms: AtomicI64::new(0),
             config: RwLock::new(Arc::new(config)),
             config_defaults: initial_config,
@@ -194,6 +213,7 @@ impl Engine {
             asset_completions,
             sku_completions,
             matching,
+            leases: leases::Leases::default(),
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -211,6 +231,7 @@ impl Engine {
                 sku_completions_rx,
                 shutdown.clone(),
             )),
+            tokio::spawn(leases::run_renewals(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown.clone())),
@@ -219,9 +240,8 @@ impl Engine {
                 engine.clone(),
                 shutdown.clone(),
             )),
-            tokio::spawn(matching::run_product_matching(
+            tokio::spawn(matching::run_product_calls(
                 engine.clone(),
-                product_queue,
                 shutdown.clone(),
             )),
         ];
@@ -259,24 +279,24 @@ impl Engine {
         let (next, changes) = current
             .apply_change(change, &self.config_defaults, self.settings.matcher_urls)
             .map_err(EngineError::InvalidConfig)?;
-        self.store
-            .save_integration_config(&next, &changes, now_ms())
+        // The change and the work it starts are committed together: a crash cannot keep one without the other.
+        let follow_ups = store::ConfigFollowUps {
+            full_sync: next
+                .matching_differs(&current)
+                .then(|| "configuration: what matches changed".to_owned()),
+            // Applied from stored state: no DAM re-read.
+            requeue_galleries: next.visualization_owner != current.visualization_owner,
+        };
+        let full_sync = self
+            .store
+            .save_config_with_follow_ups(&next, &changes, &follow_ups, now_ms())
             .await?;
         let next = Arc::new(next);
         if let Ok(mut slot) = self.config.write() {
             *slot = next.clone();
         }
-        let full_sync = if next.matching_differs(&current) {
-            Some(
-                self.request_full_sync("configuration: what matches changed")
-                    .await?,
-            )
-        } else {
-            None
-        };
-        if next.visualization_owner != current.visualization_owner {
-            // Applied from stored state: no DAM re-read.
-            self.store.requeue_galleries(now_ms()).await?;
+        if full_sync.is_some() {
+            self.full_sync_requested.notify_one();
         }
         if next.visualization_owner != current.visualization_owner
             || next.asset_custom_domain != current.asset_custom_domain
@@ -302,6 +322,12 @@ impl Engine {
         let id = self.store.request_full_sync(reason, now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
+    }
+
+    /// A `Retry-After` (ms) cut to the configured longest one.
+    pub(crate) fn cap_retry_after(&self, retry_after_ms: u64) -> u64 {
+        retry_after_ms
+            .min(u64::try_from(self.settings.max_retry_after.as_millis()).unwrap_or(u64::MAX))
     }
 
     /// The SLA recorder (event → applied, webhook acknowledgements).
@@ -369,19 +395,26 @@ impl Engine {
     }
 
     /// Adds a product to the built-in catalog; its waiting assets are attached right away (and, under
-    /// custom_match, a new product is sent to the matcher's product-to-asset endpoint with `event_data`).
+    /// custom_match, a new product's product-to-asset call is queued with `event_data`, in the same transaction).
     pub async fn add_product(&self, sku: &Sku, event_data: &Value) -> Result<bool, EngineError> {
-        let created = self.store.upsert_product(sku, now_ms()).await?;
-        self.cache.ensure(sku);
-        self.skus_ready.notify_one();
-        if created {
-            self.products_arrived(std::slice::from_ref(sku), event_data);
+        let created = !self
+            .add_products_from(std::slice::from_ref(sku), event_data)
+            .await?
+            .is_empty();
+        if !created {
+            // Known already: the caller says it exists now (it may have been missing on the platform), so
+            // a claimed product's gallery is written again.
+            self.store
+                .upsert_product(&self.product_key(sku), now_ms())
+                .await?;
+            self.skus_ready.notify_one();
         }
         Ok(created)
     }
 
     /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
     pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
+        let sku = &self.product_key(sku);
         let removed = self.store.remove_product(sku, now_ms()).await?;
         self.cache.remove(sku);
         self.skus_ready.notify_one();
@@ -390,13 +423,79 @@ impl Engine {
 
     /// Adds many products in one transaction. Returns how many were new.
     pub async fn add_products(&self, skus: &[Sku]) -> Result<usize, EngineError> {
-        let created = self.store.upsert_products(skus, now_ms()).await?;
+        let created = self
+            .add_products_from(skus, &serde_json::json!({ "source": "import" }))
+            .await?;
+        Ok(created.len())
+    }
+
+    /// Adds products (and queues their product-to-asset calls) in one transaction, then serves them.
+    pub(crate) async fn add_products_from(
+        &self,
+        skus: &[Sku],
+        event_data: &Value,
+    ) -> Result<Vec<Sku>, EngineError> {
+        let skus = &self.product_keys(skus.to_vec());
+        let call = self.product_call_data(event_data);
+        let created = self
+            .store
+            .add_products(skus, call.as_ref(), now_ms())
+            .await?;
+        self.products_added(skus, &created);
+        Ok(created)
+    }
+
+    /// After products were committed: each is served (an empty gallery until it has entries), and the
+    /// workers are woken.
+    pub(crate) fn products_added(&self, skus: &[Sku], created: &[Sku]) {
         for sku in skus {
             self.cache.ensure(sku);
         }
         self.skus_ready.notify_one();
-        self.products_arrived(&created, &serde_json::json!({ "source": "import" }));
-        Ok(created.len())
+        if !created.is_empty() {
+            self.product_calls_ready.notify_one();
+        }
+    }
+
+    /// Records a commerce product event and its effect in one transaction (so a failure answered 503 and the
+    /// redelivery cannot lose it), then serves the change.
+    pub async fn ingest_product_event(
+        &self,
+        event: store::NewEvent,
+        change: store::ProductChange,
+        event_data: &Value,
+    ) -> Result<store::Recorded, EngineError> {
+        let change = match change {
+            store::ProductChange::Saved(sku) => store::ProductChange::Saved(self.product_key(&sku)),
+            store::ProductChange::Deleted(sku) => {
+                store::ProductChange::Deleted(self.product_key(&sku))
+            }
+        };
+        let call = match &change {
+            store::ProductChange::Saved(_) => self.product_call_data(event_data),
+            store::ProductChange::Deleted(_) => None,
+        };
+        let recorded = self
+            .store
+            .record_product_event(&event, &change, call.as_ref())
+            .await?;
+        match (&change, recorded) {
+            (_, store::ProductEventRecorded::Duplicate) => return Ok(store::Recorded::Duplicate),
+            (store::ProductChange::Saved(sku), store::ProductEventRecorded::Saved { created }) => {
+                let created: &[Sku] = if created {
+                    std::slice::from_ref(sku)
+                } else {
+                    &[]
+                };
+                self.products_added(std::slice::from_ref(sku), created);
+            }
+            (store::ProductChange::Deleted(sku), _) => {
+                self.cache.remove(sku);
+                self.skus_ready.notify_one();
+            }
+            _ => {}
+        }
+        Ok(store::Recorded::Stored)
     }
 
     /// The store, for read-only API queries.
@@ -414,6 +513,28 @@ impl Engine {
         Ok(self.store.backlog().await?)
     }
 
+    /// The key assetsync keeps a product under: the SKU itself, or its case-folded form when the sink
+    /// compares SKUs without case (Magento), so that `ABC` and `abc` are one product with one gallery.
+    pub fn product_key(&self, sku: &Sku) -> Sku {
+        if self.sink.sku_case_insensitive() {
+            sku.case_folded()
+        } else {
+            sku.clone()
+        }
+    }
+
+    /// [`Self::product_key`] of each SKU, without repeats.
+    pub(crate) fn product_keys(&self, skus: Vec<Sku>) -> Vec<Sku> {
+        if !self.sink.sku_case_insensitive() {
+            return skus;
+        }
+        let mut seen = std::collections::HashSet::with_capacity(skus.len());
+        skus.iter()
+            .map(Sku::case_folded)
+            .filter(|key| seen.insert(key.clone()))
+            .collect()
+    }
+
     /// The sink's kind (`builtin`, `adobe-commerce`).
     pub fn sink_kind(&self) -> &'static str {
         self.sink.kind()
@@ -424,29 +545,34 @@ impl Engine {
         self.sink.state()
     }
 
-    /// Why DAM reads are paused (AEM or IMS refused the credentials, even after a token refresh); `None`
-    /// while they work. Work waits without counting attempts, and one read probes every `pause_probe`.
+    /// Why DAM reads are paused (AEM or IMS refused the credentials, even after a token refresh, or AEM
+    /// answered "not found" for many different assets at once); `None` while they work. Work waits without
+    /// counting attempts, and one read probes every `pause_probe`.
     pub fn dam_paused(&self) -> Option<String> {
+        self.dam_pause().map(|pause| pause.reason().to_owned())
+    }
+
+    pub(crate) fn dam_pause(&self) -> Option<dam_guard::DamPause> {
         self.dam_paused
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
-    pub(crate) fn set_dam_paused(&self, reason: Option<String>) {
-        if reason.is_none() && self.dam_paused().is_none() {
+    pub(crate) fn set_dam_paused(&self, pause: Option<dam_guard::DamPause>) {
+        if pause.is_none() && self.dam_pause().is_none() {
             return;
         }
         let mut paused = self
             .dam_paused
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match (&*paused, &reason) {
-            (None, Some(reason)) => tracing::error!(%reason, "DAM reads paused"),
-            (Some(_), None) => tracing::info!("DAM credentials accepted again; DAM reads resumed"),
+        match (&*paused, &pause) {
+            (None, Some(pause)) => tracing::error!(reason = pause.reason(), "DAM reads paused"),
+            (Some(_), None) => tracing::info!("DAM reads resumed"),
             _ => {}
         }
-        *paused = reason;
+        *paused = pause;
     }
 }
 

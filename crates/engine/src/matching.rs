@@ -13,7 +13,7 @@ use domain::matching::{
     CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
     read_product_to_asset,
 };
-use domain::metadata::{Evaluation, LinkFacts, evaluate, ineligibility};
+use domain::metadata::{Evaluation, LinkFacts, evaluate, fold_sku_case, ineligibility};
 use domain::retry::retry_delay_ms;
 use domain::{AssetId, AssetMetadata, DesiredLink, MatchSettings, Role, Sku};
 use serde::Serialize;
@@ -21,7 +21,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc, watch};
+use store::{ProductCall, ProductCallOutcome, WorkKey};
+use tokio::sync::watch;
 
 /// How matching one asset ended.
 #[derive(Debug, Clone)]
@@ -43,26 +44,10 @@ type MatcherKey = (
     Vec<String>,
 );
 
-/// The matcher client of the current credentials, and the queue of new products to send to it.
+/// The matcher client of the current credentials.
+#[derive(Default)]
 pub(crate) struct Matching {
     client: Mutex<Option<(MatcherKey, MatcherClient)>>,
-    products: mpsc::UnboundedSender<(Sku, Value)>,
-}
-
-/// New products waiting for the product-to-asset call.
-pub(crate) type ProductQueue = mpsc::UnboundedReceiver<(Sku, Value)>;
-
-impl Matching {
-    pub(crate) fn new() -> (Self, ProductQueue) {
-        let (products, queue) = mpsc::unbounded_channel();
-        (
-            Self {
-                client: Mutex::new(None),
-                products,
-            },
-            queue,
-        )
-    }
 }
 
 /// New products sent to product-to-asset at once.
@@ -72,6 +57,20 @@ impl Engine {
     /// Matches one asset's (re-read) metadata with the rule in force. The eligibility checks come first,
     /// whatever the rule.
     pub(crate) async fn match_asset(&self, meta: &AssetMetadata) -> AssetMatch {
+        match self.match_asset_by_rule(meta).await {
+            AssetMatch::Evaluated(Evaluation::Eligible { links, warnings })
+                if self.sink.sku_case_insensitive() =>
+            {
+                AssetMatch::Evaluated(Evaluation::Eligible {
+                    links: fold_sku_case(links),
+                    warnings,
+                })
+            }
+            other => other,
+        }
+    }
+
+    async fn match_asset_by_rule(&self, meta: &AssetMetadata) -> AssetMatch {
         let config = self.config();
         match config.matching_rule {
             MatchingRule::MatchBySku => AssetMatch::Evaluated(evaluate(
@@ -161,33 +160,27 @@ impl Engine {
         Ok(client)
     }
 
-    /// New products: under custom_match with a product-to-asset endpoint, each is sent to it (in the
-    /// background, retried with backoff); the links it answers are added.
-    pub(crate) fn products_arrived(&self, skus: &[Sku], event_data: &Value) {
+    /// The `eventData` of a new product's product-to-asset call, when the rule in force calls one (custom_match
+    /// with a product-to-asset endpoint); `None` otherwise.
+    pub(crate) fn product_call_data(&self, event_data: &Value) -> Option<Value> {
         let config = self.config();
-        if config.matching_rule != MatchingRule::CustomMatch
-            || config.product_to_asset_url.is_none()
-        {
-            return;
-        }
-        for sku in skus {
-            // The receiver lives as long as the engine's tasks; a closed queue means shutdown.
-            let _ = self
-                .matching
-                .products
-                .send((sku.clone(), event_data.clone()));
-        }
+        (config.matching_rule == MatchingRule::CustomMatch && config.product_to_asset_url.is_some())
+            .then(|| event_data.clone())
     }
 
-    /// Calls product-to-asset for one new product and adds the links of the eligible assets it names.
-    async fn match_product(&self, sku: &Sku, event_data: &Value) -> Result<usize, String> {
+    /// Calls product-to-asset for one new product; answers the links of the eligible assets it names.
+    async fn match_product(
+        &self,
+        sku: &Sku,
+        event_data: &Value,
+    ) -> Result<Vec<DesiredLink>, String> {
         let config = self.config();
         let Some(url) = config
             .product_to_asset_url
             .as_ref()
             .filter(|_| config.matching_rule == MatchingRule::CustomMatch)
         else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
         let body = json!({ "productSku": sku, "productSKU": sku, "eventData": event_data });
         let reply = self
@@ -195,7 +188,7 @@ impl Engine {
             .await
             .map_err(|e| format!("product-to-asset: {e}"))?;
         let matches = match read_product_to_asset(sku, &reply)? {
-            CustomReply::Skip => return Ok(0),
+            CustomReply::Skip => return Ok(Vec::new()),
             CustomReply::Matches { matches, warnings } => {
                 for warning in warnings {
                     tracing::warn!(%sku, %warning, "product-to-asset");
@@ -224,12 +217,7 @@ impl Engine {
                 Err(error) => return Err(format!("{}: {error}", found.asset_id)),
             }
         }
-        self.store
-            .add_links(&links, now_ms())
-            .await
-            .map_err(|e| e.to_string())?;
-        self.skus_ready.notify_one();
-        Ok(links.len())
+        Ok(links)
     }
 
     /// What the rule in force makes of one asset, and what its products' galleries would become; nothing is
@@ -368,52 +356,77 @@ fn matcher_tokens(
     )?))
 }
 
-/// Sends queued new products to product-to-asset, a few at a time; a failure is retried with backoff (up to
-/// `max_attempts`), and gives up with a log line.
-pub(crate) async fn run_product_matching(
-    engine: Arc<Engine>,
-    mut queue: ProductQueue,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let permits = Arc::new(Semaphore::new(PRODUCT_CONCURRENCY));
-    loop {
-        let (sku, event_data) = tokio::select! {
-            next = queue.recv() => match next {
-                Some(next) => next,
-                None => return,
-            },
-            _ = shutdown.changed() => return,
-        };
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            return;
-        };
-        let engine = engine.clone();
-        let mut shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                match engine.match_product(&sku, &event_data).await {
-                    Ok(added) => {
-                        tracing::info!(%sku, added, "product-to-asset links added");
-                        break;
-                    }
-                    Err(error) if attempt < engine.settings.max_attempts => {
-                        tracing::warn!(%sku, %error, attempt, "product-to-asset failed; retrying");
-                        let delay = retry_delay_ms(attempt, None, fastrand::f64());
-                        tokio::select! {
-                            () = tokio::time::sleep(Duration::from_millis(delay)) => {}
-                            _ = shutdown.changed() => break,
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%sku, %error, attempt, "product-to-asset failed; gave up (a full sync sends the product again)");
-                        break;
-                    }
+/// Sends new products to product-to-asset, a few at a time: the calls are durable work (`product_calls`),
+/// leased like other work and renewed while they run; a failure is retried with backoff (up to
+/// `max_attempts`) without holding a slot, then given up and shown on the product's status.
+pub(crate) async fn run_product_calls(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
+    let claimer = engine.clone();
+    let processor = engine.clone();
+    crate::workers::run_pool(
+        &engine.product_calls_ready,
+        PRODUCT_CONCURRENCY,
+        shutdown,
+        &engine.settings,
+        move |limit| {
+            let engine = claimer.clone();
+            async move {
+                engine
+                    .store
+                    .claim_product_calls(now_ms(), limit, crate::workers::lease_ms(&engine))
+                    .await
+            }
+        },
+        move |call| process_product_call(processor.clone(), call),
+    )
+    .await;
+}
+
+async fn process_product_call(engine: Arc<Engine>, mut call: ProductCall) {
+    let key = WorkKey::ProductCall(call.sku.clone());
+    let lease = engine.leases.hold(
+        key.clone(),
+        call.lease_until_ms,
+        crate::workers::lease_ms(&engine) / 3,
+    );
+    let result = engine.match_product(&call.sku, &call.event_data).await;
+    let Some(lease_until_ms) = engine.leases.release(&key, &lease).await else {
+        tracing::warn!(sku = %call.sku, "lost the lease on a product-to-asset call; its outcome is dropped");
+        return;
+    };
+    call.lease_until_ms = lease_until_ms;
+    let outcome = match result {
+        Ok(links) => {
+            tracing::info!(sku = %call.sku, added = links.len(), "product-to-asset links added");
+            ProductCallOutcome::Linked(links)
+        }
+        Err(error) => {
+            let attempt = u32::try_from(call.attempt).unwrap_or(u32::MAX);
+            let retry_at_ms = (attempt < engine.settings.max_attempts).then(|| {
+                let delay = retry_delay_ms(attempt, None, fastrand::f64());
+                now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))
+            });
+            match retry_at_ms {
+                Some(_) => {
+                    tracing::warn!(sku = %call.sku, %error, attempt, "product-to-asset failed; retrying")
+                }
+                None => {
+                    tracing::error!(sku = %call.sku, %error, attempt, "product-to-asset failed; gave up (see the product's status)")
                 }
             }
-            drop(permit);
-        });
+            ProductCallOutcome::Failed { error, retry_at_ms }
+        }
+    };
+    let linked = matches!(outcome, ProductCallOutcome::Linked(_));
+    match engine
+        .store
+        .complete_product_call(&call, outcome, now_ms())
+        .await
+    {
+        Ok(()) if linked => engine.skus_ready.notify_one(),
+        Ok(()) => {}
+        Err(error) => {
+            tracing::error!(sku = %call.sku, %error, "could not store a product-to-asset call's outcome; its lease will expire")
+        }
     }
 }
 

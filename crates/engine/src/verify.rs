@@ -6,7 +6,7 @@ use crate::matching::AssetMatch;
 use crate::{Engine, EngineError, now_ms};
 use connectors::sink::RemoteEntryView;
 use domain::gallery::compute_gallery;
-use domain::media_files::{file_stem, path_carries_stem};
+use domain::media_files::file_carries_content;
 use domain::metadata::Evaluation;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 use serde::Serialize;
@@ -244,14 +244,13 @@ fn commerce_drift(
         .filter_map(|a| a.remote_id.as_ref())
         .collect();
     for entry in applied {
-        let stem = file_stem(&entry.entry.asset_id, &entry.entry.content_id);
         let copies = remote
             .iter()
             .filter(|r| {
                 !owned.contains(&r.id)
-                    && r.file
-                        .as_deref()
-                        .is_some_and(|f| path_carries_stem(f, &stem))
+                    && r.file.as_deref().is_some_and(|f| {
+                        file_carries_content(f, &entry.entry.asset_id, &entry.entry.content_id)
+                    })
             })
             .count();
         if copies > 0 {

@@ -3,11 +3,12 @@
 //! the operations through the sink. Work is leased in the store, so it survives a restart, and one SKU is
 //! never written by two workers at once.
 
+use crate::dam_guard::DamPause;
 use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{
-    ApplyContext, HandmadeLedger, PartialApply, SinkError, SinkOutcome, SinkState,
+    ApplyContext, HandmadeLedger, LeaseToken, PartialApply, SinkError, SinkOutcome, SinkState,
 };
 use domain::config::VisualizationOwner;
 use domain::gallery::HandmadeRecord;
@@ -19,7 +20,7 @@ use domain::{AssetId, GalleryEntry, Sku};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use store::{AssetOutcome, AssetWork, SkuFailure, SkuOutcome, SkuWork};
+use store::{AssetOutcome, AssetWork, SkuFailure, SkuOutcome, SkuWork, WorkKey};
 use tokio::sync::{Notify, Semaphore, watch};
 
 /// Largest number of items claimed in one statement.
@@ -119,13 +120,18 @@ async fn sink_ready(engine: &Engine) -> bool {
     engine.sink.probe().await == SinkState::Ready
 }
 
-fn lease_ms(engine: &Engine) -> i64 {
+pub(crate) fn lease_ms(engine: &Engine) -> i64 {
     i64::try_from(engine.settings.lease.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// How long before its end a lease already counts as lost (a renewal, due every third of the lease, is late).
+fn lease_margin_ms(engine: &Engine) -> i64 {
+    lease_ms(engine) / 3
 }
 
 /// Claims work while permits are free, runs each item on its own task, and sleeps until woken (or the poll
 /// interval passes) when nothing is due.
-async fn run_pool<W, C, CF, P, PF>(
+pub(crate) async fn run_pool<W, C, CF, P, PF>(
     ready: &Notify,
     concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
@@ -183,9 +189,18 @@ async fn run_pool<W, C, CF, P, PF>(
     }
 }
 
-/// Re-reads one asset and stores its desired links (or why it failed).
-async fn process_asset(engine: Arc<Engine>, work: AssetWork) {
+/// Re-reads one asset and stores its desired links (or why it failed). Its lease is renewed meanwhile.
+async fn process_asset(engine: Arc<Engine>, mut work: AssetWork) {
+    let key = WorkKey::Asset(work.asset_id.clone());
+    let lease = engine
+        .leases
+        .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
     let outcome = asset_outcome(&engine, &work).await;
+    let Some(lease_until_ms) = engine.leases.release(&key, &lease).await else {
+        tracing::warn!(asset = %work.asset_id, "lost the lease on an asset's work; its outcome is dropped");
+        return;
+    };
+    work.lease_until_ms = lease_until_ms;
     if let AssetOutcome::Failed { error, .. } = &outcome {
         tracing::warn!(asset = %work.asset_id, %error, "asset failed");
     }
@@ -247,19 +262,39 @@ fn per_item(
 }
 
 async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
-    if work.deleted {
-        return unlinked("deleted in AEM");
-    }
     let read = engine.dam.metadata(&work.asset_id).await;
+    let now = now_ms();
     match &read {
-        Err(DamError::Unauthorized(reason)) => engine.set_dam_paused(Some(reason.clone())),
-        Ok(_) => engine.set_dam_paused(None),
+        Err(DamError::Unauthorized(reason)) => {
+            engine.set_dam_paused(Some(DamPause::Credentials(reason.clone())));
+        }
+        Ok(MetadataReply::Found(_)) => {
+            engine.dam_missing.reset();
+            engine.set_dam_paused(None);
+        }
+        Ok(MetadataReply::NotFound) | Err(DamError::Rejected { status: 403, .. }) => {
+            note_refused(engine, &work.asset_id, now);
+        }
         Err(_) => {}
+    }
+    // While reads are paused, nothing but a found asset is acted on: no unlink, no attempt counted.
+    if !matches!(read, Ok(MetadataReply::Found(_)))
+        && let Some(pause) = engine.dam_pause()
+    {
+        let probe = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
+        let what = match pause {
+            DamPause::Credentials(_) => "until the credentials work again",
+            DamPause::ManyMissing(_) => "until a read finds an asset again",
+        };
+        return AssetOutcome::Paused {
+            error: format!("{}; DAM reads are paused {what}", pause.reason()),
+            retry_at_ms: now.saturating_add(probe),
+        };
     }
     match read {
         Err(DamError::Unauthorized(reason)) => AssetOutcome::Failed {
             error: format!("{reason}; DAM reads are paused until the credentials work again"),
-            retry_at_ms: Some(now_ms().saturating_add(
+            retry_at_ms: Some(now.saturating_add(
                 i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX),
             )),
         },
@@ -287,17 +322,34 @@ async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
             },
             AssetMatch::Failed(error) => failed(engine, work, error, None),
         },
+        // A `deleted` event is a hint too: the read confirms it before anything is unlinked.
+        Ok(MetadataReply::NotFound) if work.deleted => {
+            unlinked("deleted in AEM (the deletion event confirmed by a read)")
+        }
         Ok(MetadataReply::NotFound) if work.missing_once => {
             unlinked("deleted in AEM (not found twice)")
         }
         Ok(MetadataReply::NotFound) => AssetOutcome::MissingOnce {
-            retry_at_ms: now_ms()
+            retry_at_ms: now
                 + i64::try_from(engine.settings.confirm_missing_after.as_millis()).unwrap_or(500),
         },
         Err(error) => {
-            let retry_after_ms = error.retry_after_ms();
+            let retry_after_ms = error.retry_after_ms().map(|ms| engine.cap_retry_after(ms));
             failed(engine, work, error.to_string(), retry_after_ms)
         }
+    }
+}
+
+/// Counts an asset AEM did not find (or refused); pauses DAM reads when too many different assets did so
+/// within the window (an ACL change, an `author_url` pointing at another environment).
+fn note_refused(engine: &Engine, asset: &domain::AssetId, now: i64) {
+    let limit = engine.settings.missing_limit;
+    let count = engine.dam_missing.record(asset, now, limit.window);
+    if count >= limit.assets && engine.dam_pause().is_none() {
+        engine.set_dam_paused(Some(DamPause::ManyMissing(format!(
+            "AEM answered 404 (not found) or 403 for {count} different assets within {} s: is author_url the right environment, or did permissions change? Nothing is unlinked while paused",
+            limit.window.as_secs()
+        ))));
     }
 }
 
@@ -347,8 +399,32 @@ fn unlinked(reason: &str) -> AssetOutcome {
     }
 }
 
-/// Brings one SKU's gallery to the desired state.
-async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
+/// Brings one SKU's gallery to the desired state. Its lease is renewed meanwhile; a lost lease stops the
+/// sink before its next write, and nothing is stored.
+async fn process_sku(engine: Arc<Engine>, mut work: SkuWork) {
+    let key = WorkKey::Sku(work.sku.clone());
+    let lease = engine
+        .leases
+        .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
+    let applied = apply_sku(&engine, &work, &lease).await;
+    let Some(lease_until_ms) = engine.leases.release(&key, &lease).await else {
+        tracing::warn!(sku = %work.sku, "lost the lease on a SKU's work; another worker has it");
+        return;
+    };
+    let Some((outcome, had_operations)) = applied else {
+        return;
+    };
+    work.lease_until_ms = lease_until_ms;
+    submit_sku_outcome(&engine, work, outcome, had_operations).await;
+}
+
+/// The outcome of one SKU's work and whether it had operations; `None` when nothing must be stored (the
+/// state could not be read, or the lease was lost).
+async fn apply_sku(
+    engine: &Engine,
+    work: &SkuWork,
+    lease: &LeaseToken,
+) -> Option<(SkuOutcome, bool)> {
     let had_operations;
     let outcome = match engine.store.sku_state(&work.sku).await {
         Ok(state) => {
@@ -366,6 +442,7 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
                 product_known: state.product_exists,
                 dam_owns_gallery,
                 ledger: &ledger,
+                lease,
             };
             if ops.is_empty() || engine.sink.state() == SinkState::Ready {
                 match engine
@@ -377,23 +454,39 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
                         SkuOutcome::Applied(entries)
                     }
                     Ok(SinkOutcome::Applied(entries)) => {
-                        partly_applied(&engine, &work, PartialApply::all(entries), obsolete)
+                        partly_applied(engine, work, PartialApply::all(entries), obsolete)
+                    }
+                    Ok(SinkOutcome::Partial(partial))
+                        if partial.stopped == Some(SinkError::LeaseLost) =>
+                    {
+                        return None;
                     }
                     Ok(SinkOutcome::Partial(partial)) => {
-                        partly_applied(&engine, &work, partial, obsolete)
+                        partly_applied(engine, work, partial, obsolete)
                     }
                     Ok(SinkOutcome::ProductMissing) => SkuOutcome::ProductMissing,
-                    Err(error) => sink_failure(&engine, &work, &error),
+                    Err(SinkError::LeaseLost) => return None,
+                    Err(error) => sink_failure(engine, work, &error),
                 }
             } else {
-                deferred(&engine)
+                deferred(engine)
             }
         }
         Err(error) => {
             tracing::error!(sku = %work.sku, %error, "could not load a SKU's state; its lease will expire");
-            return;
+            return None;
         }
     };
+    Some((outcome, had_operations))
+}
+
+/// Stores a SKU's outcome and, once committed, updates the read cache and the SLA.
+async fn submit_sku_outcome(
+    engine: &Engine,
+    work: SkuWork,
+    outcome: SkuOutcome,
+    had_operations: bool,
+) {
     let missing = matches!(outcome, SkuOutcome::ProductMissing);
     let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
     let applied = match &outcome {
@@ -434,13 +527,26 @@ fn deferred(engine: &Engine) -> SkuOutcome {
 }
 
 fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcome {
-    tracing::warn!(sku = %work.sku, %error, "commerce write failed");
     let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
     let (class, retry_after) = match error {
+        // Waiting behind a host's Retry-After is no failure: the work goes when the gate opens, and
+        // neither an attempt nor the backoff grows.
+        SinkError::HostGated { retry_after_ms, .. } => {
+            tracing::debug!(sku = %work.sku, %error, "waiting for the host's Retry-After");
+            let wait = engine.cap_retry_after(*retry_after_ms);
+            return SkuOutcome::Deferred {
+                retry_at_ms: now_ms().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)),
+            };
+        }
+        SinkError::LeaseLost => return deferred(engine),
         SinkError::Unauthorized(_) | SinkError::Paused(_) => (FailureClass::Unauthorized, None),
-        SinkError::Rejected(_) => (FailureClass::Permanent, None),
-        SinkError::Unavailable { retry_after_ms, .. } => (FailureClass::Transient, *retry_after_ms),
+        SinkError::Rejected(_) | SinkError::BinaryRefused(_) => (FailureClass::Permanent, None),
+        SinkError::Unavailable { retry_after_ms, .. } => (
+            FailureClass::Transient,
+            retry_after_ms.map(|ms| engine.cap_retry_after(ms)),
+        ),
     };
+    tracing::warn!(sku = %work.sku, %error, "commerce write failed");
     match decide(
         class,
         attempt,

@@ -7,7 +7,9 @@
 use crate::SigningKeys;
 use crate::delivery::{self, Delivery, DeliveryStats};
 use crate::ims::{ImsState, TokenCheck};
+use crate::key_host::KeyHostState;
 use crate::keys::KeyRing;
+use crate::originals::OriginalBody;
 use aws_lc_rs::digest::{SHA1_FOR_LEGACY_USE_ONLY, digest};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -72,6 +74,10 @@ pub struct NewAsset {
     /// Initial `assetMetadata` (commerce fields, `dam:status`, `dc:title`, ...).
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// The asset never carries `dam:sha1` (as for binaries AEM has not hashed): its content is identified
+    /// by `repo:version` alone.
+    #[serde(default, rename = "withoutSha1")]
+    pub without_sha1: bool,
 }
 
 struct Asset {
@@ -80,6 +86,8 @@ struct Asset {
     version: u64,
     /// Bumped by each new binary (upload of a new version).
     binary_version: u64,
+    /// No `dam:sha1` is published ([`NewAsset::without_sha1`]).
+    without_sha1: bool,
 }
 
 struct Inner {
@@ -90,6 +98,16 @@ struct Inner {
     journal: Vec<serde_json::Value>,
     /// Statuses the next metadata reads answer instead of the asset (fault injection), in order.
     metadata_faults: std::collections::VecDeque<u16>,
+    /// Standing statuses of every read of one asset (403 after an ACL change, ...), until cleared.
+    asset_read_statuses: std::collections::HashMap<String, u16>,
+    /// Every asset answers 404, as an environment that does not hold them would.
+    hide_all_assets: bool,
+    /// When set, the journal's `next` links point to this origin instead of the emulator's own.
+    journal_next_origin: Option<String>,
+    /// Journal pages served (with a token that was accepted).
+    journal_reads: u64,
+    /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
+    originals: BTreeMap<String, OriginalBody>,
 }
 
 struct Shared {
@@ -99,14 +117,14 @@ struct Shared {
     stats: Arc<DeliveryStats>,
     keys: Arc<KeyRing>,
     ims: ImsState,
-    /// While true, the key host answers 503 (an outage).
-    key_host_down: std::sync::atomic::AtomicBool,
-    /// Public keys served by the key host.
-    key_fetches: std::sync::atomic::AtomicU64,
+    /// The I/O Events key host.
+    key_host: KeyHostState,
     /// While true, events are lost instead of delivered (an I/O Events outage).
     muted: std::sync::atomic::AtomicBool,
     /// While true, changes emit no event at all: neither delivered nor journaled (the benchmark sends its own).
     quiet: std::sync::atomic::AtomicBool,
+    /// Body bytes of [`OriginalBody`] replies handed to connections.
+    original_bytes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Whether a bearer token is accepted.
@@ -154,15 +172,20 @@ impl AemEmulator {
                 last_modify_ms: 0,
                 journal: Vec::new(),
                 metadata_faults: std::collections::VecDeque::new(),
+                asset_read_statuses: std::collections::HashMap::new(),
+                hide_all_assets: false,
+                journal_next_origin: None,
+                journal_reads: 0,
+                originals: BTreeMap::new(),
             }),
             deliveries: tx,
             stats,
             keys,
             ims: ImsState::default(),
-            key_host_down: std::sync::atomic::AtomicBool::new(false),
-            key_fetches: std::sync::atomic::AtomicU64::new(0),
+            key_host: KeyHostState::default(),
             muted: std::sync::atomic::AtomicBool::new(false),
             quiet: std::sync::atomic::AtomicBool::new(false),
+            original_bytes: Arc::default(),
         });
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
             .await
@@ -205,12 +228,33 @@ impl AemEmulator {
 
     /// While `down` is true, the key host answers 503.
     pub fn set_key_host_down(&self, down: bool) {
-        self.shared.key_host_down.store(down, Ordering::Relaxed);
+        self.shared.key_host.set_down(down);
     }
 
     /// Public keys the key host has served.
     pub fn key_fetches(&self) -> u64 {
-        self.shared.key_fetches.load(Ordering::Relaxed)
+        self.shared.key_host.served()
+    }
+
+    /// While `hold` is true, key-host requests for paths that hold no key wait until released (a slow key
+    /// host); then they are answered 404.
+    pub fn hold_unknown_key_paths(&self, hold: bool) {
+        self.shared.key_host.hold_unknown(hold);
+    }
+
+    /// Key-host requests waiting on [`Self::hold_unknown_key_paths`] now.
+    pub fn held_key_requests(&self) -> u64 {
+        self.shared.key_host.held()
+    }
+
+    /// Key-host requests for `path` (`/prod/keys/….pem`) so far, whatever their answer.
+    pub fn key_requests(&self, path: &str) -> u64 {
+        self.shared.key_host.requests(path)
+    }
+
+    /// Key-host requests so far, for any path.
+    pub fn all_key_requests(&self) -> u64 {
+        self.shared.key_host.total_requests()
     }
 
     /// Lets IMS mint tokens for this OAuth server-to-server client.
@@ -221,6 +265,12 @@ impl AemEmulator {
     /// The `expires_in` of tokens minted from now on (default one day).
     pub fn set_token_lifetime(&self, seconds: u64) {
         self.shared.ims.set_lifetime(seconds);
+    }
+
+    /// IMS replies state this `expires_in` (any JSON value, e.g. `1e30` or `-5`) from now on, while the
+    /// tokens really live the configured lifetime; `None` states the real lifetime again.
+    pub fn state_token_expires_in(&self, value: Option<Value>) {
+        self.shared.ims.state_expires_in(value);
     }
 
     /// Tokens IMS has minted.
@@ -238,6 +288,16 @@ impl AemEmulator {
     pub fn ims_token_check(&self) -> TokenVerifier {
         let shared = self.shared.clone();
         Arc::new(move |token| matches!(shared.ims.check(token), TokenCheck::Live { .. }))
+    }
+
+    /// The journal's `rel="next"` links point to `origin` (e.g. another server) from now on; `None`: its own.
+    pub fn set_journal_next_origin(&self, origin: Option<&str>) {
+        self.shared.lock().journal_next_origin = origin.map(str::to_owned);
+    }
+
+    /// Journal pages served so far.
+    pub fn journal_reads(&self) -> u64 {
+        self.shared.lock().journal_reads
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -351,6 +411,38 @@ impl AemEmulator {
             .extend(std::iter::repeat_n(status, count));
     }
 
+    /// Every metadata read of `asset_id` answers `status` (e.g. 403 after an ACL change) until `None`.
+    pub fn set_asset_read_status(&self, asset_id: &str, status: Option<u16>) {
+        let mut inner = self.shared.lock();
+        match status {
+            Some(status) => inner
+                .asset_read_statuses
+                .insert(asset_id.to_owned(), status),
+            None => inner.asset_read_statuses.remove(asset_id),
+        };
+    }
+
+    /// `true`: every metadata read answers 404, as another environment (a wrong `author_url`) would.
+    pub fn hide_all_assets(&self, hidden: bool) {
+        self.shared.lock().hide_all_assets = hidden;
+    }
+
+    /// From now on the asset's original (`/adobe/assets/{id}/original/as/{seo}`, what a commerce sink
+    /// downloads to upload) is `body` while the asset is approved for delivery: a large PNG, or a body that
+    /// is not an image. Renditions stay as they were.
+    pub fn serve_original(&self, asset_id: &str, body: OriginalBody) {
+        self.shared
+            .lock()
+            .originals
+            .insert(asset_id.to_owned(), body);
+    }
+
+    /// Body bytes of the originals set by [`Self::serve_original`] handed to connections so far (what
+    /// clients took, give or take the sockets' buffers).
+    pub fn original_bytes_sent(&self) -> u64 {
+        self.shared.original_bytes.load(Ordering::Relaxed)
+    }
+
     /// Delivery counters now.
     pub fn deliveries(&self) -> DeliveryCounts {
         let s = &self.shared.stats;
@@ -397,7 +489,7 @@ fn asset_json(asset_id: &str, asset: &Asset) -> Value {
 }
 
 /// A tiny valid PNG (1×1), the binary every emulated asset delivers.
-const PIXEL_PNG: &[u8] = &[
+pub(crate) const PIXEL_PNG: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
     0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
     0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
@@ -428,7 +520,12 @@ fn rendition_png(asset_id: &str) -> Vec<u8> {
 }
 
 /// CRC-32 (ISO-HDLC) as PNG chunks carry it.
-fn crc32(bytes: &[u8]) -> u32 {
+pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+    !crc32_update(!0, bytes)
+}
+
+/// The CRC-32 register after `bytes`, from `register` (start with `!0`, finish with `!`).
+pub(crate) fn crc32_update(register: u32, bytes: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut table = [0u32; 256];
         let mut n = 0;
@@ -448,7 +545,7 @@ fn crc32(bytes: &[u8]) -> u32 {
         }
         table
     };
-    !bytes.iter().fold(!0u32, |c, &b| {
+    bytes.iter().fold(register, |c, &b| {
         TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8)
     })
 }
@@ -498,6 +595,7 @@ impl Shared {
             metadata: new.metadata,
             version: 0,
             binary_version: 0,
+            without_sha1: new.without_sha1,
         };
         touch(&mut asset, modified, &asset_id, true);
         let changed: Vec<String> = asset.metadata.keys().cloned().collect();
@@ -671,7 +769,11 @@ fn touch(asset: &mut Asset, modified: i64, asset_id: &str, new_binary: bool) {
     asset
         .repository
         .insert("repo:modifyDate".into(), json!(rfc3339(modified)));
-    asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    if asset.without_sha1 {
+        asset.repository.remove("dam:sha1");
+    } else {
+        asset.repository.insert("dam:sha1".into(), json!(sha1_hex));
+    }
 }
 
 // ---- HTTP ----
@@ -681,7 +783,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/adobe/assets/{asset_id}/metadata", get(get_metadata))
         .route("/adobe/assets/search", post(search))
         .route("/adobe/assets/{asset_id}/as/{seo}", get(rendition))
-        .route("/adobe/assets/{asset_id}/original/as/{seo}", get(rendition))
+        .route("/adobe/assets/{asset_id}/original/as/{seo}", get(original))
         .route("/control/subscriptions", post(control_subscribe))
         .route("/control/assets", post(control_create))
         .route("/control/assets/{asset_id}", delete(control_delete))
@@ -765,7 +867,20 @@ async fn get_metadata(
             "injected fault",
         );
     }
-    match inner.assets.get(&asset_id) {
+    if let Some(status) = inner.asset_read_statuses.get(&asset_id) {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return problem(
+            status,
+            status.canonical_reason().unwrap_or("Error"),
+            &format!("access to asset {asset_id} is refused"),
+        );
+    }
+    let visible = if inner.hide_all_assets {
+        None
+    } else {
+        inner.assets.get(&asset_id)
+    };
+    match visible {
         Some(asset) => Json(asset_json(&asset_id, asset)).into_response(),
         None => problem(
             StatusCode::NOT_FOUND,
@@ -801,7 +916,8 @@ async fn journal(
     if let Some(refusal) = token_refusal(&shared, &headers) {
         return refusal;
     }
-    let inner = shared.lock();
+    let mut inner = shared.lock();
+    inner.journal_reads += 1;
     let start = match query.since.as_deref().map(str::parse::<usize>) {
         None => 0,
         Some(Ok(position)) => position,
@@ -814,7 +930,10 @@ async fn journal(
         }
     };
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let url = format!("/events/journal?limit={limit}&since=");
+    let url = format!(
+        "{}/events/journal?limit={limit}&since=",
+        inner.journal_next_origin.as_deref().unwrap_or_default()
+    );
     if query.latest == Some(true) || start >= inner.journal.len() {
         let end = inner.journal.len();
         let mut reply = StatusCode::NO_CONTENT.into_response();
@@ -926,7 +1045,15 @@ fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {
     }
 }
 
-/// Delivery serves approved assets only (approved to `delivery` or with no target).
+/// Whether delivery serves the asset: approved, to `delivery` or with no target.
+fn deliverable(metadata: &Map<String, Value>) -> bool {
+    metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
+        && metadata
+            .get("dam:activationTarget")
+            .and_then(Value::as_str)
+            .is_none_or(|t| t == "delivery")
+}
+
 /// Delivery serves approved assets only (approved to `delivery` or with no target). JPEG and PNG assets are
 /// delivered as a PNG rendition; other formats as bytes of that format (TIFF, PDF, ...), as the DAM would.
 async fn rendition(
@@ -934,14 +1061,11 @@ async fn rendition(
     Path((asset_id, _seo)): Path<(String, String)>,
 ) -> Response {
     let inner = shared.lock();
-    let Some(asset) = inner.assets.get(&asset_id).filter(|asset| {
-        asset.metadata.get("dam:status").and_then(Value::as_str) == Some("approved")
-            && asset
-                .metadata
-                .get("dam:activationTarget")
-                .and_then(Value::as_str)
-                .is_none_or(|t| t == "delivery")
-    }) else {
+    let Some(asset) = inner
+        .assets
+        .get(&asset_id)
+        .filter(|asset| deliverable(&asset.metadata))
+    else {
         return problem(
             StatusCode::NOT_FOUND,
             "Not Found",
@@ -969,6 +1093,26 @@ async fn rendition(
             &b"%PDF-1.4 emulated document"[..],
         )
             .into_response(),
+    }
+}
+
+/// The original of an approved asset: the body set by [`AemEmulator::serve_original`], else the rendition.
+async fn original(
+    State(shared): State<Arc<Shared>>,
+    Path((asset_id, seo)): Path<(String, String)>,
+) -> Response {
+    let set = {
+        let inner = shared.lock();
+        inner.originals.get(&asset_id).cloned().filter(|_| {
+            inner
+                .assets
+                .get(&asset_id)
+                .is_some_and(|asset| deliverable(&asset.metadata))
+        })
+    };
+    match set {
+        Some(body) => crate::originals::respond(&body, shared.original_bytes.clone()),
+        None => rendition(State(shared), Path((asset_id, seo))).await,
     }
 }
 
@@ -1069,21 +1213,7 @@ async fn ims_token(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -
 
 /// `GET /prod/keys/{name}`: the key host; a public key whose pair was rotated away is 404.
 async fn public_key(State(shared): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
-    if shared.key_host_down.load(Ordering::Relaxed) {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    }
-    match shared
-        .keys
-        .current()
-        .public_key_at(&format!("/prod/keys/{name}"))
-    {
-        Some(Ok(pem)) => {
-            shared.key_fetches.fetch_add(1, Ordering::Relaxed);
-            ([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response()
-        }
-        Some(Err(_)) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
+    shared.key_host.serve(&shared.keys, &name).await
 }
 
 /// `POST /control/keys/rotate`: new signing keys under new paths.

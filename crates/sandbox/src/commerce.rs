@@ -81,6 +81,9 @@ pub struct CommerceStats {
     /// API requests that arrived before a previously announced `Retry-After` had elapsed (a well-behaved
     /// client keeps it at 0).
     pub requests_during_retry_after: u64,
+    /// The most write requests (POST, PUT, DELETE of media) ever in flight at once on one product, counted
+    /// from arrival (before any standing latency) to the reply: one writer per product keeps it at 1.
+    pub max_concurrent_writes_per_sku: u64,
 }
 
 /// Why a control operation failed.
@@ -195,6 +198,12 @@ impl CommerceEmulator {
     /// The counters now.
     pub fn stats(&self) -> CommerceStats {
         self.shared.lock().stats
+    }
+
+    /// The latest requests as received (method, path), oldest first, whatever their outcome (routed or
+    /// not, refused or not); control requests are not logged. At most the last 10,000.
+    pub fn requests(&self) -> Vec<(String, String)> {
+        self.shared.lock().requests.iter().cloned().collect()
     }
 }
 
@@ -338,12 +347,21 @@ impl Entry {
 #[derive(Debug)]
 struct Product {
     id: u64,
+    /// The SKU as the product was created (the key of `Gallery::products` is its case-folded form).
+    sku: String,
     entries: BTreeMap<u64, Entry>,
+}
+
+/// The key a product is found by: Magento's `sku` column has a case-insensitive collation
+/// (`utf8mb4_general_ci`), so `ABC` and `abc` name one product.
+fn sku_key(sku: &str) -> String {
+    sku.to_lowercase()
 }
 
 /// Products, their gallery entries, the roles they hold and the media files of the whole store.
 #[derive(Debug, Default)]
 struct Gallery {
+    /// By [`sku_key`].
     products: BTreeMap<String, Product>,
     next_product_id: u64,
     next_entry_id: u64,
@@ -353,14 +371,15 @@ struct Gallery {
 
 impl Gallery {
     fn create_product(&mut self, sku: &str) -> bool {
-        if self.products.contains_key(sku) {
+        if self.products.contains_key(&sku_key(sku)) {
             return false;
         }
         self.next_product_id += 1;
         self.products.insert(
-            sku.to_owned(),
+            sku_key(sku),
             Product {
                 id: self.next_product_id,
+                sku: sku.to_owned(),
                 entries: BTreeMap::new(),
             },
         );
@@ -368,14 +387,14 @@ impl Gallery {
     }
 
     fn entries(&self, sku: &str) -> Option<Vec<Value>> {
-        let product = self.products.get(sku)?;
+        let product = self.products.get(&sku_key(sku))?;
         let mut entries: Vec<&Entry> = product.entries.values().collect();
         entries.sort_by_key(|e| (e.fields.position, e.id));
         Some(entries.into_iter().map(Entry::to_json).collect())
     }
 
     fn entry(&self, sku: &str, id: u64) -> Result<Value, Missing> {
-        let product = self.products.get(sku).ok_or(Missing::Product)?;
+        let product = self.products.get(&sku_key(sku)).ok_or(Missing::Product)?;
         product
             .entries
             .get(&id)
@@ -385,11 +404,14 @@ impl Gallery {
 
     /// Stores a new entry for the (validated, sanitized) file name; returns its id.
     fn add(&mut self, sku: &str, fields: EntryFields, file_name: &str) -> Result<u64, Missing> {
-        if !self.products.contains_key(sku) {
+        if !self.products.contains_key(&sku_key(sku)) {
             return Err(Missing::Product);
         }
         let file = self.unique_path(file_name);
-        let product = self.products.get_mut(sku).ok_or(Missing::Product)?;
+        let product = self
+            .products
+            .get_mut(&sku_key(sku))
+            .ok_or(Missing::Product)?;
         self.next_entry_id += 1;
         let id = self.next_entry_id;
         take_roles(product, id, &fields.types);
@@ -412,7 +434,10 @@ impl Gallery {
 
     /// Replaces the mutable fields of the entry `id` (the file stays); roles given are taken from others.
     fn update(&mut self, sku: &str, id: Option<u64>, fields: EntryFields) -> Result<(), Missing> {
-        let product = self.products.get_mut(sku).ok_or(Missing::Product)?;
+        let product = self
+            .products
+            .get_mut(&sku_key(sku))
+            .ok_or(Missing::Product)?;
         let id = id
             .filter(|id| product.entries.contains_key(id))
             .ok_or(Missing::Image)?;
@@ -424,7 +449,10 @@ impl Gallery {
 
     /// Deletes the entry, freeing its roles and its file (Magento deletes a file no entry uses).
     fn remove(&mut self, sku: &str, id: u64) -> Result<(), Missing> {
-        let product = self.products.get_mut(sku).ok_or(Missing::Product)?;
+        let product = self
+            .products
+            .get_mut(&sku_key(sku))
+            .ok_or(Missing::Product)?;
         let entry = product.entries.remove(&id).ok_or(Missing::Image)?;
         self.files.remove(&entry.file);
         Ok(())
@@ -433,10 +461,11 @@ impl Gallery {
     /// One page of products by id, and the total. A page past the last answers the last page, as Magento's
     /// collections do (page by `total_count`, not until an empty page). `page_size` 0 = everything.
     fn products_page(&self, page_size: u64, current_page: u64) -> (Vec<Value>, usize) {
-        let mut products: Vec<(&String, &Product)> = self.products.iter().collect();
-        products.sort_by_key(|(_, p)| p.id);
+        let mut products: Vec<&Product> = self.products.values().collect();
+        products.sort_by_key(|p| p.id);
         let total = products.len();
-        let items = products.into_iter().map(|(sku, p)| {
+        let items = products.into_iter().map(|p| {
+            let sku = &p.sku;
             json!({ "id": p.id, "sku": sku, "name": sku, "type_id": "simple", "attribute_set_id": 4 })
         });
         let Ok(size) = usize::try_from(page_size) else {
@@ -988,11 +1017,20 @@ struct Inner {
     error_rate: f64,
     blocked_until: Option<Instant>,
     stats: CommerceStats,
+    /// Write requests in flight, per product (the raw SKU path segment).
+    writes_in_flight: HashMap<String, u64>,
+    /// The latest requests (method, path as received), control requests excluded, at most [`REQUEST_LOG`].
+    requests: VecDeque<(String, String)>,
 }
+
+/// Requests kept in the request log.
+const REQUEST_LOG: usize = 10_000;
 
 impl Inner {
     fn new() -> Self {
         Self {
+            writes_in_flight: HashMap::new(),
+            requests: VecDeque::new(),
             gallery: Gallery::default(),
             nonces: NonceCache::default(),
             credentials_valid: true,
@@ -1173,10 +1211,69 @@ fn router(shared: Arc<Shared>) -> Router {
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
 }
 
+/// A media write in flight on one product, counted until dropped (the reply went, or the client left).
+struct WriteInFlight {
+    shared: Arc<Shared>,
+    sku: String,
+}
+
+impl WriteInFlight {
+    fn begin(shared: &Arc<Shared>, method: &Method, uri: &Uri) -> Option<Self> {
+        if !matches!(*method, Method::POST | Method::PUT | Method::DELETE) {
+            return None;
+        }
+        // /rest/{store}/V1/products/{sku}/media[/{id}]
+        let segments: Vec<&str> = uri.path().split('/').collect();
+        if segments.get(4) != Some(&"products") || segments.get(6) != Some(&"media") {
+            return None;
+        }
+        let sku = (*segments.get(5)?).to_owned();
+        let mut inner = shared.lock();
+        let count = inner.writes_in_flight.entry(sku.clone()).or_default();
+        *count += 1;
+        let now = *count;
+        inner.stats.max_concurrent_writes_per_sku =
+            inner.stats.max_concurrent_writes_per_sku.max(now);
+        Some(Self {
+            shared: shared.clone(),
+            sku,
+        })
+    }
+}
+
+impl Drop for WriteInFlight {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if let Some(count) = inner.writes_in_flight.get_mut(&self.sku) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                inner.writes_in_flight.remove(&self.sku);
+            }
+        }
+    }
+}
+
+/// Records every request but control ones in the request log.
+async fn log_request(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/control/") {
+        let mut inner = shared.lock();
+        if inner.requests.len() >= REQUEST_LOG {
+            inner.requests.pop_front();
+        }
+        inner
+            .requests
+            .push_back((request.method().to_string(), path.to_owned()));
+    }
+    next.run(request).await
+}
+
 async fn gate(State(shared): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+    let _write = WriteInFlight::begin(&shared, request.method(), request.uri());
     let (latency_ms, error_rate) = {
         let inner = shared.lock();
         (inner.latency_ms, inner.error_rate)
@@ -1507,6 +1604,7 @@ async fn control_stats(State(shared): State<Arc<Shared>>) -> Response {
         "unauthorized": s.unauthorized,
         "throttled": s.throttled,
         "requests_during_retry_after": s.requests_during_retry_after,
+        "max_concurrent_writes_per_sku": s.max_concurrent_writes_per_sku,
     }))
     .into_response()
 }

@@ -17,6 +17,8 @@ pub(crate) struct ImsState {
     /// Minted tokens: the client each was minted for, and when it expires.
     tokens: Mutex<HashMap<String, (String, Instant)>>,
     lifetime_secs: AtomicU64,
+    /// When set, the `expires_in` the replies state instead of the real lifetime (an absurd value).
+    stated_expires_in: Mutex<Option<serde_json::Value>>,
     mints: AtomicU64,
 }
 
@@ -37,6 +39,7 @@ impl Default for ImsState {
             clients: Mutex::new(HashMap::new()),
             tokens: Mutex::new(HashMap::new()),
             lifetime_secs: AtomicU64::new(86_400),
+            stated_expires_in: Mutex::new(None),
             mints: AtomicU64::new(0),
         }
     }
@@ -52,6 +55,13 @@ impl ImsState {
 
     pub(crate) fn set_lifetime(&self, seconds: u64) {
         self.lifetime_secs.store(seconds, Ordering::Relaxed);
+    }
+
+    pub(crate) fn state_expires_in(&self, value: Option<serde_json::Value>) {
+        *self
+            .stated_expires_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = value;
     }
 
     pub(crate) fn mints(&self) -> u64 {
@@ -125,7 +135,13 @@ impl ImsState {
                 ),
             );
         self.mints.fetch_add(1, Ordering::Relaxed);
-        Json(json!({ "access_token": token, "token_type": "bearer", "expires_in": lifetime }))
+        let expires_in = self
+            .stated_expires_in
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_else(|| json!(lifetime));
+        Json(json!({ "access_token": token, "token_type": "bearer", "expires_in": expires_in }))
             .into_response()
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
+pub mod secrets;
 mod sqlite;
 
 pub use sqlite::SqliteStore;
@@ -28,6 +29,8 @@ pub enum StoreError {
     InUse(String),
     #[error("the lease on this work item expired and another worker took it; nothing was written")]
     LeaseLost,
+    #[error("{0}")]
+    Secret(#[from] secrets::SecretKeyError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -88,6 +91,9 @@ pub enum AssetOutcome {
     Kept { note: String },
     /// A first 404: re-read at `retry_at_ms` to confirm before unlinking.
     MissingOnce { retry_at_ms: i64 },
+    /// Not acted on because DAM reads are paused: status Failed with the reason, its links stay, read again
+    /// at `retry_at_ms`, and no attempt is counted.
+    Paused { error: String, retry_at_ms: i64 },
 }
 
 /// A SKU claimed for writing its gallery.
@@ -240,6 +246,105 @@ pub struct DeadLetter {
     pub created_ms: i64,
 }
 
+/// A leased work item, named by its queue and key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum WorkKey {
+    Asset(AssetId),
+    Sku(Sku),
+    /// A product's product-to-asset call.
+    ProductCall(Sku),
+}
+
+/// What a commerce product event does to the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProductChange {
+    Saved(Sku),
+    Deleted(Sku),
+}
+
+/// What recording a commerce product event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductEventRecorded {
+    /// This event id was seen before: nothing changed.
+    Duplicate,
+    /// Stored with its effect; `created` when the product is new.
+    Saved { created: bool },
+    /// Stored with its effect; `removed` when the product was known.
+    Deleted { removed: bool },
+}
+
+/// What a configuration change starts, committed with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigFollowUps {
+    /// A full sync, with its reason (what matches changed).
+    pub full_sync: Option<String>,
+    /// Every gallery queued again (the visualization owner changed).
+    pub requeue_galleries: bool,
+}
+
+/// A claimed product-to-asset call of a new product.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductCall {
+    pub sku: Sku,
+    /// The product event's `data` (or the source that found the product), sent as `eventData`.
+    pub event_data: serde_json::Value,
+    pub attempt: i64,
+    /// The lease this claim holds; completing checks it is still the current one (fencing).
+    pub lease_until_ms: i64,
+}
+
+/// How a product-to-asset call ended.
+#[derive(Debug, Clone)]
+pub enum ProductCallOutcome {
+    /// The links it answered (of eligible assets), added beside the assets' other claims.
+    Linked(Vec<DesiredLink>),
+    /// It failed: retried at `retry_at_ms`, or given up (`None`) and shown on the product's status.
+    Failed {
+        error: String,
+        retry_at_ms: Option<i64>,
+    },
+}
+
+/// Whether a product's product-to-asset call waits or was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductCallState {
+    Queued,
+    Failed,
+}
+
+/// Queued work as a status shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedWork {
+    pub attempt: i64,
+    pub run_at_ms: i64,
+    pub last_error: Option<String>,
+}
+
+/// The sync status of one product.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductStatus {
+    pub sku: Sku,
+    /// In assetsync's catalog.
+    pub known: bool,
+    /// The last write found the product missing on the commerce side.
+    pub missing: bool,
+    /// Entries applied.
+    pub entries: i64,
+    /// Assets that claim the product.
+    pub claims: i64,
+    /// Its gallery's queued work, if any.
+    pub gallery_work: Option<QueuedWork>,
+    /// Its product-to-asset call, if one waits or was given up.
+    pub product_call: Option<(ProductCallState, QueuedWork)>,
+}
+
+/// A lease a worker holds: the item and the lease value its claim (or last renewal) stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLease {
+    pub key: WorkKey,
+    pub lease_until_ms: i64,
+}
+
 /// The storage the engine and the API need.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -336,6 +441,60 @@ pub trait Store: Send + Sync + 'static {
     /// One product's applied gallery; `None` when the product is unknown and has no entries.
     async fn gallery(&self, sku: &Sku) -> StoreResult<Option<Vec<AppliedEntry>>>;
 
+    /// Extends held leases to `until_ms`, in one transaction, each fenced on the lease value it holds: one
+    /// result per item, in order, `true` when renewed, `false` when the lease was lost (another worker took
+    /// the item, or it is finished).
+    async fn renew_leases(&self, held: &[HeldLease], until_ms: i64) -> StoreResult<Vec<bool>>;
+
+    /// Adds products (one transaction) and, with `product_call`, queues the product-to-asset call of each new
+    /// one with that `eventData`. Returns the new ones.
+    async fn add_products(
+        &self,
+        skus: &[Sku],
+        product_call: Option<&serde_json::Value>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Sku>>;
+
+    /// Records a commerce product event and its effect in one transaction (a duplicate changes nothing): a
+    /// saved product is added (its waiting claims queued, and with `product_call` its product-to-asset call),
+    /// a deleted one removed.
+    async fn record_product_event(
+        &self,
+        event: &NewEvent,
+        change: &ProductChange,
+        product_call: Option<&serde_json::Value>,
+    ) -> StoreResult<ProductEventRecorded>;
+
+    /// Saves a configuration change and the work it starts in one transaction. Returns the full sync's id
+    /// when one was requested (the waiting one when one waits already).
+    async fn save_config_with_follow_ups(
+        &self,
+        config: &IntegrationConfig,
+        changes: &[FieldChange],
+        follow_ups: &ConfigFollowUps,
+        now_ms: i64,
+    ) -> StoreResult<Option<i64>>;
+
+    /// Leases up to `limit` due product-to-asset calls until `now_ms + lease_ms`.
+    async fn claim_product_calls(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<ProductCall>>;
+
+    /// Stores how a product-to-asset call ended (its links with it). Fails with [`StoreError::LeaseLost`],
+    /// writing nothing, when the claim's lease is no longer the current one.
+    async fn complete_product_call(
+        &self,
+        call: &ProductCall,
+        outcome: ProductCallOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// The sync status of one product; `None` when assetsync knows nothing of it.
+    async fn product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>>;
+
     /// Releases every lease (the embedded single-process mode calls this at start-up).
     async fn release_all_leases(&self) -> StoreResult<()>;
 
@@ -381,12 +540,14 @@ pub trait Store: Send + Sync + 'static {
     /// confirmed 404 unlinks them). Returns how many.
     async fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64>;
 
-    /// Records one page of the commerce side's products and moves the cursor. Returns the new products.
+    /// Records one page of the commerce side's products (with `product_call`, queuing each new one's
+    /// product-to-asset call) and moves the cursor, in one transaction. Returns the new products.
     async fn store_full_sync_products(
         &self,
         id: i64,
         skus: &[Sku],
         next_cursor: Option<&str>,
+        product_call: Option<&serde_json::Value>,
         now_ms: i64,
     ) -> StoreResult<Vec<Sku>>;
 
@@ -453,9 +614,19 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store named by a database URL (`sqlite://PATH`; a missing file is created) and migrates it.
+/// Secrets are sealed with the key file beside the database.
 pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+    open_with_secret_key(url, None).await
+}
+
+/// [`open`], with secrets sealed by `key` (the value of [`secrets::SECRET_KEY_ENV`]) instead of the key file
+/// beside the database.
+pub async fn open_with_secret_key(
+    url: &str,
+    key: Option<secrets::SecretKey>,
+) -> StoreResult<SqliteStore> {
     if url.starts_with("sqlite:") {
-        SqliteStore::open(url).await
+        SqliteStore::open_with_key(url, key).await
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

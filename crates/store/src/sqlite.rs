@@ -1,6 +1,12 @@
 //! The SQLite implementation of [`Store`]: WAL, `synchronous=NORMAL`, one writer connection whose every
 //! transaction starts with `BEGIN IMMEDIATE`, and a small pool of readers.
 
+mod config;
+mod leases;
+mod product_calls;
+mod products;
+
+use crate::secrets::SecretKey;
 use crate::{
     AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, DeadLetter, FullSync,
     NewEvent, Recorded, SkuOutcome, SkuState, SkuWork, Store, StoreError, StoreResult,
@@ -16,6 +22,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +34,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0003_full_sync.sql"),
     include_str!("../migrations/sqlite/0004_handmade_entries.sql"),
     include_str!("../migrations/sqlite/0005_dead_letters.sql"),
-    include_str!("../migrations/sqlite/0006_refused_entries.sql"),
+    include_str!("../migrations/sqlite/0006_dot_segment_skus.sql"),
+    include_str!("../migrations/sqlite/0007_product_calls.sql"),
+    include_str!("../migrations/sqlite/0008_refused_entries.sql"),
 ];
 
 /// The embedded SQLite store.
@@ -37,6 +46,8 @@ pub struct SqliteStore {
     readers: SqlitePool,
     /// An exclusive lock on `<database>.lock`, held while the store lives: one process per SQLite file.
     _process_lock: Option<Arc<File>>,
+    /// Seals the configuration's secrets at rest.
+    secrets: Arc<SecretKey>,
 }
 
 type Tx<'a> = Transaction<'a, Sqlite>;
@@ -44,9 +55,21 @@ type Tx<'a> = Transaction<'a, Sqlite>;
 mod partial;
 
 impl SqliteStore {
-    /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations.
+    /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations. Secrets
+    /// are sealed with the key in `<database>.key` (created, mode 0600, when missing).
     pub async fn open(url: &str) -> StoreResult<Self> {
+        Self::open_with_key(url, None).await
+    }
+
+    /// [`Self::open`] with secrets sealed by `key` (from `ASSETSYNC_SECRET_KEY`); `None`: the key file beside
+    /// the database (a random key for an in-memory database). A plaintext secret stored before is sealed now.
+    pub async fn open_with_key(url: &str, key: Option<SecretKey>) -> StoreResult<Self> {
         let process_lock = lock_database_file(url)?;
+        let secrets = match (key, database_path(url)) {
+            (Some(key), _) => key,
+            (None, Some(path)) => SecretKey::load_or_create(Path::new(&format!("{path}.key")))?,
+            (None, None) => SecretKey::random()?,
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -64,9 +87,51 @@ impl SqliteStore {
                 .await?,
             writer,
             _process_lock: process_lock,
+            secrets: Arc::new(secrets),
         };
         store.migrate().await?;
+        store.seal_stored_secrets().await?;
         Ok(store)
+    }
+
+    /// Seals a secret stored in plain text (by a version that did not seal them), and checks that the stored
+    /// ones open with this key.
+    async fn seal_stored_secrets(&self) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = 'integration'")
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(stored) = stored else {
+            return Ok(());
+        };
+        let mut value: serde_json::Value = from_json(&stored)?;
+        let mut opened = value.clone();
+        self.secrets.open_fields(&mut opened)?;
+        if self.secrets.seal_fields(&mut value)? {
+            sqlx::query("UPDATE settings SET value = ? WHERE key = 'integration'")
+                .bind(to_json(&value)?)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!("the stored matcher secret was in plain text; it is now encrypted");
+        }
+        Ok(())
+    }
+
+    /// The configuration as stored: its secrets sealed.
+    fn sealed_config(&self, config: &IntegrationConfig) -> StoreResult<String> {
+        let mut value =
+            serde_json::to_value(config).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.secrets.seal_fields(&mut value)?;
+        to_json(&value)
+    }
+
+    /// A stored configuration, its secrets opened.
+    fn opened_config(&self, stored: &str) -> StoreResult<IntegrationConfig> {
+        let mut value: serde_json::Value = from_json(stored)?;
+        self.secrets.open_fields(&mut value)?;
+        serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     async fn migrate(&self) -> StoreResult<()> {
@@ -98,15 +163,20 @@ impl SqliteStore {
     }
 }
 
-/// Takes the exclusive lock file beside a file database (`None` for in-memory databases).
-fn lock_database_file(url: &str) -> StoreResult<Option<Arc<File>>> {
+/// The file of a file database (`None` for in-memory databases).
+fn database_path(url: &str) -> Option<&str> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path.starts_with(':') {
+    (!path.is_empty() && !path.starts_with(':')).then_some(path)
+}
+
+/// Takes the exclusive lock file beside a file database (`None` for in-memory databases).
+fn lock_database_file(url: &str) -> StoreResult<Option<Arc<File>>> {
+    let Some(path) = database_path(url) else {
         return Ok(None);
-    }
+    };
     let lock_path = format!("{path}.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -436,52 +506,12 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<Vec<Sku>> {
-        let mut tx = self.begin_write().await?;
-        let mut created = Vec::new();
-        for sku in skus {
-            let inserted = sqlx::query(
-                "INSERT INTO products (sku, created_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING",
-            )
-            .bind(sku.as_str())
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if inserted == 0 {
-                continue;
-            }
-            created.push(sku.clone());
-            let claimed = sqlx::query("SELECT 1 FROM claims WHERE sku = ? LIMIT 1")
-                .bind(sku.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-                .is_some();
-            if claimed {
-                enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(created)
+        self.add_products_with_calls(skus, None, now_ms).await
     }
 
     async fn remove_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
-        let removed = sqlx::query("DELETE FROM products WHERE sku = ?")
-            .bind(sku.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        let linked = sqlx::query(
-            "SELECT 1 FROM gallery WHERE sku = ?1 UNION ALL SELECT 1 FROM claims WHERE sku = ?1 LIMIT 1",
-        )
-        .bind(sku.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some();
-        if linked {
-            enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
-        }
+        let removed = products::delete_product(&mut tx, sku, now_ms).await?;
         tx.commit().await?;
         Ok(removed)
     }
@@ -572,12 +602,76 @@ impl Store for SqliteStore {
         Ok((exists || !entries.is_empty()).then_some(entries))
     }
 
+    async fn renew_leases(
+        &self,
+        held: &[crate::HeldLease],
+        until_ms: i64,
+    ) -> StoreResult<Vec<bool>> {
+        self.renew_held_leases(held, until_ms).await
+    }
+
+    async fn add_products(
+        &self,
+        skus: &[Sku],
+        product_call: Option<&serde_json::Value>,
+        now_ms: i64,
+    ) -> StoreResult<Vec<Sku>> {
+        self.add_products_with_calls(skus, product_call, now_ms)
+            .await
+    }
+
+    async fn record_product_event(
+        &self,
+        event: &NewEvent,
+        change: &crate::ProductChange,
+        product_call: Option<&serde_json::Value>,
+    ) -> StoreResult<crate::ProductEventRecorded> {
+        self.record_product_event_in_one(event, change, product_call)
+            .await
+    }
+
+    async fn save_config_with_follow_ups(
+        &self,
+        config: &IntegrationConfig,
+        changes: &[FieldChange],
+        follow_ups: &crate::ConfigFollowUps,
+        now_ms: i64,
+    ) -> StoreResult<Option<i64>> {
+        self.save_config_and_follow_ups(config, changes, follow_ups, now_ms)
+            .await
+    }
+
+    async fn claim_product_calls(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Vec<crate::ProductCall>> {
+        self.claim_calls(now_ms, limit, lease_ms).await
+    }
+
+    async fn complete_product_call(
+        &self,
+        call: &crate::ProductCall,
+        outcome: crate::ProductCallOutcome,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        self.complete_call(call, outcome, now_ms).await
+    }
+
+    async fn product_status(&self, sku: &Sku) -> StoreResult<Option<crate::ProductStatus>> {
+        self.load_product_status(sku).await
+    }
+
     async fn release_all_leases(&self) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE asset_work SET lease_until_ms = NULL")
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE sku_work SET lease_until_ms = NULL")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE product_calls SET lease_until_ms = NULL")
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
@@ -618,7 +712,7 @@ impl Store for SqliteStore {
             sqlx::query_scalar("SELECT value FROM settings WHERE key = 'integration'")
                 .fetch_optional(&self.readers)
                 .await?;
-        value.map(|text| from_json(&text)).transpose()
+        value.map(|text| self.opened_config(&text)).transpose()
     }
 
     async fn save_integration_config(
@@ -628,20 +722,8 @@ impl Store for SqliteStore {
         now_ms: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ('integration', ?)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(to_json(config)?)
-        .execute(&mut *tx)
-        .await?;
-        if !changes.is_empty() {
-            sqlx::query("INSERT INTO config_history (at_ms, changes) VALUES (?, ?)")
-                .bind(now_ms)
-                .bind(to_json(&changes)?)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let sealed = self.sealed_config(config)?;
+        config::save_config_in(&mut tx, &sealed, changes, now_ms).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -664,23 +746,7 @@ impl Store for SqliteStore {
 
     async fn request_full_sync(&self, reason: &str, now_ms: i64) -> StoreResult<i64> {
         let mut tx = self.begin_write().await?;
-        let waiting: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM full_syncs WHERE state = 'waiting' LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await?;
-        let id = match waiting {
-            Some(id) => id,
-            None => {
-                sqlx::query_scalar(
-                    "INSERT INTO full_syncs (state, reason, phase, created_ms) VALUES ('waiting', ?, 'assets', ?)
-                     RETURNING id",
-                )
-                .bind(reason)
-                .bind(now_ms)
-                .fetch_one(&mut *tx)
-                .await?
-            }
-        };
+        let id = config::request_full_sync_in(&mut tx, reason, now_ms).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -830,43 +896,23 @@ impl Store for SqliteStore {
         id: i64,
         skus: &[Sku],
         next_cursor: Option<&str>,
+        product_call: Option<&serde_json::Value>,
         now_ms: i64,
     ) -> StoreResult<Vec<Sku>> {
-        let created = self.upsert_products(skus, now_ms).await?;
+        let mut tx = self.begin_write().await?;
+        let created = products::insert_products(&mut tx, skus, product_call, now_ms).await?;
         sqlx::query("UPDATE full_syncs SET cursor = ? WHERE id = ?")
             .bind(next_cursor)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(created)
     }
 
     async fn add_links(&self, links: &[DesiredLink], now_ms: i64) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
-        for link in links {
-            let (asset, sku) = (link.asset_id.as_str(), link.sku.as_str());
-            sqlx::query(
-                "INSERT INTO claims (sku, asset_id, link) VALUES (?, ?, ?)
-                 ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link",
-            )
-            .bind(sku)
-            .bind(asset)
-            .bind(to_json(link)?)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO assets (asset_id, status, processing_ms, eligible, waiting_since_ms)
-                 VALUES (?1, 'Waiting', ?2, 1, ?2)
-                 ON CONFLICT (asset_id) DO UPDATE SET status = 'Waiting', eligible = 1,
-                     waiting_since_ms = COALESCE(waiting_since_ms, ?2)",
-            )
-            .bind(asset)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
-            let generation = enqueue_sku(&mut tx, sku, now_ms, now_ms, LIVE).await?;
-            mark_pending(&mut tx, asset, sku, generation).await?;
-        }
+        products::add_links_in(&mut tx, links, now_ms).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -940,16 +986,9 @@ impl Store for SqliteStore {
 
     async fn requeue_galleries(&self, now_ms: i64) -> StoreResult<u64> {
         let mut tx = self.begin_write().await?;
-        let skus: Vec<String> = sqlx::query_scalar(
-            "SELECT sku FROM gallery UNION SELECT sku FROM claims UNION SELECT sku FROM handmade_entries",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        for sku in &skus {
-            enqueue_sku(&mut tx, sku, now_ms, now_ms, BULK).await?;
-        }
+        let queued = config::requeue_galleries_in(&mut tx, now_ms).await?;
         tx.commit().await?;
-        Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
+        Ok(queued)
     }
 
     async fn dead_letters(&self) -> StoreResult<Vec<DeadLetter>> {
@@ -1126,8 +1165,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Replaces an asset's claims with `links`, queues work (at `priority`) for every SKU whose claim changed,
-/// and records the asset's evaluation. The caller settles the asset.
 /// One SKU's completion inside a write transaction (see [`Store::complete_sku`]).
 async fn complete_sku_in(
     tx: &mut Tx<'_>,
@@ -1325,6 +1362,22 @@ async fn complete_asset_in(
                 .await?;
             finish_asset_work(tx, work, retry_at_ms, now_ms).await?;
         }
+        AssetOutcome::Paused { error, retry_at_ms } => {
+            sqlx::query(
+                "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
+                 WHERE asset_id = ?1",
+            )
+            .bind(asset)
+            .bind(&error)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query("UPDATE asset_work SET attempt = MAX(attempt - 1, 0) WHERE asset_id = ?")
+                .bind(asset)
+                .execute(&mut **tx)
+                .await?;
+            finish_asset_work(tx, work, Some(retry_at_ms), now_ms).await?;
+        }
         AssetOutcome::Kept { note } => {
             sqlx::query("UPDATE assets SET processing_ms = ?2, warnings = ?3 WHERE asset_id = ?1")
                 .bind(asset)
@@ -1357,6 +1410,8 @@ async fn complete_asset_in(
     Ok(())
 }
 
+/// Replaces an asset's claims with `links`, queues work (at `priority`) for every SKU whose claim changed,
+/// and records the asset's evaluation. The caller settles the asset.
 async fn store_links(
     tx: &mut Tx<'_>,
     asset: &str,

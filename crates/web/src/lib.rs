@@ -4,12 +4,18 @@
 //! Entry points: [`serve`] (the main listener) and [`serve_metrics`] (Prometheus text on its own listener),
 //! given an [`AppState`].
 
+mod admin;
 mod error;
+mod extract;
+mod listener;
 mod metrics;
+mod products;
 mod request_id;
 mod routes;
+mod webhook;
 
 pub use error::ApiError;
+pub use listener::ListenerLimits;
 pub use metrics::metrics_router;
 pub use routes::router;
 
@@ -41,16 +47,18 @@ impl fmt::Debug for AppState {
     }
 }
 
-/// Serves the router on `listener` until `shutdown` completes (then finishes in-flight requests).
+/// Serves the router on `listener` under `limits` until `shutdown` completes (then finishes in-flight
+/// requests).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    limits: ListenerLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).layer(axum::middleware::from_fn(request_id::request_span));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let app = router(state)
+        .layer(axum::middleware::map_response(extract::json_errors))
+        .layer(axum::middleware::from_fn(request_id::request_span));
+    listener::serve_limited(listener, app, limits, shutdown).await
 }
 
 /// Serves `GET /metrics` on `listener` until `shutdown` completes.

@@ -45,6 +45,28 @@ fn a_bad_configuration_names_the_problem() {
 }
 
 #[test]
+fn a_download_limit_out_of_range_names_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let example =
+        String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        &path,
+        example.replacen(
+            "kind = \"builtin\"",
+            "kind = \"builtin\"\nmax_binary_bytes = 0",
+            1,
+        ),
+    )
+    .unwrap();
+    let stderr = serve_refuses(&path);
+    assert!(
+        stderr.contains("commerce.max_binary_bytes must be from 1 to 1073741824"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
     let dir = tempfile::tempdir().unwrap();
     let output = assetsync()
@@ -74,16 +96,65 @@ fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
     );
 }
 
+/// The token `default-config` wrote on its `admin_token` line.
+fn printed_token(example: &str) -> String {
+    example
+        .lines()
+        .find_map(|l| l.strip_prefix("admin_token = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn default_config_prints_a_fresh_random_admin_token() {
+    let print =
+        || String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    let (one, two) = (printed_token(&print()), printed_token(&print()));
+    assert_ne!(one, two, "each run prints a new token");
+    for token in [&one, &two] {
+        assert!(
+            token.len() >= 24 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{token}"
+        );
+    }
+}
+
+#[test]
+fn the_placeholder_or_a_short_admin_token_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
+    let token = printed_token(&example);
+    for (bad, why) in [
+        ("change-me-please", "placeholder"),
+        ("short-but-not-24-chars", "at least 24 characters"),
+    ] {
+        let path = dir.path().join("weak.toml");
+        std::fs::write(&path, example.replace(&token, bad)).unwrap();
+        let stderr = serve_refuses(&path);
+        assert!(
+            stderr.contains("admin_token") && stderr.contains(why),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains(bad) || bad == "change-me-please",
+            "a refused token is not quoted: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn a_malformed_configuration_is_reported_without_quoting_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
     let example =
         String::from_utf8(assetsync().arg("default-config").output().unwrap().stdout).unwrap();
-    let broken = example.replace(
-        "admin_token = \"change-me-please\"",
-        "admin_token = \"s3cret-value-42",
-    );
+    let token_line = example
+        .lines()
+        .find(|l| l.starts_with("admin_token = "))
+        .unwrap();
+    let broken = example.replace(token_line, "admin_token = \"s3cret-value-42");
     std::fs::write(&path, broken).unwrap();
     let stderr = serve_refuses(&path);
     assert!(

@@ -326,3 +326,215 @@ async fn strict_parity_syncs_only_status_changes_and_deletions() {
         "re-approval applies the metadata as it is now"
     );
 }
+
+/// Sends `request` (a whole HTTP/1.1 request head, maybe with part of a body) on a raw connection and returns
+/// the answer's status and JSON body, or `None` if nothing complete came within 20 s.
+async fn raw_exchange(app: &TestApp, request: &str) -> Option<(u16, serde_json::Value)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(app.url.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = String::from_utf8_lossy(&received).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n")
+            && let Ok(json) = serde_json::from_str(body)
+        {
+            return Some((head.split(' ').nth(1)?.parse().ok()?, json));
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) | Ok(Ok(0) | Err(_)) => return None,
+            Ok(Ok(n)) => received.extend_from_slice(&buffer[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn admin_routes_refuse_a_missing_token_before_reading_the_body() {
+    let app = TestApp::spawn_with_http("body_timeout_seconds = 600").await;
+    for path in [
+        "/api/v1/config",
+        "/api/v1/config/workspace",
+        "/api/v1/match/preview",
+    ] {
+        let method = if path == "/api/v1/config" {
+            "PUT"
+        } else {
+            "POST"
+        };
+        // The body is announced and never sent: only a check made before reading it can answer.
+        let answer = raw_exchange(
+            &app,
+            &format!(
+                "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n\
+                 Content-Length: 1000\r\n\r\n{{"
+            ),
+        )
+        .await;
+        let (status, body) =
+            answer.unwrap_or_else(|| panic!("{method} {path} waited for the body"));
+        assert_eq!(status, 401, "{method} {path}: {body}");
+        assert_eq!(body["code"], "unauthorized");
+    }
+}
+
+#[tokio::test]
+async fn every_rejection_has_a_code_and_a_message() {
+    let app = TestApp::spawn().await;
+    let send = |request: reqwest::RequestBuilder| async move {
+        let reply = request.send().await.unwrap();
+        let status = reply.status();
+        let content_type = reply
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body: serde_json::Value = reply.json().await.unwrap_or(serde_json::Value::Null);
+        assert!(
+            content_type.starts_with("application/json"),
+            "{status}: {content_type}"
+        );
+        assert!(
+            body["code"].as_str().is_some_and(|c| !c.is_empty())
+                && body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{status}: {body}"
+        );
+        (status, body["code"].as_str().unwrap().to_owned())
+    };
+    let url = |path: &str| format!("{}{path}", app.url);
+    let token = crate::harness::ADMIN_TOKEN;
+    let cases = [
+        (
+            app.http.get(url("/no/such/route")),
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            app.http.delete(url("/api/v1/config")).bearer_auth(token),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            app.http.delete(url("/healthz")),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            app.http
+                .get(url("/api/v1/sync/not-a-number"))
+                .bearer_auth(token),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            app.http
+                .post(url("/api/v1/verify?repair=maybe"))
+                .bearer_auth(token),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            app.http
+                .put(url("/api/v1/config"))
+                .bearer_auth(token)
+                .body("{not json"),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            app.http.get(url("/api/v1/config")),
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        ),
+    ];
+    for (request, status, code) in cases {
+        assert_eq!(send(request).await, (status, code.to_owned()));
+    }
+    // A body announced larger than 2 MiB is refused before it is sent.
+    let (status, body) = raw_exchange(
+        &app,
+        &format!(
+            "PUT /api/v1/config HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+             Content-Length: 3145728\r\n\r\n"
+        ),
+    )
+    .await
+    .expect("no answer to an oversized body");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("body_too_large")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_matcher_url_needs_the_secret_again_and_a_secret_change_is_recorded_without_its_value()
+ {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({
+                "matching_rule": "custom_match",
+                "asset_to_product_url": "https://127.0.0.1:9/a2p",
+                "matcher_client_id": "matcher-client",
+                "matcher_client_secret": "first-secret-value",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, before) = app.admin_get("/api/v1/config").await;
+
+    for field in [
+        "asset_to_product_url",
+        "product_to_asset_url",
+        "matcher_token_url",
+    ] {
+        let (status, body) = app
+            .put_config("", json!({ field: "https://127.0.0.2:9/elsewhere" }))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {body}");
+        assert_eq!(body["code"], "invalid_config");
+        assert!(
+            body["fields"][field]
+                .as_str()
+                .unwrap()
+                .contains("matcher_client_secret"),
+            "{body}"
+        );
+    }
+    let (_, after) = app.admin_get("/api/v1/config").await;
+    assert_eq!(before, after, "nothing was saved");
+
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({ "asset_to_product_url": "https://127.0.0.2:9/a2p", "matcher_client_secret": "second-secret-value" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .put_config("", json!({ "matcher_client_secret": "third-secret-value" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["changed"], json!(["matcher_client_secret"]), "{body}");
+
+    let (_, history) = app.admin_get("/api/v1/config/history").await;
+    let newest = &history["changes"][0]["fields"];
+    assert_eq!(
+        newest,
+        &json!([{ "field": "matcher_client_secret", "old": "set", "new": "changed" }]),
+        "{history}"
+    );
+    let shown = history.to_string();
+    for secret in [
+        "first-secret-value",
+        "second-secret-value",
+        "third-secret-value",
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+}

@@ -164,3 +164,55 @@ async fn a_crash_in_the_middle_of_a_full_sync_resumes_from_its_checkpoint() {
     app.settle().await;
     assert_galleries(&app, &expected).await;
 }
+
+#[tokio::test]
+async fn sync_full_exits_with_a_sentence_when_the_service_answers_an_error() {
+    // Sync off: the full sync's gallery work is never applied, so it stays running while the CLI polls.
+    let mut app = TestApp::spawn_with(crate::harness::KeyForm::SpkiSecondKey, false).await;
+    app.put_product("FS-ERR").await;
+    app.approved_asset(json!({ "commerce:skus": ["FS-ERR"] }));
+    let config = std::fs::read_to_string(app.dir.path().join("assetsync.toml")).unwrap();
+    let address = app.url.trim_start_matches("http://");
+    let cli_config = app.dir.path().join("cli.toml");
+    std::fs::write(&cli_config, config.replace("127.0.0.1:0", address)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+        .args(["sync", "--full", "--config"])
+        .arg(&cli_config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = tokio::task::spawn_blocking(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut line).unwrap();
+        // Keep reading, so that the progress line never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        line
+    })
+    .await
+    .unwrap();
+    assert!(first.contains("full sync 1 started"), "{first}");
+
+    // The service comes back without its database: full sync 1 is unknown to it (404).
+    app.lose_the_database();
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("sync --full kept polling a service that answers 404");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "sync --full must fail: {stderr}");
+    assert!(
+        stderr.contains("404") && stderr.contains("sync_not_found"),
+        "the sentence names the answer: {stderr}"
+    );
+}

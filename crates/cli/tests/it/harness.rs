@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub const CLIENT_ID: &str = "test-client";
-pub const ADMIN_TOKEN: &str = "test-admin-token";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 pub const ACCESS_TOKEN: &str = "test-access-token";
 pub const CONSUMER_KEY: &str = "test-consumer-key";
 pub const CONSUMER_SECRET: &str = "test-consumer-secret";
@@ -34,6 +34,8 @@ pub struct TestApp {
     extra_events: String,
     /// Extra lines of the `[commerce]` table.
     extra_commerce: String,
+    /// Lines of the `[http]` table (the listener's limits).
+    extra_http: String,
     /// The credential lines of the `[aem]` table (default: the static token).
     aem_credentials: String,
     /// Whether a public key file is pinned (otherwise keys come from the emulator's key host only).
@@ -65,6 +67,15 @@ impl TestApp {
     pub async fn spawn_with_sync(extra_sync: &str) -> Self {
         let mut app = Self::spawn().await;
         app.extra_sync = extra_sync.to_owned();
+        app.kill();
+        app.start_process();
+        app
+    }
+
+    /// A service on the built-in catalog whose listener has these `[http]` limits.
+    pub async fn spawn_with_http(http: &str) -> Self {
+        let mut app = Self::spawn().await;
+        app.extra_http = http.to_owned();
         app.kill();
         app.start_process();
         app
@@ -133,11 +144,12 @@ impl TestApp {
             emulator,
             url: String::new(),
             metrics_url: String::new(),
-            http: reqwest::Client::new(),
+            http: http_client(),
             commerce_auth: store.as_ref().map_or("oauth1", |(_, auth)| *auth),
             extra_sync: String::new(),
             extra_events: String::new(),
             extra_commerce: String::new(),
+            extra_http: String::new(),
             aem_credentials: format!("access_token = \"{ACCESS_TOKEN}\""),
             pin_keys: true,
             store: store.map(|(store, _)| store),
@@ -180,6 +192,8 @@ key_host = "{emulator}"
 {commerce}
 [metrics]
 listen = "127.0.0.1:0"
+[http]
+{extra_http}
 [sync]
 enabled = {enabled}
 sku_attribute = "commerce:skus"
@@ -190,6 +204,7 @@ sku_attribute = "commerce:skus"
             enabled = self.sync_enabled,
             extra_sync = self.extra_sync,
             extra_events = self.extra_events,
+            extra_http = self.extra_http,
             aem_credentials = self.aem_credentials,
             pinned = if self.pin_keys {
                 "\"keys/pub.pem\""
@@ -280,7 +295,7 @@ sku_attribute = "commerce:skus"
 
     pub(crate) fn kill(&mut self) {
         // Pooled connections to the old process would fail the next requests.
-        self.http = reqwest::Client::new();
+        self.http = http_client();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -505,7 +520,7 @@ sku_attribute = "commerce:skus"
         body: &[u8],
         signatures: &[(&str, String)],
     ) -> (StatusCode, Value) {
-        let mut request = reqwest::Client::new()
+        let mut request = http_client()
             .post(format!("{}{path}", self.url))
             .body(body.to_vec());
         for (name, value) in signatures {
@@ -601,6 +616,16 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A client for the service. It keeps an idle connection for less time than the service's idle timeout
+/// (`[http] header_timeout_seconds`, 10 s by default), as a client should: else a request may be sent on a
+/// connection the service is closing at that moment.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
 }
 
 /// A CloudEvent body for an asset.

@@ -153,9 +153,10 @@ async fn a_product_created_later_is_filled_and_an_entry_deleted_by_hand_comes_ba
     let app = TestApp::spawn_magento("oauth1", false).await;
     let asset = app.approved_asset(json!({ "commerce:skus": ["LATE-1"], "commerce:roles": ["image"], "commerce:positions": [1] }));
     app.settle().await;
+    // Keyed by the lower-cased SKU: Magento compares SKUs without case.
     assert_eq!(
         app.asset_status(&asset).await.1["waiting_for_products"],
-        json!(["LATE-1"])
+        json!(["late-1"])
     );
 
     app.store().create_product("LATE-1");
@@ -401,7 +402,10 @@ async fn work_that_exhausts_its_attempts_is_dead_lettered_and_replayed() {
     }
     let (_, letters) = app.admin_get("/api/v1/dead-letters").await;
     let letter = &letters["dead_letters"][0];
-    assert_eq!(letter["sku"], "DL-1");
+    assert_eq!(
+        letter["sku"], "dl-1",
+        "the lower-cased SKU (Magento compares SKUs without case)"
+    );
     assert_eq!(letter["attempts"], 2);
     assert_eq!(
         letter["errors"].as_array().unwrap().len(),

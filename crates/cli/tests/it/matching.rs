@@ -573,6 +573,8 @@ async fn matcher_calls_carry_an_ims_token_and_the_org_id_and_refresh_once_after_
                 "matching_rule": "custom_match",
                 "asset_to_product_url": matcher.asset_to_product_url(),
                 "matcher_token_url": format!("{}/ims/token/v3", app.emulator.url()),
+                // New addresses for the secret: it is given again.
+                "matcher_client_secret": "wrong-secret",
             }),
         )
         .await;
@@ -633,4 +635,69 @@ fn the_demo_runs_with_the_sandbox_custom_matcher() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("0 difference(s)"), "{stdout}");
+}
+
+/// Whether `needle` occurs in the database's files (the database, its WAL).
+fn stored_anywhere(app: &TestApp, needle: &str) -> bool {
+    ["assetsync.db", "assetsync.db-wal"].iter().any(|name| {
+        std::fs::read(app.dir.path().join(name))
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    })
+}
+
+#[tokio::test]
+async fn the_matcher_secret_is_encrypted_at_rest_and_still_works_after_a_restart() {
+    const SECRET: &str = "matcher-secret-kept-sealed-4711";
+    let mut app = TestApp::spawn_with_sync(INSECURE).await;
+    app.emulator.register_ims_client("sealed-client", SECRET);
+    let matcher = MatcherEmulator::start(
+        MatcherSettings {
+            bearer_token: Some(app.emulator.ims_token_check()),
+            org_id: None,
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({
+                "matching_rule": "custom_match",
+                "asset_to_product_url": matcher.asset_to_product_url(),
+                "matcher_token_url": format!("{}/ims/token/v3", app.emulator.url()),
+                "matcher_client_id": "sealed-client",
+                "matcher_client_secret": SECRET,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.put_products(&["SEALED-1"]).await;
+    app.approved_asset(json!({ "commerce:skus": ["SEALED-1"] }));
+    app.settle().await;
+    assert_eq!(app.gallery("SEALED-1").await.len(), 1);
+    assert!(
+        !stored_anywhere(&app, SECRET),
+        "the secret is in the database in plain text"
+    );
+    let key_file = app.dir.path().join("assetsync.db.key");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // After a restart the secret is read back: a new token is minted with it and the matcher is called.
+    app.crash_and_restart();
+    let mints = app.emulator.ims_mints();
+    app.approved_asset(json!({ "commerce:skus": ["SEALED-1"] }));
+    app.settle().await;
+    assert_eq!(app.gallery("SEALED-1").await.len(), 2);
+    assert!(
+        app.emulator.ims_mints() > mints,
+        "a token was minted after the restart"
+    );
+    assert!(!stored_anywhere(&app, SECRET));
 }

@@ -19,16 +19,108 @@ fn assert_error(body: &Value, code: &str) {
 }
 
 #[tokio::test]
-async fn the_registration_challenge_is_echoed() {
+async fn the_registration_challenge_is_echoed_only_in_its_uuid_form() {
     let app = TestApp::spawn().await;
-    let reply = app
+    let challenge = "8ec8d794-e0ab-42df-9017-e3dada8e84f7";
+    for path in ["/events/aem", "/events/commerce"] {
+        let reply = app
+            .http
+            .get(format!("{}{path}?challenge={challenge}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::OK);
+        assert_eq!(reply.headers()["x-content-type-options"], "nosniff");
+        assert!(
+            reply.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        assert_eq!(reply.text().await.unwrap(), challenge);
+    }
+    for refused in [
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "abc-123",
+        "8ec8d794-e0ab-42df-9017-e3dada8e84f7x",
+        "8ec8d794e0ab42df9017e3dada8e84f7",
+        "",
+    ] {
+        let reply = app
+            .http
+            .get(format!("{}/events/aem?challenge={refused}", app.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), StatusCode::BAD_REQUEST, "{refused}");
+        assert_error(&reply.json().await.unwrap(), "invalid_challenge");
+    }
+}
+
+#[tokio::test]
+async fn events_of_another_aem_environment_are_acknowledged_counted_and_ignored() {
+    let app = TestApp::spawn().await;
+    let before = stored_events(&app).await;
+    let other = |id: &str| {
+        let mut event: Value = serde_json::from_slice(&event_body(
+            id,
+            "aem.assets.asset.metadata_updated",
+            ASSET,
+            CLIENT_ID,
+        ))
+        .unwrap();
+        event["source"] = "acct:aem-p142461-e999999@adobe.com".into();
+        event.to_string().into_bytes()
+    };
+    let (status, reply) = app.deliver_signed(&other("evt-other-env")).await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(reply["status"], "other_environment");
+    assert_eq!(stored_events(&app).await, before, "nothing is stored");
+    assert_eq!(app.health().await["backlog"]["asset_work"], 0, "no work");
+    let (status, _) = app.asset_status(ASSET).await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "the asset is not this environment's"
+    );
+    let metrics = app
         .http
-        .get(format!("{}/events/aem?challenge=abc-123", app.url))
+        .get(&app.metrics_url)
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
-    assert_eq!(reply.status(), StatusCode::OK);
-    assert_eq!(reply.text().await.unwrap(), "abc-123");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("outcome=\"other_environment\"") && l.ends_with(" 1")),
+        "{metrics}"
+    );
+
+    // Once the integration is pointed at that environment, its events are this integration's.
+    let (status, reply) = app
+        .put_config("", serde_json::json!({ "environment_id": "999999" }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let (status, reply) = app.deliver_signed(&other("evt-other-env-2")).await;
+    assert_eq!(
+        (status, reply["status"].as_str()),
+        (StatusCode::OK, Some("stored"))
+    );
+    let (_, reply) = app
+        .deliver_signed(&event_body(
+            "evt-first-env",
+            "aem.assets.asset.metadata_updated",
+            ASSET,
+            CLIENT_ID,
+        ))
+        .await;
+    assert_eq!(
+        reply["status"], "other_environment",
+        "and the first environment's are not"
+    );
 }
 
 #[tokio::test]

@@ -44,7 +44,9 @@ impl MagentoSink {
                     tracing::info!(%sku, asset = %op.asset_id(), %message, "binary gone; the asset is read again");
                     reread.push(op.asset_id().clone());
                 }
-                Err(Failure::Sink(SinkError::Rejected(message))) if target(op).is_some() => {
+                Err(Failure::Sink(
+                    SinkError::Rejected(message) | SinkError::BinaryRefused(message),
+                )) if target(op).is_some() => {
                     tracing::warn!(%sku, asset = %op.asset_id(), %message, "the store refused one entry");
                     refused.extend(target(op).map(|entry| RefusedEntry {
                         entry: entry.clone(),

@@ -221,3 +221,36 @@ fn product_events_carry_their_sku() {
         ));
     }
 }
+
+#[test]
+fn the_source_names_the_aem_program_and_environment() {
+    use assetsync_domain::events::aem_environment;
+    assert_eq!(
+        aem_environment("acct:aem-p142461-e1463137@adobe.com"),
+        Some(("142461", "1463137"))
+    );
+    assert_eq!(
+        aem_environment("acct:aem-cmstg-p7-e8@adobe.com"),
+        Some(("7", "8"))
+    );
+    for other in [
+        "acct:aem-p142461@adobe.com",
+        "acct:aem-px-e1@adobe.com",
+        "acct:aem-p1-e@adobe.com",
+        "urn:uuid:1234",
+        "acct:aem-p1-e2@example.com",
+    ] {
+        assert_eq!(aem_environment(other), None, "{other}");
+    }
+    let event = parse_io_event(&body(&metadata_updated_event())).unwrap();
+    assert!(!event.is_from_other_environment("142461", "1463137"));
+    assert!(event.is_from_other_environment("142461", "999"));
+    assert!(event.is_from_other_environment("1", "1463137"));
+    let mut no_source = metadata_updated_event();
+    no_source.as_object_mut().unwrap().remove("source");
+    let event = parse_io_event(&body(&no_source)).unwrap();
+    assert!(
+        !event.is_from_other_environment("1", "2"),
+        "an event that names no environment is not another's"
+    );
+}

@@ -3,8 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod events;
+mod files;
 mod gallery;
 mod matching;
 mod properties;
 mod rules;
 mod support;
+mod time;

@@ -1,6 +1,7 @@
 //! The conformance checks: what every [`Store`] must do, asserted through the trait only. Each check takes a fresh,
 //! empty store; times are fixed Unix milliseconds, so nothing sleeps.
 
+pub use crate::hardening::*;
 use crate::harness::Harness;
 use domain::events::EventKind;
 use domain::gallery::RefusedEntry;

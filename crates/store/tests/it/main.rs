@@ -9,6 +9,7 @@
 extern crate assetsync_store as store;
 
 mod conformance;
+mod hardening;
 mod harness;
 
 /// Instantiates every conformance check as a `#[tokio::test]` for one backend, in a module named `$backend`.
@@ -49,6 +50,12 @@ macro_rules! conformance_suite {
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,
                 pruning_keeps_what_is_recent_or_still_needed,
+                a_held_lease_is_renewed_and_a_lost_one_is_not,
+                a_paused_read_counts_no_attempt_and_keeps_the_links,
+                a_product_event_is_committed_with_its_effect,
+                a_configuration_change_is_committed_with_its_work,
+                product_calls_are_durable_work_retried_and_given_up,
+                full_sync_products_queue_their_calls_in_the_same_transaction,
             );
 
             #[tokio::test]
@@ -87,5 +94,94 @@ mod sqlite_only {
             store::open(&url).await.is_ok(),
             "the lock goes with the first store"
         );
+    }
+
+    /// The matcher secret is stored sealed; one stored in plain text before is sealed when the store opens;
+    /// another key cannot open it (the store refuses to start rather than lose it).
+    #[tokio::test]
+    async fn the_matcher_secret_is_sealed_at_rest_and_needs_its_key() {
+        use domain::config::{IntegrationConfig, UrlPolicy};
+        use store::Store as _;
+        use store::secrets::{SecretKey, SecretKeyError};
+        const SECRET: &str = "sealed-secret-value-9173";
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let raw = || async {
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = 'integration'")
+                .fetch_one(&sqlx::SqlitePool::connect(&url).await.unwrap())
+                .await
+                .unwrap()
+        };
+        let base = IntegrationConfig::defaults("1", "2");
+        let (config, changes) = base
+            .apply_change(
+                &serde_json::json!({ "matcher_client_id": "c", "matcher_client_secret": SECRET }),
+                &base,
+                UrlPolicy::HttpsOnly,
+            )
+            .unwrap();
+        let store = store::open(&url).await.unwrap();
+        store
+            .save_integration_config(&config, &changes, 1)
+            .await
+            .unwrap();
+        assert!(!raw().await.contains(SECRET), "{}", raw().await);
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
+
+        // A plaintext value written by an older version is sealed at the next open.
+        let plain = serde_json::to_string(&config).unwrap();
+        assert!(plain.contains(SECRET));
+        sqlx::query("UPDATE settings SET value = ? WHERE key = 'integration'")
+            .bind(&plain)
+            .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.integration_config().await.unwrap(),
+            Some(config.clone())
+        );
+        drop(store);
+        let store = store::open(&url).await.unwrap();
+        assert!(!raw().await.contains(SECRET), "{}", raw().await);
+        assert_eq!(store.integration_config().await.unwrap(), Some(config));
+        drop(store);
+
+        let other = SecretKey::from_base64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+        assert!(matches!(
+            store::open_with_secret_key(&url, Some(other)).await,
+            Err(store::StoreError::Secret(SecretKeyError::Undecryptable))
+        ));
+    }
+
+    /// A database an earlier release wrote rows into under the SKU `..` (refused since): migration 6 drops
+    /// them, so every stored SKU parses and the service starts.
+    #[tokio::test]
+    async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
+        use sqlx::Connection;
+        use store::Store;
+        let dir = tempfile::TempDir::new().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        drop(store::open(&url).await.unwrap());
+        {
+            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            // As before migration 6 (the latest one: nothing after it is re-applied).
+            sqlx::raw_sql(
+                "DELETE FROM schema_migrations WHERE version = 6;
+                 INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
+                 INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
+                 INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
+            )
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        }
+        let store = store::open(&url).await.unwrap();
+        let galleries = store.all_galleries().await.unwrap();
+        let skus: Vec<&str> = galleries.iter().map(|(sku, _)| sku.as_str()).collect();
+        assert_eq!(skus, ["ok"]);
+        assert!(store.claim_sku_work(1, 10, 1_000).await.unwrap().is_empty());
     }
 }

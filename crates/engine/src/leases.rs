@@ -1,0 +1,94 @@
+//! Lease renewal while work runs. Every work item a worker processes is registered here with a
+//! [`LeaseToken`]; one task renews all registered leases every `lease / 3` in one store call, fenced on the
+//! value each holds. A lease found taken revokes its token, and the sink stops before its next write.
+
+use crate::{Engine, now_ms};
+use connectors::sink::LeaseToken;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use store::{HeldLease, WorkKey};
+use tokio::sync::watch;
+
+/// The leases held by this process's workers.
+#[derive(Default)]
+pub(crate) struct Leases {
+    held: Mutex<HashMap<WorkKey, LeaseToken>>,
+    /// Held across a renewal: a release waits until the renewal in flight is stored, so the completion
+    /// is fenced on the newest lease value.
+    renewing: tokio::sync::Mutex<()>,
+}
+
+impl Leases {
+    /// Registers a claimed item; its lease is renewed until [`Leases::release`].
+    pub(crate) fn hold(&self, key: WorkKey, lease_until_ms: i64, margin_ms: i64) -> LeaseToken {
+        let token = LeaseToken::new(lease_until_ms, margin_ms);
+        self.lock().insert(key, token.clone());
+        token
+    }
+
+    /// Stops renewing an item; returns its current lease value, `None` when the lease was lost.
+    pub(crate) async fn release(&self, key: &WorkKey, token: &LeaseToken) -> Option<i64> {
+        let _renewal = self.renewing.lock().await;
+        let mut held = self.lock();
+        if held.get(key).is_some_and(|current| current.same_as(token)) {
+            held.remove(key);
+        }
+        drop(held);
+        (!token.revoked()).then(|| token.until_ms())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<WorkKey, LeaseToken>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Renews every held lease every `lease / 3` until shutdown.
+pub(crate) async fn run_renewals(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
+    let lease_ms = crate::workers::lease_ms(&engine);
+    let period = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1).max(1));
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        renew(&engine, lease_ms).await;
+    }
+}
+
+async fn renew(engine: &Engine, lease_ms: i64) {
+    let leases = &engine.leases;
+    let _renewal = leases.renewing.lock().await;
+    let held: Vec<(WorkKey, LeaseToken)> = leases
+        .lock()
+        .iter()
+        .map(|(key, token)| (key.clone(), token.clone()))
+        .collect();
+    if held.is_empty() {
+        return;
+    }
+    let request: Vec<HeldLease> = held
+        .iter()
+        .map(|(key, token)| HeldLease {
+            key: key.clone(),
+            lease_until_ms: token.until_ms(),
+        })
+        .collect();
+    let until = now_ms().saturating_add(lease_ms);
+    match engine.store.renew_leases(&request, until).await {
+        Ok(renewed) => {
+            for ((key, token), renewed) in held.iter().zip(renewed) {
+                if renewed {
+                    token.renewed(until);
+                } else {
+                    tracing::warn!(?key, "a work item's lease was lost; its worker stops");
+                    token.revoke();
+                    leases.lock().remove(key);
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not renew leases; retrying (workers stop when one runs out)")
+        }
+    }
+}
