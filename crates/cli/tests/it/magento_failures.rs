@@ -225,20 +225,20 @@ async fn a_404_that_is_not_product_not_found_pauses_the_sink_and_wipes_nothing()
 async fn putting_a_known_product_queues_its_gallery_again() {
     let app = TestApp::spawn_magento("oauth1", false).await;
     // Known to assetsync, but not in the store yet: Magento answers product-not-found.
-    app.put_products(&["KN-1"]).await;
+    app.put_products(&["kn-1"]).await;
     let asset =
-        app.approved_asset(json!({ "commerce:skus": ["KN-1"], "commerce:roles": ["image"] }));
+        app.approved_asset(json!({ "commerce:skus": ["kn-1"], "commerce:roles": ["image"] }));
     app.settle().await;
     assert_eq!(
         app.asset_status(&asset).await.1["waiting_for_products"],
-        json!(["KN-1"])
+        json!(["kn-1"])
     );
 
-    app.store().create_product("KN-1");
-    let (status, body) = app.put_product("KN-1").await;
+    app.store().create_product("kn-1");
+    let (status, body) = app.put_product("kn-1").await;
     assert_eq!((status.as_u16(), &body["created"]), (200, &json!(false)));
     app.settle().await;
-    assert_eq!(app.store_gallery("KN-1").len(), 1, "the gallery is written");
+    assert_eq!(app.store_gallery("kn-1").len(), 1, "the gallery is written");
     assert_eq!(
         app.asset_status(&asset).await.1["waiting_for_products"],
         json!([])
