@@ -1188,7 +1188,16 @@ async fn complete_sku_in(
             failure,
         } => {
             partial::complete_partly_applied(
-                tx, work, &entries, &refused, &reread, &cleared, failure, now_ms,
+                tx,
+                work,
+                partial::Written {
+                    entries: &entries,
+                    refused: &refused,
+                    reread: &reread,
+                    cleared: &cleared,
+                },
+                failure,
+                now_ms,
             )
             .await?
         }

@@ -11,19 +11,30 @@ use crate::{SkuFailure, SkuWork, StoreResult};
 use domain::gallery::RefusedEntry;
 use domain::{AppliedEntry, AssetId, Sku};
 
+/// What a partly applied SKU wrote and left (see [`crate::SkuOutcome::PartlyApplied`]).
+pub(super) struct Written<'a> {
+    pub entries: &'a [AppliedEntry],
+    pub refused: &'a [RefusedEntry],
+    pub reread: &'a [AssetId],
+    pub cleared: &'a [AssetId],
+}
+
 /// Stores a partly applied SKU inside the completion's transaction: the gallery as the platform holds it,
 /// the refusals that no longer apply forgotten, each new refusal (its asset fails alone), a re-read of each
 /// asset whose binary is gone, and the failure (if any). Returns when to run the SKU again (`None`: its work is done).
 pub(super) async fn complete_partly_applied(
     tx: &mut Tx<'_>,
     work: &SkuWork,
-    entries: &[AppliedEntry],
-    refused: &[RefusedEntry],
-    reread: &[AssetId],
-    cleared: &[AssetId],
+    written: Written<'_>,
     failure: Option<SkuFailure>,
     now_ms: i64,
 ) -> StoreResult<Option<i64>> {
+    let Written {
+        entries,
+        refused,
+        reread,
+        cleared,
+    } = written;
     let sku = work.sku.as_str();
     replace_gallery(tx, sku, entries).await?;
     for asset in cleared {
