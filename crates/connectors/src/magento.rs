@@ -4,6 +4,8 @@
 //! adopted rather than created twice, full-entry PUTs, binary replacement as POST new + DELETE old, only
 //! entries assetsync owns are ever touched, 401/403 pause the sink, `Retry-After` is honoured per host.
 
+mod apply;
+
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
 use crate::sink::{
@@ -14,13 +16,11 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use domain::gallery::HandmadeRecord;
 use domain::media_files::{file_carries_content, file_stem, image_extension};
-use domain::{AppliedEntry, AssetId, GalleryEntry, Operation, Sku};
+use domain::{AppliedEntry, GalleryEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -88,10 +88,12 @@ struct RemoteEntry {
     types: Vec<String>,
 }
 
-/// Why a step stopped: a sink failure, or the product is gone.
+/// Why a step stopped: a sink failure, the product is gone, or the DAM no longer has the binary.
 enum Failure {
     Sink(SinkError),
     ProductGone,
+    /// The DAM answered 404/410 for the asset's binary: a reason to read the asset again, not a store outage.
+    BinaryMissing(String),
 }
 
 impl From<SinkError> for Failure {
@@ -259,7 +261,7 @@ impl MagentoSink {
             .send(Method::GET, &self.media_url(sku, None), None, true)
             .await?;
         match reply.status {
-            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            StatusCode::NOT_FOUND => Err(self.not_found("GET", sku, &reply.body)),
             s if s.is_success() => serde_json::from_slice(&reply.body).map_err(|e| {
                 Failure::Sink(SinkError::Unavailable {
                     message: format!("unreadable media list: {e}"),
@@ -278,6 +280,13 @@ impl MagentoSink {
             self.settings.delivery_origin, entry.asset_id
         );
         let reply = self.get_binary(&url).await?;
+        if matches!(reply.status().as_u16(), 404 | 410) {
+            return Err(Failure::BinaryMissing(format!(
+                "the DAM no longer delivers the binary of {} (HTTP {}); the asset is read again",
+                entry.asset_id,
+                reply.status()
+            )));
+        }
         if !reply.status().is_success() {
             return Err(Failure::Sink(SinkError::Unavailable {
                 message: format!(
@@ -346,7 +355,7 @@ impl MagentoSink {
             .send(Method::POST, &self.media_url(sku, None), Some(&body), true)
             .await?;
         match reply.status {
-            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            StatusCode::NOT_FOUND => Err(self.not_found("POST", sku, &reply.body)),
             s if s.is_success() => match serde_json::from_slice::<Value>(&reply.body) {
                 Ok(Value::String(id)) => Ok(id),
                 Ok(Value::Number(id)) => Ok(id.to_string()),
@@ -387,7 +396,7 @@ impl MagentoSink {
             .await?;
         match reply.status {
             StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(false),
-            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            StatusCode::NOT_FOUND => Err(self.not_found("PUT", sku, &reply.body)),
             s if s.is_success() => Ok(true),
             s => Err(rejected(s, &reply.body)),
         }
@@ -400,176 +409,26 @@ impl MagentoSink {
             .await?;
         match reply.status {
             StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(()),
-            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
+            StatusCode::NOT_FOUND => Err(self.not_found("DELETE", sku, &reply.body)),
             s if s.is_success() => Ok(()),
             s => Err(rejected(s, &reply.body)),
         }
     }
 
-    async fn apply_ops(
-        &self,
-        sku: &Sku,
-        context: &ApplyContext<'_>,
-        applied: &[AppliedEntry],
-        ops: &[Operation],
-    ) -> Result<Vec<AppliedEntry>, Failure> {
-        let remote = self.list(sku).await?;
-        let remote_by_id: BTreeMap<u64, &RemoteEntry> = remote.iter().map(|r| (r.id, r)).collect();
-        let mut result: BTreeMap<AssetId, AppliedEntry> = applied
-            .iter()
-            .map(|a| (a.entry.asset_id.clone(), a.clone()))
-            .collect();
-        let remote_id = |entry: &AppliedEntry| {
-            entry
-                .remote_id
-                .as_deref()
-                .and_then(|id| id.parse::<u64>().ok())
-        };
-        for op in ops {
-            match op {
-                Operation::Delete(from) => {
-                    if let Some(id) = remote_id(from).filter(|id| remote_by_id.contains_key(id)) {
-                        self.delete(sku, id).await?;
-                    }
-                    result.remove(&from.entry.asset_id);
-                }
-                Operation::Update { from, to } => {
-                    let existing = remote_id(from).and_then(|id| remote_by_id.get(&id).copied());
-                    let id = match existing {
-                        Some(found)
-                            if self.put(sku, found.id, to, found.file.as_deref()).await? =>
-                        {
-                            found.id.to_string()
-                        }
-                        _ => self.create(sku, to, &remote).await?,
-                    };
-                    result.insert(
-                        to.asset_id.clone(),
-                        AppliedEntry {
-                            entry: to.clone(),
-                            remote_id: Some(id),
-                        },
-                    );
-                }
-                Operation::Replace { from, to } => {
-                    let id = self.create(sku, to, &remote).await?;
-                    if let Some(old) = remote_id(from)
-                        .filter(|old| remote_by_id.contains_key(old) && old.to_string() != id)
-                    {
-                        self.delete(sku, old).await?;
-                    }
-                    result.insert(
-                        to.asset_id.clone(),
-                        AppliedEntry {
-                            entry: to.clone(),
-                            remote_id: Some(id),
-                        },
-                    );
-                }
-                Operation::Create(to) => {
-                    let id = self.create(sku, to, &remote).await?;
-                    result.insert(
-                        to.asset_id.clone(),
-                        AppliedEntry {
-                            entry: to.clone(),
-                            remote_id: Some(id),
-                        },
-                    );
-                }
-            }
+    /// A 404 that is not about a missing entry. Only Magento's product-not-found reply means the product is
+    /// gone; any other (a wrong base URL, a proxy's page) pauses the sink with the reason and wipes nothing.
+    fn not_found(&self, method: &str, sku: &Sku, body: &[u8]) -> Failure {
+        if is_missing_product(body) {
+            return Failure::ProductGone;
         }
-        let mut entries: Vec<AppliedEntry> = result.into_values().collect();
-        entries.sort_by(|a, b| {
-            (a.entry.position, &a.entry.asset_id).cmp(&(b.entry.position, &b.entry.asset_id))
-        });
-        let ours: BTreeSet<String> = applied
-            .iter()
-            .chain(entries.iter())
-            .filter_map(|a| a.remote_id.clone())
-            .collect();
-        let handmade: Vec<&RemoteEntry> = remote
-            .iter()
-            .filter(|r| !ours.contains(&r.id.to_string()))
-            .collect();
-        let dam_visible = entries.iter().any(|a| !a.entry.hidden);
-        self.place_handmade(
-            sku,
-            context,
-            &handmade,
-            context.dam_owns_gallery && dam_visible,
-        )
-        .await?;
-        Ok(entries)
-    }
-
-    /// Entries made by hand: hidden (their prior state remembered first) while the DAM owns a gallery with a
-    /// visible DAM entry; otherwise restored exactly as they were. Never deleted, reordered or relabelled.
-    async fn place_handmade(
-        &self,
-        sku: &Sku,
-        context: &ApplyContext<'_>,
-        handmade: &[&RemoteEntry],
-        hide: bool,
-    ) -> Result<(), Failure> {
-        let recorded = context.ledger.recorded(sku).await?;
-        if hide {
-            for entry in handmade.iter().filter(|e| !e.disabled) {
-                if !recorded.iter().any(|r| r.entry_id == entry.id.to_string()) {
-                    let record = HandmadeRecord {
-                        entry_id: entry.id.to_string(),
-                        prior_disabled: entry.disabled,
-                        prior_roles: entry.types.clone(),
-                    };
-                    context.ledger.remember(sku, &record).await?;
-                }
-                self.put_handmade(sku, entry, true, &entry.types).await?;
-            }
-            return Ok(());
-        }
-        for record in &recorded {
-            if let Some(entry) = handmade
-                .iter()
-                .find(|e| e.id.to_string() == record.entry_id)
-            {
-                self.put_handmade(sku, entry, record.prior_disabled, &record.prior_roles)
-                    .await?;
-            }
-            context.ledger.forget(sku, &record.entry_id).await?;
-        }
-        Ok(())
-    }
-
-    /// PUTs a hand-made entry back whole, changing only `disabled` and its roles.
-    async fn put_handmade(
-        &self,
-        sku: &Sku,
-        entry: &RemoteEntry,
-        disabled: bool,
-        roles: &[String],
-    ) -> Result<(), Failure> {
-        let body = json!({ "entry": {
-            "id": entry.id,
-            "media_type": "image",
-            "label": entry.label,
-            "position": entry.position.unwrap_or(0),
-            "disabled": disabled,
-            "types": roles,
-            "file": entry.file,
-        }});
-        let reply = self
-            .send(
-                Method::PUT,
-                &self.media_url(sku, Some(entry.id)),
-                Some(&body),
-                true,
-            )
-            .await?;
-        match reply.status {
-            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(()),
-            StatusCode::NOT_FOUND => Err(Failure::ProductGone),
-            s if s.is_success() => Ok(()),
-            s => Err(rejected(s, &reply.body)),
-        }
+        let reason = format!(
+            "{method} of the media of {sku} answered 404 without Magento's product-not-found message \
+             ({:?}): check [commerce] base_url",
+            short_message(body)
+        );
+        tracing::warn!(%reason, "commerce sink paused");
+        *self.paused.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason.clone());
+        Failure::Sink(SinkError::Paused(reason))
     }
 }
 
@@ -602,9 +461,13 @@ impl CommerceSink for MagentoSink {
         }
         let applying = self.apply_ops(sku, context, applied, ops);
         match LEASE.scope(context.lease.clone(), applying).await {
-            Ok(entries) => Ok(SinkOutcome::Applied(entries)),
+            Ok(outcome) => Ok(outcome),
             Err(Failure::ProductGone) => Ok(SinkOutcome::ProductMissing),
             Err(Failure::Sink(error)) => Err(error),
+            Err(Failure::BinaryMissing(message)) => Err(SinkError::Unavailable {
+                message,
+                retry_after_ms: None,
+            }),
         }
     }
 
@@ -676,6 +539,10 @@ impl CommerceSink for MagentoSink {
             )),
             Err(Failure::ProductGone) => Ok(None),
             Err(Failure::Sink(error)) => Err(error),
+            Err(Failure::BinaryMissing(message)) => Err(SinkError::Unavailable {
+                message,
+                retry_after_ms: None,
+            }),
         }
     }
 
@@ -690,7 +557,13 @@ impl CommerceSink for MagentoSink {
                 tracing::info!("commerce credentials work again; sink resumed")
             }
             Ok(reply) => {
-                tracing::warn!(status = %reply.status, "commerce probe answered unexpectedly")
+                let reason = format!(
+                    "the probe GET /rest/all/V1/products answered {} ({:?}): check [commerce] base_url",
+                    reply.status,
+                    short_message(&reply.body)
+                );
+                tracing::warn!(%reason, "commerce probe answered unexpectedly; the sink stays paused");
+                *self.paused.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
             }
             Err(error) => tracing::warn!(%error, "commerce probe failed"),
         }
@@ -755,6 +628,22 @@ fn magento_message(body: &[u8]) -> String {
         _ => {}
     }
     message
+}
+
+/// Magento's "The product that was requested doesn't exist. Verify the product and try again."
+fn is_missing_product(body: &[u8]) -> bool {
+    magento_message(body)
+        .to_ascii_lowercase()
+        .contains("the product that was requested doesn't exist")
+}
+
+/// The start of a reply's message, printable, for a reason shown in health.
+fn short_message(body: &[u8]) -> String {
+    magento_message(body)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(120)
+        .collect()
 }
 
 fn is_missing_entry(body: &[u8]) -> bool {

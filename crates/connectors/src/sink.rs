@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use domain::gallery::HandmadeRecord;
-use domain::gallery::apply_operations;
-use domain::{AppliedEntry, Operation, Sku};
+use domain::gallery::{RefusedEntry, apply_operations};
+use domain::{AppliedEntry, AssetId, Operation, Sku};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -54,8 +54,36 @@ pub type CallCounts = LabeledCounts<(&'static str, u16)>;
 pub enum SinkOutcome {
     /// The gallery now holds these entries (assetsync's own entries).
     Applied(Vec<AppliedEntry>),
+    /// Not every operation was applied: what the platform holds now, and why the others were not.
+    Partial(PartialApply),
     /// The product does not exist: skip it and remember the SKU.
     ProductMissing,
+}
+
+/// The outcome of an apply that did not write every operation. `entries` is exactly what the platform holds
+/// now (the operations that succeeded are in, the others are as they were), so that it can be stored and the
+/// next run starts from the truth rather than from a state the platform no longer has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialApply {
+    pub entries: Vec<AppliedEntry>,
+    /// Entries the platform refused (HTTP 400): each fails its asset alone, with the platform's message.
+    pub refused: Vec<RefusedEntry>,
+    /// Assets whose binary the DAM no longer delivers (404): they are read again; their operation waits.
+    pub reread: Vec<AssetId>,
+    /// The failure that stopped the remaining operations, if one did: they are retried as usual.
+    pub stopped: Option<SinkError>,
+}
+
+impl PartialApply {
+    /// Every operation applied: `entries` and nothing else.
+    pub fn all(entries: Vec<AppliedEntry>) -> Self {
+        Self {
+            entries,
+            refused: Vec::new(),
+            reread: Vec::new(),
+            stopped: None,
+        }
+    }
 }
 
 /// A failure to write to the commerce platform.
@@ -73,6 +101,10 @@ pub enum SinkError {
     /// The platform refused this change (a 400): this item fails, with the platform's message.
     #[error("commerce rejected the change: {0}")]
     Rejected(String),
+    /// The platform answered in a way that says the sink is misconfigured (a 404 that is not Magento's
+    /// product-not-found: a wrong base URL, a proxy's page): the sink pauses with the reason; nothing is wiped.
+    #[error("the commerce sink is paused: {0}")]
+    Paused(String),
     /// The DAM's binary for an asset cannot be uploaded (larger than `max_binary_bytes`, or not an image):
     /// this item fails like a `Rejected` one, with the reason, until the asset changes.
     #[error("the DAM's binary cannot be uploaded: {0}")]
@@ -189,7 +221,7 @@ pub struct ProductPage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SinkState {
     Ready,
-    /// Paused after a 401/403, with the reason; a probe resumes it.
+    /// Paused after a 401/403 (or a foreign 404), with the reason; a probe resumes it.
     Paused(String),
 }
 

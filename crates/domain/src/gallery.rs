@@ -43,6 +43,14 @@ pub struct HandmadeRecord {
     pub prior_roles: Vec<String>,
 }
 
+/// An entry the commerce platform refused to write (an HTTP 400: its binary, name or fields), with the
+/// platform's message. The operation is not tried again while the desired entry stays exactly this one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedEntry {
+    pub entry: GalleryEntry,
+    pub message: String,
+}
+
 /// A change to one product's gallery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Operation {
@@ -164,6 +172,19 @@ pub fn reconcile(desired: &[GalleryEntry], applied: &[AppliedEntry]) -> Vec<Oper
     }
     ops.sort_by_key(|op| !op.only_takes_away());
     ops
+}
+
+/// `ops` without those that would write an entry exactly as the platform already refused it: a refused asset
+/// fails alone and is tried again only when what it asks for changes (or the refusal is cleared).
+pub fn without_refused(ops: Vec<Operation>, refused: &[RefusedEntry]) -> Vec<Operation> {
+    ops.into_iter()
+        .filter(|op| match op {
+            Operation::Create(to)
+            | Operation::Update { to, .. }
+            | Operation::Replace { to, .. } => !refused.iter().any(|r| r.entry == *to),
+            Operation::Delete(_) => true,
+        })
+        .collect()
 }
 
 /// What `applied` becomes once `ops` succeed (remote ids of new entries unknown: `None`).

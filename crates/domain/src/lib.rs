@@ -17,6 +17,6 @@ pub mod retry;
 pub mod time;
 pub mod urls;
 
-pub use gallery::{AppliedEntry, GalleryEntry, Operation};
+pub use gallery::{AppliedEntry, GalleryEntry, Operation, RefusedEntry};
 pub use ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
 pub use metadata::{AssetMetadata, DesiredLink, Evaluation, MatchSettings};

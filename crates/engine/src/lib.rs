@@ -401,6 +401,14 @@ impl Engine {
             .add_products_from(std::slice::from_ref(sku), event_data)
             .await?
             .is_empty();
+        if !created {
+            // Known already: the caller says it exists now (it may have been missing on the platform), so
+            // a claimed product's gallery is written again.
+            self.store
+                .upsert_product(&self.product_key(sku), now_ms())
+                .await?;
+            self.skus_ready.notify_one();
+        }
         Ok(created)
     }
 

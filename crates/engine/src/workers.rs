@@ -8,18 +8,19 @@ use crate::matching::AssetMatch;
 use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{
-    ApplyContext, HandmadeLedger, LeaseToken, SinkError, SinkOutcome, SinkState,
+    ApplyContext, HandmadeLedger, LeaseToken, PartialApply, SinkError, SinkOutcome, SinkState,
 };
-use domain::Sku;
 use domain::config::VisualizationOwner;
 use domain::gallery::HandmadeRecord;
+use domain::gallery::{RefusedEntry, without_refused};
 use domain::gallery::{compute_gallery, reconcile};
 use domain::metadata::Evaluation;
 use domain::retry::{FailureClass, RetryDecision, decide, retry_delay_ms};
+use domain::{AssetId, GalleryEntry, Sku};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use store::{AssetOutcome, AssetWork, SkuOutcome, SkuWork, WorkKey};
+use store::{AssetOutcome, AssetWork, SkuFailure, SkuOutcome, SkuWork, WorkKey};
 use tokio::sync::{Notify, Semaphore, watch};
 
 /// Largest number of items claimed in one statement.
@@ -433,7 +434,8 @@ async fn apply_sku(
             for entry in &mut desired {
                 entry.hidden = !dam_owns_gallery;
             }
-            let ops = reconcile(&desired, &state.applied);
+            let ops = without_refused(reconcile(&desired, &state.applied), &state.refused);
+            let obsolete = obsolete_refusals(&state.refused, &desired);
             had_operations = !ops.is_empty();
             let ledger = StoreLedger(engine.store.as_ref());
             let context = ApplyContext {
@@ -448,7 +450,20 @@ async fn apply_sku(
                     .apply(&work.sku, &context, &state.applied, &ops)
                     .await
                 {
-                    Ok(SinkOutcome::Applied(entries)) => SkuOutcome::Applied(entries),
+                    Ok(SinkOutcome::Applied(entries)) if obsolete.is_empty() => {
+                        SkuOutcome::Applied(entries)
+                    }
+                    Ok(SinkOutcome::Applied(entries)) => {
+                        partly_applied(engine, work, PartialApply::all(entries), obsolete)
+                    }
+                    Ok(SinkOutcome::Partial(partial))
+                        if partial.stopped == Some(SinkError::LeaseLost) =>
+                    {
+                        return None;
+                    }
+                    Ok(SinkOutcome::Partial(partial)) => {
+                        partly_applied(engine, work, partial, obsolete)
+                    }
                     Ok(SinkOutcome::ProductMissing) => SkuOutcome::ProductMissing,
                     Err(SinkError::LeaseLost) => return None,
                     Err(error) => sink_failure(engine, work, &error),
@@ -475,7 +490,9 @@ async fn submit_sku_outcome(
     let missing = matches!(outcome, SkuOutcome::ProductMissing);
     let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
     let applied = match &outcome {
-        SkuOutcome::Applied(entries) => Some(entries.clone()),
+        SkuOutcome::Applied(entries) | SkuOutcome::PartlyApplied { entries, .. } => {
+            Some(entries.clone())
+        }
         _ => None,
     };
     let sku = work.sku.clone();
@@ -522,7 +539,7 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
             };
         }
         SinkError::LeaseLost => return deferred(engine),
-        SinkError::Unauthorized(_) => (FailureClass::Unauthorized, None),
+        SinkError::Unauthorized(_) | SinkError::Paused(_) => (FailureClass::Unauthorized, None),
         SinkError::Rejected(_) | SinkError::BinaryRefused(_) => (FailureClass::Permanent, None),
         SinkError::Unavailable { retry_after_ms, .. } => (
             FailureClass::Transient,
@@ -546,6 +563,70 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
             error: error.to_string(),
             retry_at_ms: Some(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))),
         },
+    }
+}
+
+/// Refusals whose entry is no longer the desired one: what the asset asks for changed (or it left the
+/// product), so the refusal is forgotten once this run is stored.
+fn obsolete_refusals(refused: &[RefusedEntry], desired: &[GalleryEntry]) -> Vec<AssetId> {
+    refused
+        .iter()
+        .filter(|r| !desired.contains(&r.entry))
+        .map(|r| r.entry.asset_id.clone())
+        .collect()
+}
+
+/// An apply that wrote some operations and not others: what the store holds now is stored; refused entries
+/// fail their assets alone; assets whose binary the DAM no longer has are read again and the SKU is tried
+/// again after them (a binary that is gone is not a store outage); a failure that stopped the rest is
+/// handled as any sink failure.
+fn partly_applied(
+    engine: &Engine,
+    work: &SkuWork,
+    partial: PartialApply,
+    cleared: Vec<AssetId>,
+) -> SkuOutcome {
+    let failure = match (&partial.stopped, partial.reread.first()) {
+        (Some(error), _) => match sink_failure(engine, work, error) {
+            SkuOutcome::Failed { error, retry_at_ms } => Some(SkuFailure { error, retry_at_ms }),
+            SkuOutcome::Deferred { retry_at_ms } => Some(SkuFailure {
+                error: error.to_string(),
+                retry_at_ms: Some(retry_at_ms),
+            }),
+            _ => None,
+        },
+        (None, Some(asset)) => {
+            let error = format!(
+                "the DAM no longer delivers the binary of {asset}{}; the asset is read again",
+                match partial.reread.len() {
+                    1 => String::new(),
+                    n => format!(" (and {} more)", n - 1),
+                }
+            );
+            tracing::info!(sku = %work.sku, %error, "SKU waits for a re-read");
+            let attempt = u32::try_from(work.attempt).unwrap_or(u32::MAX);
+            let retry_at_ms = match decide(
+                FailureClass::Transient,
+                attempt,
+                engine.settings.max_attempts,
+                None,
+                fastrand::f64(),
+            ) {
+                RetryDecision::RetryIn(delay) => {
+                    Some(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
+                }
+                RetryDecision::GiveUp | RetryDecision::Pause => None,
+            };
+            Some(SkuFailure { error, retry_at_ms })
+        }
+        (None, None) => None,
+    };
+    SkuOutcome::PartlyApplied {
+        entries: partial.entries,
+        refused: partial.refused,
+        reread: partial.reread,
+        cleared,
+        failure,
     }
 }
 

@@ -54,7 +54,8 @@ impl std::fmt::Debug for CommerceSettings {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// The next `count` API requests (any method) answer `status` (e.g. 429 or 503 or 500) with
-    /// `Retry-After: retry_after_secs` when Some.
+    /// `Retry-After: retry_after_secs` when Some. A 404 is a foreign one: a proxy's HTML page, not Magento's
+    /// product-not-found (as with a wrong base URL).
     Status {
         status: u16,
         retry_after_secs: Option<u64>,
@@ -1150,6 +1151,15 @@ fn unauthorized() -> Response {
 
 fn fault_response(status: u16, retry_after_secs: Option<u64>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if status == StatusCode::NOT_FOUND {
+        // Magento never answers a bare 404: this is what a proxy or a wrong base URL gives.
+        return (
+            status,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><head><title>404 Not Found</title></head><body><center><h1>404 Not Found</h1></center><hr><center>nginx</center></body></html>",
+        )
+            .into_response();
+    }
     let message = match status.as_u16() {
         429 => "Too many requests",
         503 => "Service unavailable",

@@ -12,7 +12,7 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::events::EventKind;
-use domain::gallery::HandmadeRecord;
+use domain::gallery::{HandmadeRecord, RefusedEntry};
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 
 /// A storage failure. The caller retries or reports it; nothing is half-written (every method is one
@@ -116,6 +116,8 @@ pub struct SkuState {
     pub claims: Vec<DesiredLink>,
     /// What is applied now.
     pub applied: Vec<AppliedEntry>,
+    /// Entries the platform refused as they are: not tried again until they change.
+    pub refused: Vec<RefusedEntry>,
 }
 
 /// How the work on one SKU ended.
@@ -133,6 +135,26 @@ pub enum SkuOutcome {
     /// Not attempted (the sink is paused): the work is kept for `retry_at_ms`, no attempt is counted and no
     /// status changes.
     Deferred { retry_at_ms: i64 },
+    /// Some operations were applied, others not. `entries` (what the platform holds now) is stored like
+    /// `Applied`; each refused entry fails its asset alone (status Failed with the platform's message, not
+    /// retried until it changes); each asset in `reread` is queued to be read from the DAM again; `failure`,
+    /// when some operations are left, is handled like `Failed` (retried at its time, or given up). The engine
+    /// also uses it for a full apply that makes earlier refusals obsolete (`cleared`).
+    PartlyApplied {
+        entries: Vec<AppliedEntry>,
+        refused: Vec<RefusedEntry>,
+        reread: Vec<AssetId>,
+        /// Assets whose earlier refusal no longer applies (what they ask for changed and was tried again).
+        cleared: Vec<AssetId>,
+        failure: Option<SkuFailure>,
+    },
+}
+
+/// Why a SKU's work failed, and when to try again (`None`: given up, dead-lettered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkuFailure {
+    pub error: String,
+    pub retry_at_ms: Option<i64>,
 }
 
 /// The sync status of one asset (reference §9.2).
@@ -394,8 +416,9 @@ pub trait Store: Send + Sync + 'static {
         now_ms: i64,
     ) -> StoreResult<Vec<StoreResult<()>>>;
 
-    /// Adds a product to the built-in catalog (idempotent); queues its gallery when assets already claim it.
-    /// Returns `true` when the product is new.
+    /// Adds a product to the built-in catalog (idempotent); queues its gallery when assets claim it, whether
+    /// the product is new or known (an operator's or the platform's word that it exists now). Returns `true`
+    /// when the product is new.
     async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool>;
 
     /// Adds many products in one transaction (the demo's generator, imports). Returns the new ones.

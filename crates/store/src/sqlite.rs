@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_dead_letters.sql"),
     include_str!("../migrations/sqlite/0006_dot_segment_skus.sql"),
     include_str!("../migrations/sqlite/0007_product_calls.sql"),
+    include_str!("../migrations/sqlite/0008_refused_entries.sql"),
 ];
 
 /// The embedded SQLite store.
@@ -50,6 +51,8 @@ pub struct SqliteStore {
 }
 
 type Tx<'a> = Transaction<'a, Sqlite>;
+
+mod partial;
 
 impl SqliteStore {
     /// Opens (creating when missing) the database at `sqlite://PATH` and applies pending migrations. Secrets
@@ -267,15 +270,18 @@ async fn settle_asset(tx: &mut Tx<'_>, asset_id: &str, now_ms: i64) -> StoreResu
         "UPDATE assets SET status = 'Success', dispatched_ms = ?2,
              last_latency_ms = ?2 - COALESCE(waiting_since_ms, ?2), waiting_since_ms = NULL,
              last_error = NULL, failure_kind = NULL
-         WHERE asset_id = ?1 AND (status = 'Waiting' OR (status = 'Failed' AND failure_kind = 'sku'))
+         WHERE asset_id = ?1
+           AND (status = 'Waiting' OR (status = 'Failed' AND failure_kind IN ('sku', 'refused')))
            AND NOT EXISTS (SELECT 1 FROM asset_pending p WHERE p.asset_id = ?1)
-           AND NOT EXISTS (SELECT 1 FROM asset_work w WHERE w.asset_id = ?1)",
+           AND NOT EXISTS (SELECT 1 FROM asset_work w WHERE w.asset_id = ?1)
+           AND NOT EXISTS (SELECT 1 FROM refused_entries r WHERE r.asset_id = ?1)",
     )
     .bind(asset_id)
     .bind(now_ms)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    // An entry of it that commerce refused keeps it Failed, with the platform's message.
+    partial::mark_refused(tx, asset_id, now_ms).await
 }
 
 #[async_trait]
@@ -446,11 +452,13 @@ impl Store for SqliteStore {
             .map(|text| from_json::<DesiredLink>(text))
             .collect::<StoreResult<_>>()?;
         let applied = load_gallery(&mut tx, sku).await?;
+        let refused = partial::refused_of(&mut tx, sku).await?;
         tx.commit().await?;
         Ok(SkuState {
             product_exists,
             claims,
             applied,
+            refused,
         })
     }
 
@@ -473,10 +481,28 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_product(&self, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
-        Ok(!self
-            .upsert_products(std::slice::from_ref(sku), now_ms)
+        let mut tx = self.begin_write().await?;
+        let created = sqlx::query(
+            "INSERT INTO products (sku, created_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING",
+        )
+        .bind(sku.as_str())
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        // New or known: the caller says the product exists now (it may have been missing on the platform),
+        // so a claimed product's gallery is written again.
+        let claimed = sqlx::query("SELECT 1 FROM claims WHERE sku = ? LIMIT 1")
+            .bind(sku.as_str())
+            .fetch_optional(&mut *tx)
             .await?
-            .is_empty())
+            .is_some();
+        if claimed {
+            enqueue_sku(&mut tx, sku.as_str(), now_ms, now_ms, LIVE).await?;
+        }
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn upsert_products(&self, skus: &[Sku], now_ms: i64) -> StoreResult<Vec<Sku>> {
@@ -1013,8 +1039,14 @@ impl Store for SqliteStore {
                 mark_pending(&mut tx, &asset, sku, generation).await?;
             }
         }
+        let refusals = match id {
+            None => partial::replay_refusals(&mut tx, now_ms).await?,
+            Some(_) => 0,
+        };
         tx.commit().await?;
-        Ok(u64::try_from(skus.len()).unwrap_or(u64::MAX))
+        Ok(u64::try_from(skus.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(refusals))
     }
 
     async fn prune(&self, before_ms: i64) -> StoreResult<u64> {
@@ -1144,24 +1176,30 @@ async fn complete_sku_in(
     check_lease(tx, LeaseKey::Sku(sku), work.lease_until_ms).await?;
     let retry_at = match outcome {
         SkuOutcome::Applied(entries) => {
-            sqlx::query("DELETE FROM gallery WHERE sku = ?")
-                .bind(sku)
-                .execute(&mut **tx)
-                .await?;
-            for entry in &entries {
-                sqlx::query("INSERT INTO gallery (sku, asset_id, entry) VALUES (?, ?, ?)")
-                    .bind(sku)
-                    .bind(entry.entry.asset_id.as_str())
-                    .bind(to_json(entry)?)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            sqlx::query("DELETE FROM missing_products WHERE sku = ?")
-                .bind(sku)
-                .execute(&mut **tx)
-                .await?;
+            replace_gallery(tx, sku, &entries).await?;
             resolve_pending(tx, work, now_ms).await?;
             None
+        }
+        SkuOutcome::PartlyApplied {
+            entries,
+            refused,
+            reread,
+            cleared,
+            failure,
+        } => {
+            partial::complete_partly_applied(
+                tx,
+                work,
+                partial::Written {
+                    entries: &entries,
+                    refused: &refused,
+                    reread: &reread,
+                    cleared: &cleared,
+                },
+                failure,
+                now_ms,
+            )
+            .await?
         }
         SkuOutcome::ProductMissing => {
             // The product is gone (or never was): so are its entries.
@@ -1178,52 +1216,7 @@ async fn complete_sku_in(
             None
         }
         SkuOutcome::Failed { error, retry_at_ms } => {
-            // 'sku' (retried) clears once the SKU is written; 'sku_final' (given up) stays until the asset
-            // is read again, and is never downgraded by another SKU's retryable failure.
-            sqlx::query(
-                "UPDATE assets SET status = 'Failed', last_error = ?2,
-                         failure_kind = CASE WHEN ?3 THEN 'sku' ELSE 'sku_final' END
-                     WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)
-                       AND NOT (status = 'Failed' AND COALESCE(failure_kind, '') = 'sku_final')",
-            )
-            .bind(sku)
-            .bind(&error)
-            .bind(retry_at_ms.is_some())
-            .execute(&mut **tx)
-            .await?;
-            let history: String = sqlx::query_scalar("SELECT errors FROM sku_work WHERE sku = ?")
-                .bind(sku)
-                .fetch_one(&mut **tx)
-                .await?;
-            let mut history: Vec<serde_json::Value> = from_json(&history)?;
-            history.push(serde_json::json!({ "at_ms": now_ms, "error": error }));
-            let excess = history.len().saturating_sub(20);
-            history.drain(..excess);
-            sqlx::query("UPDATE sku_work SET last_error = ?2, errors = ?3 WHERE sku = ?1")
-                .bind(sku)
-                .bind(&error)
-                .bind(to_json(&history)?)
-                .execute(&mut **tx)
-                .await?;
-            if retry_at_ms.is_none() {
-                sqlx::query(
-                        "INSERT INTO dead_letters (sku, attempts, errors, created_ms)
-                         SELECT sku, attempt, errors, ?2 FROM sku_work WHERE sku = ?1 AND generation = ?3",
-                    )
-                    .bind(sku)
-                    .bind(now_ms)
-                    .bind(work.generation)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            if retry_at_ms.is_none() {
-                sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
-                    .bind(sku)
-                    .bind(work.generation)
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            retry_at_ms
+            record_sku_failure(tx, work, &error, retry_at_ms, now_ms).await?
         }
         SkuOutcome::Deferred { retry_at_ms } => {
             sqlx::query("UPDATE sku_work SET attempt = MAX(attempt - 1, 0) WHERE sku = ?")
@@ -1262,6 +1255,85 @@ async fn complete_sku_in(
             }
         }
     }
+    Ok(())
+}
+
+/// Records a failure of a SKU's work: the assets waiting on it say Failed, the error joins the history, and
+/// work given up (`retry_at_ms` = `None`) becomes a dead letter. Returns when to run it again.
+async fn record_sku_failure(
+    tx: &mut Tx<'_>,
+    work: &SkuWork,
+    error: &str,
+    retry_at_ms: Option<i64>,
+    now_ms: i64,
+) -> StoreResult<Option<i64>> {
+    let sku = work.sku.as_str();
+    // 'sku' (retried) clears once the SKU is written; 'sku_final' (given up) stays until the asset
+    // is read again, and is never downgraded by another SKU's retryable failure.
+    sqlx::query(
+        "UPDATE assets SET status = 'Failed', last_error = ?2,
+                     failure_kind = CASE WHEN ?3 THEN 'sku' ELSE 'sku_final' END
+                 WHERE asset_id IN (SELECT asset_id FROM asset_pending WHERE sku = ?1)
+                   AND NOT (status = 'Failed' AND COALESCE(failure_kind, '') = 'sku_final')",
+    )
+    .bind(sku)
+    .bind(error)
+    .bind(retry_at_ms.is_some())
+    .execute(&mut **tx)
+    .await?;
+    let history: String = sqlx::query_scalar("SELECT errors FROM sku_work WHERE sku = ?")
+        .bind(sku)
+        .fetch_one(&mut **tx)
+        .await?;
+    let mut history: Vec<serde_json::Value> = from_json(&history)?;
+    history.push(serde_json::json!({ "at_ms": now_ms, "error": error }));
+    let excess = history.len().saturating_sub(20);
+    history.drain(..excess);
+    sqlx::query("UPDATE sku_work SET last_error = ?2, errors = ?3 WHERE sku = ?1")
+        .bind(sku)
+        .bind(error)
+        .bind(to_json(&history)?)
+        .execute(&mut **tx)
+        .await?;
+    if retry_at_ms.is_none() {
+        sqlx::query(
+                    "INSERT INTO dead_letters (sku, attempts, errors, created_ms)
+                     SELECT sku, attempt, errors, ?2 FROM sku_work WHERE sku = ?1 AND generation = ?3",
+                )
+                .bind(sku)
+                .bind(now_ms)
+                .bind(work.generation)
+                .execute(&mut **tx)
+                .await?;
+    }
+    if retry_at_ms.is_none() {
+        sqlx::query("DELETE FROM asset_pending WHERE sku = ? AND generation <= ?")
+            .bind(sku)
+            .bind(work.generation)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(retry_at_ms)
+}
+
+/// Replaces the product's applied gallery with `entries`; the product exists (it is no longer missing).
+async fn replace_gallery(tx: &mut Tx<'_>, sku: &str, entries: &[AppliedEntry]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM gallery WHERE sku = ?")
+        .bind(sku)
+        .execute(&mut **tx)
+        .await?;
+    for entry in entries {
+        sqlx::query("INSERT INTO gallery (sku, asset_id, entry) VALUES (?, ?, ?)")
+            .bind(sku)
+            .bind(entry.entry.asset_id.as_str())
+            .bind(to_json(entry)?)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM missing_products WHERE sku = ?")
+        .bind(sku)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -7,13 +7,13 @@ use sandbox::commerce::Fault;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-fn roles(list: &[&str]) -> Vec<String> {
+pub(crate) fn roles(list: &[&str]) -> Vec<String> {
     let mut roles: Vec<String> = list.iter().map(|r| (*r).to_owned()).collect();
     roles.sort();
     roles
 }
 
-async fn wait_for(what: &str, check: impl Fn() -> bool) {
+pub(crate) async fn wait_for(what: &str, check: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !check() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

@@ -12,6 +12,7 @@ mod harness;
 mod journal;
 mod listener;
 mod magento;
+mod magento_failures;
 mod magento_inputs;
 mod matching;
 mod metrics;

@@ -2,7 +2,9 @@
 //! operations that bring an applied gallery to the desired one.
 
 use crate::support::*;
-use assetsync_domain::gallery::{apply_operations, compute_gallery, reconcile};
+use assetsync_domain::gallery::{
+    RefusedEntry, apply_operations, compute_gallery, reconcile, without_refused,
+};
 use assetsync_domain::metadata::MAX_POSITION;
 use assetsync_domain::{AppliedEntry, ContentId, GalleryEntry, MediaType, Operation};
 use serde_json::json;
@@ -442,6 +444,27 @@ mod reconciliation {
         let after = apply_operations(&[], &reconcile(&desired, &[]));
         let order: Vec<_> = after.iter().map(|a| a.entry.clone()).collect();
         assert_eq!(order, desired);
+    }
+
+    #[test]
+    fn a_refused_entry_is_left_out_until_what_it_asks_for_changes() {
+        let refused = RefusedEntry {
+            entry: entry("a", &["image"], 1),
+            message: "The image content must be valid base64 encoded data.".into(),
+        };
+        let other = entry("b", &[], 2);
+        let ops = reconcile(&[refused.entry.clone(), other.clone()], &[]);
+        assert_eq!(
+            without_refused(ops, std::slice::from_ref(&refused)),
+            [Operation::Create(other.clone())],
+            "the refused asset is not tried again; the other one is written"
+        );
+        let moved = entry("a", &["image"], 3);
+        let ops = reconcile(&[moved.clone(), other], &[]);
+        assert!(
+            without_refused(ops, &[refused]).contains(&Operation::Create(moved)),
+            "a changed entry is tried again"
+        );
     }
 }
 

@@ -4,10 +4,12 @@
 pub use crate::hardening::*;
 use crate::harness::Harness;
 use domain::events::EventKind;
+use domain::gallery::RefusedEntry;
 use domain::gallery::compute_gallery;
 use domain::{AppliedEntry, AssetId, ContentId, DesiredLink, MediaType, Role, Sku};
 use store::{
-    AssetOutcome, AssetStatus, AssetWork, Backlog, NewEvent, Recorded, SkuOutcome, SkuWork, Store,
+    AssetOutcome, AssetStatus, AssetWork, Backlog, NewEvent, Recorded, SkuFailure, SkuOutcome,
+    SkuWork, Store,
 };
 
 /// A fixed "now" to count from.
@@ -839,10 +841,123 @@ pub async fn product_missing_waits_for_the_product<S: Store>(store: &S) {
     assert_eq!(st.linked_skus, vec![p.clone()]);
     assert!(st.waiting_for_products.is_empty());
 
-    // Known already: nothing new, nothing queued.
+    // Known already: nothing new, but its gallery is queued again (the caller says it exists now; it may
+    // have been missing on the commerce platform). The bulk path queues nothing for known products.
     assert!(!store.upsert_product(&p, T0 + 6_000).await.unwrap());
+    let work = claim_skus(store, T0 + 6_000).await;
+    assert_eq!(skus_of(&work), vec![p.clone()]);
+    apply_sku(store, &work[0], T0 + 6_100).await;
+    assert!(
+        store
+            .upsert_products(std::slice::from_ref(&p), T0 + 7_000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(backlog(store).await.sku_work, 0);
-    assert!(claim_skus(store, T0 + 6_000).await.is_empty());
+    assert!(claim_skus(store, T0 + 7_000).await.is_empty());
+}
+
+pub async fn a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_asset_alone<
+    S: Store,
+>(
+    store: &S,
+) {
+    let (good, bad, gone, p) = (asset(1), asset(2), asset(3), sku("PART-1"));
+    store.upsert_product(&p, T0).await.unwrap();
+    for (n, a) in [&good, &bad, &gone].into_iter().enumerate() {
+        let position = u32::try_from(n).unwrap() + 1;
+        let l = link(a, &p, &[], Some(position));
+        sync_asset(store, &format!("ev-{n}"), a, links(vec![l]), T0, T0 + 10).await;
+    }
+    let work = claim_skus(store, T0 + 100).await;
+    let state = store.sku_state(&p).await.unwrap();
+    let all = gallery_of(&state.claims);
+    let written: Vec<AppliedEntry> = all
+        .iter()
+        .filter(|e| e.entry.asset_id == good)
+        .cloned()
+        .collect();
+    let refused = all
+        .iter()
+        .find(|e| e.entry.asset_id == bad)
+        .unwrap()
+        .entry
+        .clone();
+    let outcome = SkuOutcome::PartlyApplied {
+        entries: written.clone(),
+        refused: vec![RefusedEntry {
+            entry: refused.clone(),
+            message: "HTTP 400: The image content must be valid base64 encoded data.".into(),
+        }],
+        reread: vec![gone.clone()],
+        cleared: Vec::new(),
+        failure: Some(SkuFailure {
+            error: "the binary is gone".into(),
+            retry_at_ms: Some(T0 + 1_000),
+        }),
+    };
+    store
+        .complete_sku(&work[0], outcome, T0 + 110)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.gallery(&p).await.unwrap().unwrap(),
+        written,
+        "what was written is stored"
+    );
+    let st = status(store, &bad).await;
+    assert_eq!(st.status, "Failed");
+    assert!(st.last_error.unwrap().contains("must be valid base64"));
+    assert_eq!(
+        store.sku_state(&p).await.unwrap().refused,
+        vec![RefusedEntry {
+            entry: refused,
+            message: "HTTP 400: The image content must be valid base64 encoded data.".into(),
+        }]
+    );
+    let reread = claim_one_asset(store, T0 + 120).await;
+    assert_eq!(
+        reread.asset_id, gone,
+        "the asset whose binary is gone is read again"
+    );
+    assert!(store.dead_letters().await.unwrap().is_empty());
+    assert_eq!(backlog(store).await.sku_work, 1, "the SKU is tried again");
+
+    // The retry writes the rest; the refusal stays, the others succeed, nothing is dead-lettered.
+    let work = claim_skus(store, T0 + 1_000).await;
+    let rest: Vec<AppliedEntry> = all
+        .iter()
+        .filter(|e| e.entry.asset_id != bad)
+        .cloned()
+        .collect();
+    store
+        .complete_sku(&work[0], SkuOutcome::Applied(rest), T0 + 1_010)
+        .await
+        .unwrap();
+    assert_eq!(status(store, &good).await.status, "Success");
+    assert_eq!(status(store, &bad).await.status, "Failed");
+    assert_eq!(store.sku_state(&p).await.unwrap().refused.len(), 1);
+
+    // Once what it asks for changed and was written, the refusal is forgotten and the asset settles.
+    let work = {
+        store.upsert_product(&p, T0 + 2_000).await.unwrap();
+        claim_skus(store, T0 + 2_000).await
+    };
+    let outcome = SkuOutcome::PartlyApplied {
+        entries: all.clone(),
+        refused: Vec::new(),
+        reread: Vec::new(),
+        cleared: vec![bad.clone()],
+        failure: None,
+    };
+    store
+        .complete_sku(&work[0], outcome, T0 + 2_010)
+        .await
+        .unwrap();
+    assert!(store.sku_state(&p).await.unwrap().refused.is_empty());
+    assert_eq!(status(store, &bad).await.status, "Success");
 }
 
 pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(store: &S) {

@@ -37,6 +37,7 @@ macro_rules! conformance_suite {
                 applied_gallery_is_in_position_order,
                 product_missing_waits_for_the_product,
                 upsert_products_counts_new_products,
+                a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_asset_alone,
                 added_links_join_the_claims_and_keep_the_asset_waiting,
                 failed_sku_with_retry_then_applied,
                 permanent_sku_failure_is_not_cleared_by_another_sku,
