@@ -264,6 +264,25 @@ async fn enqueue_sku(
     Ok(generation)
 }
 
+/// Marks an asset Failed for a reason of its own (its DAM read or its metadata), keeping its links.
+async fn mark_asset_failed(
+    tx: &mut Tx<'_>,
+    asset: &str,
+    error: &str,
+    now_ms: i64,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
+         WHERE asset_id = ?1",
+    )
+    .bind(asset)
+    .bind(error)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Turns an asset to Success when nothing about it is pending any more.
 async fn settle_asset(tx: &mut Tx<'_>, asset_id: &str, now_ms: i64) -> StoreResult<()> {
     sqlx::query(
@@ -1360,27 +1379,11 @@ async fn complete_asset_in(
             settle_asset(tx, asset, now_ms).await?;
         }
         AssetOutcome::Failed { error, retry_at_ms } => {
-            sqlx::query(
-                    "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
-                     WHERE asset_id = ?1",
-                )
-                .bind(asset)
-                .bind(&error)
-                .bind(now_ms)
-                .execute(&mut **tx)
-                .await?;
+            mark_asset_failed(tx, asset, &error, now_ms).await?;
             finish_asset_work(tx, work, retry_at_ms, now_ms).await?;
         }
         AssetOutcome::Paused { error, retry_at_ms } => {
-            sqlx::query(
-                "UPDATE assets SET status = 'Failed', last_error = ?2, failure_kind = 'asset', processing_ms = ?3
-                 WHERE asset_id = ?1",
-            )
-            .bind(asset)
-            .bind(&error)
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?;
+            mark_asset_failed(tx, asset, &error, now_ms).await?;
             sqlx::query("UPDATE asset_work SET attempt = MAX(attempt - 1, 0) WHERE asset_id = ?")
                 .bind(asset)
                 .execute(&mut **tx)
