@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use store::FullSyncState;
 
 const PROGRAM_ID: &str = "142461";
 const ENVIRONMENT_ID: &str = "1463137";
@@ -421,9 +422,9 @@ pub(crate) async fn timed_full_sync(service: &Service) -> anyhow::Result<(i64, f
             .full_sync(id)
             .await?
             .context("the full sync vanished")?;
-        match sync.state.as_str() {
-            "done" => return Ok((sync.done, started.elapsed().as_secs_f64())),
-            "failed" => bail!(
+        match sync.state {
+            FullSyncState::Done => return Ok((sync.done, started.elapsed().as_secs_f64())),
+            FullSyncState::Failed => bail!(
                 "the full sync failed: {}",
                 sync.last_error.unwrap_or_default()
             ),

@@ -11,7 +11,7 @@ use futures_util::{StreamExt, stream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use store::{BulkAsset, FullSync};
+use store::{BulkAsset, FullSync, FullSyncPhase};
 use tokio::sync::watch;
 
 /// Assets per search page (and per bulk transaction).
@@ -92,11 +92,11 @@ async fn run_one(
     sync: &FullSync,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), Stop> {
-    if sync.phase == "assets" {
+    if sync.phase == FullSyncPhase::Assets {
         sync_assets(engine, sync, shutdown).await?;
     }
-    if sync.phase == "assets" || sync.phase == "products" {
-        let cursor = if sync.phase == "products" {
+    if matches!(sync.phase, FullSyncPhase::Assets | FullSyncPhase::Products) {
+        let cursor = if sync.phase == FullSyncPhase::Products {
             sync.cursor.as_deref()
         } else {
             None
@@ -104,7 +104,7 @@ async fn run_one(
         sync_products(engine, sync, cursor, shutdown).await?;
         engine
             .store
-            .set_full_sync_phase(sync.id, "applying")
+            .set_full_sync_phase(sync.id, FullSyncPhase::Applying)
             .await
             .map_err(failed)?;
     }

@@ -16,6 +16,7 @@ use domain::{AssetId, Sku};
 use engine::EngineError;
 use serde::Deserialize;
 use serde_json::json;
+use store::FullSyncState;
 
 /// The admin routes.
 pub(crate) fn routes() -> Router<AppState> {
@@ -283,12 +284,12 @@ async fn full_sync_status(
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found("sync_not_found", format!("no full sync {id}")))?;
     let now = engine::now_ms();
-    let eta_seconds = match (sync.state.as_str(), sync.started_ms) {
-        ("running", Some(started)) if sync.done > 0 && sync.total > sync.done => {
+    let eta_seconds = match (sync.state, sync.started_ms) {
+        (FullSyncState::Running, Some(started)) if sync.done > 0 && sync.total > sync.done => {
             let per_item = (now - started) as f64 / sync.done as f64;
             Some(((sync.total - sync.done) as f64 * per_item / 1000.0).ceil() as i64)
         }
-        ("running", _) => None,
+        (FullSyncState::Running, _) => None,
         _ => Some(0),
     };
     Ok(Json(json!({

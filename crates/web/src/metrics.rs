@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use domain::latency::LatencyHistogram;
 use std::fmt::Write as _;
+use store::FullSyncState;
 
 /// Histogram bucket bounds, in seconds: from a fast write to the reference's 5- and 30-minute SLA bounds.
 const BUCKETS_S: [f64; 12] = [
@@ -155,7 +156,10 @@ async fn render(state: &AppState) -> Result<String, engine::EngineError> {
             "assetsync_full_sync_running",
             "1 while a full sync runs or waits, else 0.",
             latest.as_ref().map_or(0, |s| {
-                i64::from(s.state == "running" || s.state == "waiting")
+                i64::from(matches!(
+                    s.state,
+                    FullSyncState::Running | FullSyncState::Waiting
+                ))
             }),
         ),
         (

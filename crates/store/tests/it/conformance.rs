@@ -7,10 +7,12 @@ use domain::events::EventKind;
 use domain::gallery::RefusedEntry;
 use domain::gallery::compute_gallery;
 use domain::{AppliedEntry, AssetId, ContentId, DesiredLink, MediaType, Role, Sku};
+use store::prelude::*;
 use store::{
     AssetOutcome, AssetStatus, AssetWork, Backlog, NewEvent, Recorded, SkuFailure, SkuOutcome,
     SkuWork, Store,
 };
+use store::{FullSyncPhase, FullSyncState, SyncStatus};
 
 /// A fixed "now" to count from.
 const T0: i64 = 1_000_000;
@@ -228,7 +230,7 @@ pub async fn records_events_once<S: Store>(store: &S) {
         .await
         .unwrap();
     assert_eq!(backlog(store).await.asset_work, 0);
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
 }
 
 pub async fn batch_outcomes_follow_event_order<S: Store>(store: &S) {
@@ -301,7 +303,7 @@ pub async fn asset_event_queues_work_and_sets_waiting<S: Store>(store: &S) {
     record(store, &[changed("ev-1", &a, T0)]).await;
     let st = status(store, &a).await;
     assert_eq!(st.asset_id, a);
-    assert_eq!(st.status, "Waiting");
+    assert_eq!(st.status, SyncStatus::Waiting);
     assert!(st.linked_skus.is_empty());
     assert!(st.waiting_for_products.is_empty());
     assert_eq!(st.last_error, None);
@@ -369,7 +371,7 @@ pub async fn hints_for_one_asset_coalesce<S: Store>(store: &S) {
         .await
         .unwrap();
     assert_eq!(backlog(store).await.asset_work, 1);
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
     let left: Vec<AssetId> = claim_assets(store, T0 + LEASE + 1_000)
         .await
         .into_iter()
@@ -491,7 +493,7 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
     assert_eq!(counts.asset_work, 0);
     assert_eq!(counts.waiting_assets, 1);
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Waiting", "SKU work is still pending");
+    assert_eq!(st.status, SyncStatus::Waiting, "SKU work is still pending");
     assert!(st.eligible);
     assert_eq!(st.processing_ms, Some(T0 + 100));
     assert!(st.linked_skus.is_empty());
@@ -501,11 +503,11 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
     assert_eq!(skus_of(&work), vec![p1.clone(), p2.clone()]);
     apply_sku(store, &work[0], T0 + 300).await;
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Waiting");
+    assert_eq!(st.status, SyncStatus::Waiting);
     assert_eq!(st.linked_skus, vec![p1.clone()]);
     apply_sku(store, &work[1], T0 + 400).await;
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(sorted(st.linked_skus), vec![p1.clone(), p2.clone()]);
     assert_eq!(st.dispatched_ms, Some(T0 + 400));
     let counts = backlog(store).await;
@@ -523,7 +525,7 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
     .await;
     assert_eq!(backlog(store).await.sku_work, 0);
     assert!(claim_skus(store, T0 + 1_200).await.is_empty());
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
 
     // A change on one SKU queues that SKU only.
     let l1_moved = link(&a, &p1, &["image", "thumbnail"], Some(5));
@@ -537,9 +539,9 @@ pub async fn complete_asset_stores_claims_and_queues_changed_skus<S: Store>(stor
     )
     .await;
     assert_eq!(store.sku_state(&p1).await.unwrap().claims, vec![l1_moved]);
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
     assert_eq!(apply_all_skus(store, T0 + 2_200).await, vec![p1.clone()]);
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
     let gallery = store.gallery(&p1).await.unwrap().unwrap();
     assert_eq!(gallery.len(), 1);
     assert_eq!(gallery[0].entry.position, 5);
@@ -565,11 +567,11 @@ pub async fn newer_hint_during_lease_keeps_work_queued<S: Store>(store: &S) {
     // The read is stored, but the work stays queued for the newer hint.
     assert_eq!(store.sku_state(&p).await.unwrap().claims, vec![l.clone()]);
     assert_eq!(backlog(store).await.asset_work, 1);
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
     assert_eq!(apply_all_skus(store, T0 + 400).await, vec![p.clone()]);
     assert_eq!(
         status(store, &a).await.status,
-        "Waiting",
+        SyncStatus::Waiting,
         "the newer hint is not read yet"
     );
 
@@ -583,7 +585,7 @@ pub async fn newer_hint_during_lease_keeps_work_queued<S: Store>(store: &S) {
     let counts = backlog(store).await;
     assert_eq!((counts.asset_work, counts.sku_work), (0, 0));
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.linked_skus, vec![p]);
 }
 
@@ -606,11 +608,11 @@ pub async fn empty_links_unlink_the_asset<S: Store>(store: &S) {
     // The asset leaves every product.
     sync_asset(store, "ev-2", &a, links(Vec::new()), T0 + 1_000, T0 + 1_010).await;
     assert!(store.sku_state(&p).await.unwrap().claims.is_empty());
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
     assert_eq!(apply_all_skus(store, T0 + 1_020).await, vec![p.clone()]);
     assert_eq!(store.gallery(&p).await.unwrap(), Some(Vec::new()));
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert!(st.linked_skus.is_empty());
     assert_eq!(store.all_galleries().await.unwrap(), vec![(p, Vec::new())]);
 }
@@ -637,7 +639,7 @@ pub async fn failed_asset_keeps_claims<S: Store>(store: &S) {
         .unwrap();
 
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert_eq!(st.last_error.as_deref(), Some("DAM answered 503"));
     assert_eq!(st.linked_skus, vec![p.clone()]);
     assert_eq!(store.sku_state(&p).await.unwrap().claims, vec![l]);
@@ -665,7 +667,7 @@ pub async fn failed_asset_with_retry_is_requeued_at_that_time<S: Store>(store: &
         .await
         .unwrap();
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert_eq!(st.last_error.as_deref(), Some("time-out"));
     let counts = backlog(store).await;
     assert_eq!((counts.asset_work, counts.failed_assets), (1, 1));
@@ -681,7 +683,7 @@ pub async fn failed_asset_with_retry_is_requeued_at_that_time<S: Store>(store: &
         .await
         .unwrap();
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.last_error, None);
     let counts = backlog(store).await;
     assert_eq!((counts.asset_work, counts.failed_assets), (0, 0));
@@ -799,7 +801,7 @@ pub async fn applied_gallery_is_in_position_order<S: Store>(store: &S) {
     assert_eq!(all, vec![(p.clone(), entries), (empty, Vec::new())]);
     for a in [&a1, &a2, &a3] {
         let st = status(store, a).await;
-        assert_eq!(st.status, "Success");
+        assert_eq!(st.status, SyncStatus::Success);
         assert_eq!(st.linked_skus, vec![p.clone()]);
     }
     assert_eq!(backlog(store).await.sku_work, 0);
@@ -837,7 +839,7 @@ pub async fn product_missing_waits_for_the_product<S: Store>(store: &S) {
     apply_sku(store, &work[0], T0 + 5_100).await;
     assert_eq!(store.gallery(&p).await.unwrap().unwrap().len(), 1);
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.linked_skus, vec![p.clone()]);
     assert!(st.waiting_for_products.is_empty());
 
@@ -908,7 +910,7 @@ pub async fn a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_
         "what was written is stored"
     );
     let st = status(store, &bad).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert!(st.last_error.unwrap().contains("must be valid base64"));
     assert_eq!(
         store.sku_state(&p).await.unwrap().refused,
@@ -936,8 +938,8 @@ pub async fn a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_
         .complete_sku(&work[0], SkuOutcome::Applied(rest), T0 + 1_010)
         .await
         .unwrap();
-    assert_eq!(status(store, &good).await.status, "Success");
-    assert_eq!(status(store, &bad).await.status, "Failed");
+    assert_eq!(status(store, &good).await.status, SyncStatus::Success);
+    assert_eq!(status(store, &bad).await.status, SyncStatus::Failed);
     assert_eq!(store.sku_state(&p).await.unwrap().refused.len(), 1);
 
     // Once what it asks for changed and was written, the refusal is forgotten and the asset settles.
@@ -957,7 +959,7 @@ pub async fn a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_
         .await
         .unwrap();
     assert!(store.sku_state(&p).await.unwrap().refused.is_empty());
-    assert_eq!(status(store, &bad).await.status, "Success");
+    assert_eq!(status(store, &bad).await.status, SyncStatus::Success);
 }
 
 pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(store: &S) {
@@ -969,7 +971,7 @@ pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(st
     let mine = link(&a, &own, &["image"], Some(1));
     sync_asset(store, "ev-1", &a, links(vec![mine.clone()]), T0, T0 + 10).await;
     apply_all_skus(store, T0 + 20).await;
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
 
     let extra = link(&a, &added, &["thumbnail"], Some(2));
     store
@@ -989,10 +991,10 @@ pub async fn added_links_join_the_claims_and_keep_the_asset_waiting<S: Store>(st
         store.asset_claims(&a).await.unwrap(),
         vec![extra, mine.clone()]
     );
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
     assert_eq!(apply_all_skus(store, T0 + 40).await, vec![added.clone()]);
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.linked_skus, vec![added, own]);
 }
 
@@ -1065,7 +1067,7 @@ pub async fn failed_sku_with_retry_then_applied<S: Store>(store: &S) {
         .unwrap();
 
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert_eq!(st.last_error.as_deref(), Some("commerce answered 503"));
     assert!(st.linked_skus.is_empty());
     let counts = backlog(store).await;
@@ -1079,7 +1081,7 @@ pub async fn failed_sku_with_retry_then_applied<S: Store>(store: &S) {
     apply_sku(store, &again[0], retry_at + 100).await;
 
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.last_error, None);
     assert_eq!(st.linked_skus, vec![p]);
     let counts = backlog(store).await;
@@ -1121,7 +1123,7 @@ pub async fn permanent_sku_failure_is_not_cleared_by_another_sku<S: Store>(store
         .await
         .unwrap();
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert_eq!(st.last_error.as_deref(), Some("commerce rejected P-1"));
     assert_eq!(
         backlog(store).await.sku_work,
@@ -1141,12 +1143,12 @@ pub async fn permanent_sku_failure_is_not_cleared_by_another_sku<S: Store>(store
         )
         .await
         .unwrap();
-    assert_eq!(status(store, &a).await.status, "Failed");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Failed);
     let retried = claim_skus(store, T0 + 250).await;
     assert_eq!(skus_of(&retried), vec![p2.clone()]);
     apply_sku(store, &retried[0], T0 + 300).await;
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Failed");
+    assert_eq!(st.status, SyncStatus::Failed);
     assert_eq!(st.last_error.as_deref(), Some("commerce rejected P-1"));
     assert_eq!(st.linked_skus, vec![p2.clone()]);
     assert_eq!(backlog(store).await.sku_work, 0);
@@ -1162,10 +1164,10 @@ pub async fn permanent_sku_failure_is_not_cleared_by_another_sku<S: Store>(store
         T0 + 1_010,
     )
     .await;
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
     assert_eq!(apply_all_skus(store, T0 + 1_100).await, vec![p1.clone()]);
     let st = status(store, &a).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.last_error, None);
     assert_eq!(sorted(st.linked_skus), vec![p1, p2]);
 }
@@ -1204,8 +1206,8 @@ pub async fn sku_change_during_lease_requeues_the_sku<S: Store>(store: &S) {
         )
         .await
         .unwrap();
-    assert_eq!(status(store, &a).await.status, "Success");
-    assert_eq!(status(store, &b).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
+    assert_eq!(status(store, &b).await.status, SyncStatus::Waiting);
     assert_eq!(backlog(store).await.sku_work, 1);
 
     let second = claim_skus(store, T0 + 400).await;
@@ -1222,7 +1224,7 @@ pub async fn sku_change_during_lease_requeues_the_sku<S: Store>(store: &S) {
         .collect();
     assert_eq!(ids, vec![a, b.clone()]);
     let st = status(store, &b).await;
-    assert_eq!(st.status, "Success");
+    assert_eq!(st.status, SyncStatus::Success);
     assert_eq!(st.linked_skus, vec![p]);
     assert_eq!(backlog(store).await.sku_work, 0);
 }
@@ -1354,7 +1356,7 @@ pub async fn state_survives_reopening<H: Harness>() {
         )
     };
     assert_eq!(before.0.len(), 2);
-    assert_eq!(before.1.status, "Success");
+    assert_eq!(before.1.status, SyncStatus::Success);
 
     let harness = harness.reopen().await;
     let store = harness.store();
@@ -1409,7 +1411,7 @@ pub async fn a_stale_asset_claim_writes_nothing<S: Store>(store: &S) {
         claim_skus(store, T0 + LEASE + 3).await.is_empty(),
         "nothing was queued"
     );
-    assert_eq!(status(store, &a).await.status, "Waiting");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Waiting);
 
     store
         .complete_asset(
@@ -1464,7 +1466,7 @@ pub async fn a_stale_sku_claim_writes_nothing<S: Store>(store: &S) {
         .await
         .unwrap();
     assert_eq!(store.gallery(&p).await.unwrap(), Some(entries));
-    assert_eq!(status(store, &a).await.status, "Success");
+    assert_eq!(status(store, &a).await.status, SyncStatus::Success);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -1509,8 +1511,8 @@ pub async fn one_full_sync_runs_and_one_waits<S: Store>(store: &S) {
     );
     let running = store.begin_full_sync(T0 + 1).await.unwrap().unwrap();
     assert_eq!(
-        (running.id, running.state.as_str(), running.phase.as_str()),
-        (first, "running", "assets")
+        (running.id, running.state, running.phase),
+        (first, FullSyncState::Running, FullSyncPhase::Assets)
     );
     let second = store
         .request_full_sync("while running", T0 + 2)
@@ -1529,8 +1531,8 @@ pub async fn one_full_sync_runs_and_one_waits<S: Store>(store: &S) {
     store.complete_full_sync(first, None, T0 + 5).await.unwrap();
     let done = store.full_sync(first).await.unwrap().unwrap();
     assert_eq!(
-        (done.state.as_str(), done.finished_ms),
-        ("done", Some(T0 + 5))
+        (done.state, done.finished_ms),
+        (FullSyncState::Done, Some(T0 + 5))
     );
     assert_eq!(
         store.begin_full_sync(T0 + 6).await.unwrap().unwrap().id,
@@ -1618,7 +1620,7 @@ pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(st
     assert_eq!(reread, vec![live_asset, stale]);
     assert_eq!(
         store.full_sync(id).await.unwrap().unwrap().phase,
-        "products"
+        FullSyncPhase::Products
     );
 }
 

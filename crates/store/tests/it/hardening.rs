@@ -9,6 +9,7 @@ use store::{
     AssetOutcome, ConfigFollowUps, HeldLease, NewEvent, ProductCallOutcome, ProductCallState,
     ProductChange, ProductEventRecorded, Recorded, Store, StoreError, WorkKey,
 };
+use store::{FullSyncState, SyncStatus};
 
 const T0: i64 = 1_000_000;
 const LEASE: i64 = 60_000;
@@ -193,7 +194,7 @@ pub async fn a_paused_read_counts_no_attempt_and_keeps_the_links<S: Store>(store
             .unwrap();
     }
     let status = store.asset_status(&a).await.unwrap().unwrap();
-    assert_eq!(status.status, "Failed");
+    assert_eq!(status.status, SyncStatus::Failed);
     assert_eq!(store.asset_claims(&a).await.unwrap(), vec![link(&a, &p)]);
 }
 
@@ -279,7 +280,10 @@ pub async fn a_configuration_change_is_committed_with_its_work<S: Store>(store: 
         .expect("a full sync was requested");
     assert_eq!(store.integration_config().await.unwrap(), Some(next));
     assert_eq!(store.config_history(10).await.unwrap().len(), 1);
-    assert_eq!(store.full_sync(id).await.unwrap().unwrap().state, "waiting");
+    assert_eq!(
+        store.full_sync(id).await.unwrap().unwrap().state,
+        FullSyncState::Waiting
+    );
     assert_eq!(
         store.backlog().await.unwrap().bulk_sku_work,
         1,

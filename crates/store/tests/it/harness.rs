@@ -1,6 +1,8 @@
 //! One harness per backend: how to get a fresh, empty store, and how to reopen the same database.
 
 use std::future::Future;
+#[allow(unused_imports)]
+use store::prelude::*;
 use store::{SqliteStore, Store};
 use tempfile::TempDir;
 

@@ -101,15 +101,20 @@ mod sqlite_only {
     #[tokio::test]
     async fn the_matcher_secret_is_sealed_at_rest_and_needs_its_key() {
         use domain::config::{IntegrationConfig, UrlPolicy};
-        use store::Store as _;
+        use store::prelude::*;
         use store::secrets::{SecretKey, SecretKeyError};
         const SECRET: &str = "sealed-secret-value-9173";
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}/t.db", dir.path().display());
+        let path = dir.path().join("t.db");
         let raw = || async {
-            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = 'integration'")
-                .fetch_one(&sqlx::SqlitePool::connect(&url).await.unwrap())
-                .await
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .query_row(
+                    "SELECT value FROM settings WHERE key = 'integration'",
+                    [],
+                    |r| r.get::<_, String>(0),
+                )
                 .unwrap()
         };
         let base = IntegrationConfig::defaults("1", "2");
@@ -134,10 +139,12 @@ mod sqlite_only {
         // A plaintext value written by an older version is sealed at the next open.
         let plain = serde_json::to_string(&config).unwrap();
         assert!(plain.contains(SECRET));
-        sqlx::query("UPDATE settings SET value = ? WHERE key = 'integration'")
-            .bind(&plain)
-            .execute(&sqlx::SqlitePool::connect(&url).await.unwrap())
-            .await
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE settings SET value = ? WHERE key = 'integration'",
+                [&plain],
+            )
             .unwrap();
         assert_eq!(
             store.integration_config().await.unwrap(),
@@ -160,8 +167,7 @@ mod sqlite_only {
     /// them, so every stored SKU parses and the service starts.
     #[tokio::test]
     async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
-        use sqlx::Connection;
-        use store::Store;
+        use store::prelude::*;
         // The schema of the release before migration 6: migrations 1 to 5, applied as the migrator does.
         const BEFORE: [&str; 5] = [
             include_str!("../../migrations/sqlite/0001_foundation.sql"),
@@ -173,29 +179,28 @@ mod sqlite_only {
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         {
-            let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::raw_sql(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
-            )
-            .execute(&mut connection)
-            .await
-            .unwrap();
+            let connection = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+            connection
+                .execute_batch(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
+                )
+                .unwrap();
             for (index, sql) in BEFORE.iter().enumerate() {
-                sqlx::raw_sql(*sql).execute(&mut connection).await.unwrap();
-                sqlx::query("INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)")
-                    .bind(i64::try_from(index).unwrap() + 1)
-                    .execute(&mut connection)
-                    .await
+                connection.execute_batch(sql).unwrap();
+                connection
+                    .execute(
+                        "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)",
+                        [i64::try_from(index).unwrap() + 1],
+                    )
                     .unwrap();
             }
-            sqlx::raw_sql(
-                "INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
-                 INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
-                 INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
-            )
-            .execute(&mut connection)
-            .await
-            .unwrap();
+            connection
+                .execute_batch(
+                    "INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);
+                     INSERT INTO sku_work (sku, generation, run_at_ms, first_enqueued_ms) VALUES ('..', 1, 0, 0);
+                     INSERT INTO missing_products (sku, since_ms) VALUES ('.', 0);",
+                )
+                .unwrap();
         }
         let store = store::open(&url).await.unwrap();
         let galleries = store.all_galleries().await.unwrap();

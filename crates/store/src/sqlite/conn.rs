@@ -1,0 +1,214 @@
+//! The connections. One writer thread owns the only read-write connection and runs each call as one
+//! `BEGIN IMMEDIATE` transaction with cached prepared statements: a batch of hundreds of outcomes is one call
+//! into the database, not one round trip per statement. Reader threads own read-only connections (WAL lets
+//! them read while the writer writes); an in-memory database has none and reads through the writer.
+
+use crate::{StoreError, StoreResult};
+use rusqlite::types::FromSql;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, TransactionBehavior};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// How a write must reach the disk before it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// `synchronous=NORMAL`: survives a crash of the process; the last commits may be lost on power loss.
+    Normal,
+    /// `synchronous=FULL`: the WAL is synced before the commit returns (what precedes an acknowledgement).
+    Full,
+}
+
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// Prepared statements kept per connection (every statement the store runs fits).
+const STATEMENT_CACHE: usize = 256;
+/// Reader threads of a file database.
+const READERS: usize = 3;
+
+/// The writer and reader threads of one database.
+pub(crate) struct Connections {
+    writer: mpsc::Sender<Job>,
+    readers: Option<mpsc::Sender<Job>>,
+}
+
+impl Connections {
+    /// Opens the writer connection at `path` (`None`: an in-memory database) and its readers.
+    pub(crate) fn open(path: Option<&str>) -> StoreResult<Self> {
+        let writer = match path {
+            Some(path) => Connection::open(path)?,
+            None => Connection::open_in_memory()?,
+        };
+        configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "NORMAL")?;
+        writer.pragma_update(None, "foreign_keys", true)?;
+        let writer = spawn("assetsync-sqlite-writer", vec![writer])?;
+        let readers = match path {
+            Some(path) => {
+                let connections = (0..READERS)
+                    .map(|_| {
+                        let conn = Connection::open_with_flags(
+                            path,
+                            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                        )?;
+                        configure(&conn)?;
+                        Ok(conn)
+                    })
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Some(spawn("assetsync-sqlite-reader", connections)?)
+            }
+            None => None,
+        };
+        Ok(Self { writer, readers })
+    }
+
+    /// Runs `work` in one write transaction on the writer thread; commits when it returns `Ok`, rolls back
+    /// otherwise.
+    pub(crate) async fn write<R, F>(&self, durability: Durability, work: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        call(&self.writer, move |conn| {
+            set_durability(conn, durability)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `work` in one read transaction (one snapshot) on a reader thread.
+    pub(crate) async fn read<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let queue = self.readers.as_ref().unwrap_or(&self.writer);
+        call(queue, move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+            let value = work(&tx)?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(())
+}
+
+/// Makes the writer's next commit as durable as asked (the pragma applies to the connection).
+fn set_durability(conn: &Connection, durability: Durability) -> StoreResult<()> {
+    let wanted = match durability {
+        Durability::Normal => 1,
+        Durability::Full => 2,
+    };
+    let current: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+    if current != wanted {
+        conn.pragma_update(None, "synchronous", wanted)?;
+    }
+    Ok(())
+}
+
+/// Starts one thread per connection, all taking jobs from one queue.
+fn spawn(name: &str, connections: Vec<Connection>) -> StoreResult<mpsc::Sender<Job>> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    let receiver = Arc::new(Mutex::new(receiver));
+    for mut conn in connections {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(&mut conn),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Corrupt(format!("cannot start a database thread: {e}")))?;
+    }
+    Ok(sender)
+}
+
+/// Sends `work` to a connection thread and waits for its answer.
+async fn call<R, F>(queue: &mpsc::Sender<Job>, work: F) -> StoreResult<R>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: Job = Box::new(move |conn| {
+        let _ = reply.send(work(conn));
+    });
+    queue.send(job).map_err(|_| StoreError::Closed)?;
+    answer.await.map_err(|_| StoreError::Closed)?
+}
+
+/// Runs one statement (prepared once per connection); returns the rows changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<usize> {
+    Ok(conn.prepare_cached(sql)?.execute(params)?)
+}
+
+/// The first column of the one row a statement returns.
+pub(crate) fn one<T: FromSql>(conn: &Connection, sql: &str, params: impl Params) -> StoreResult<T> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params, |row| row.get(0))?)
+}
+
+/// The first column of the row a statement returns, if any.
+pub(crate) fn optional<T: FromSql>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Option<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params, |row| row.get(0))
+        .optional()?)
+}
+
+/// The first column of every row a statement returns.
+pub(crate) fn column<T: FromSql>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+) -> StoreResult<Vec<T>> {
+    rows(conn, sql, params, |row| row.get(0))
+}
+
+/// Every row a statement returns, mapped.
+pub(crate) fn rows<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mapped = statement.query_map(params, map)?;
+    Ok(mapped.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The row a statement returns, if any, mapped.
+pub(crate) fn row<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl Params,
+    map: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Option<T>> {
+    Ok(conn
+        .prepare_cached(sql)?
+        .query_row(params, map)
+        .optional()?)
+}
