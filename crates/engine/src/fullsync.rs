@@ -124,62 +124,35 @@ async fn sync_assets(
     sync: &FullSync,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), Stop> {
-    let mut cursor = sync.cursor.clone();
+    stopping(shutdown)?;
+    let mut page = search_with_retries(engine, sync.cursor.as_deref(), shutdown).await?;
     loop {
         stopping(shutdown)?;
-        let page = search_with_retries(engine, cursor.as_deref(), shutdown).await?;
-        // A custom matcher is called for several assets at once; the page keeps its order.
-        let pending: Vec<_> = page
-            .results
-            .iter()
-            .map(|metadata| engine.match_asset(metadata))
-            .collect();
-        let outcomes: Vec<AssetMatch> = stream::iter(pending)
-            .buffered(MATCH_CONCURRENCY)
-            .collect()
-            .await;
-        let matched = page
-            .results
-            .iter()
-            .map(|metadata| metadata.asset_id.clone())
-            .zip(outcomes);
-        let assets: Vec<BulkAsset> = matched
-            .into_iter()
-            .filter_map(|(asset_id, matched)| match matched {
-                AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
-                    Some(BulkAsset::Links {
-                        asset_id,
-                        links,
-                        eligible: true,
-                        warnings,
-                    })
-                }
-                AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => {
-                    Some(BulkAsset::Links {
-                        asset_id,
-                        links: Vec::new(),
-                        eligible: false,
-                        warnings: vec![format!("not synced: {reason}")],
-                    })
-                }
-                AssetMatch::Evaluated(Evaluation::Invalid { reason }) => Some(BulkAsset::Invalid {
-                    asset_id,
-                    error: format!("metadata: {reason}"),
-                }),
-                AssetMatch::Failed(error) => Some(BulkAsset::Invalid { asset_id, error }),
-                // Left out of the page: nothing is written; an asset with links is read again at the end.
-                AssetMatch::Skip => None,
-            })
-            .collect();
+        let assets = match_page(engine, &page).await;
         let total = page.total.unwrap_or(0);
-        engine
-            .store
-            .store_full_sync_page(sync.id, &assets, page.cursor.as_deref(), total, now_ms())
-            .await
-            .map_err(failed)?;
+        // The page is stored (its cursor checkpointed) while the next one is read from the DAM.
+        let store = engine.store.store_full_sync_page(
+            sync.id,
+            &assets,
+            page.cursor.as_deref(),
+            total,
+            now_ms(),
+        );
+        let next = match page.cursor.as_deref() {
+            Some(cursor) => {
+                let (stored, next) =
+                    tokio::join!(store, search_with_retries(engine, Some(cursor), shutdown));
+                stored.map_err(failed)?;
+                Some(next?)
+            }
+            None => {
+                store.await.map_err(failed)?;
+                None
+            }
+        };
         engine.skus_ready.notify_one();
-        match page.cursor {
-            Some(next) => cursor = Some(next),
+        match next {
+            Some(next) => page = next,
             None => break,
         }
     }
@@ -193,6 +166,48 @@ async fn sync_assets(
         engine.assets_ready.notify_one();
     }
     Ok(())
+}
+
+/// Matches one search page's assets (a custom matcher is called for several at once; the page keeps its
+/// order) into what the bulk path stores.
+async fn match_page(engine: &Engine, page: &connectors::aem::SearchPage) -> Vec<BulkAsset> {
+    let pending: Vec<_> = page
+        .results
+        .iter()
+        .map(|metadata| engine.match_asset(metadata))
+        .collect();
+    let outcomes: Vec<AssetMatch> = stream::iter(pending)
+        .buffered(MATCH_CONCURRENCY)
+        .collect()
+        .await;
+    page.results
+        .iter()
+        .map(|metadata| metadata.asset_id.clone())
+        .zip(outcomes)
+        .filter_map(|(asset_id, matched)| match matched {
+            AssetMatch::Evaluated(Evaluation::Eligible { links, warnings }) => {
+                Some(BulkAsset::Links {
+                    asset_id,
+                    links,
+                    eligible: true,
+                    warnings,
+                })
+            }
+            AssetMatch::Evaluated(Evaluation::NotEligible { reason }) => Some(BulkAsset::Links {
+                asset_id,
+                links: Vec::new(),
+                eligible: false,
+                warnings: vec![format!("not synced: {reason}")],
+            }),
+            AssetMatch::Evaluated(Evaluation::Invalid { reason }) => Some(BulkAsset::Invalid {
+                asset_id,
+                error: format!("metadata: {reason}"),
+            }),
+            AssetMatch::Failed(error) => Some(BulkAsset::Invalid { asset_id, error }),
+            // Left out of the page: nothing is written; an asset with links is read again at the end.
+            AssetMatch::Skip => None,
+        })
+        .collect()
 }
 
 async fn search_with_retries(
