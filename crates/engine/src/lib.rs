@@ -7,6 +7,7 @@
 
 mod antientropy;
 pub mod cache;
+pub mod clock;
 pub mod dam_guard;
 mod fullsync;
 mod group_commit;
@@ -27,7 +28,7 @@ use domain::config::{FieldChange, FieldErrors, IntegrationConfig, UrlPolicy, Vis
 use serde_json::Value;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use store::{Backlog, Store, StoreError};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -65,6 +66,8 @@ pub struct EngineSettings {
     pub matcher_urls: UrlPolicy,
     /// How many different assets may answer 404/403 within how long before DAM reads pause.
     pub missing_limit: dam_guard::MissingLimit,
+    /// Where the engine reads the time (every timestamp it stores or compares); the system clock by default.
+    pub clock: Arc<dyn clock::Clock>,
 }
 
 impl Default for EngineSettings {
@@ -85,6 +88,7 @@ impl Default for EngineSettings {
             matcher_timeout: Duration::from_secs(10),
             matcher_urls: UrlPolicy::HttpsOnly,
             missing_limit: dam_guard::MissingLimit::default(),
+            clock: clock::system(),
         }
     }
 }
@@ -189,6 +193,7 @@ impl Engine {
         let (asset_completions, completions_rx) = group_commit::channel();
         let (sku_completions, sku_completions_rx) = group_commit::channel();
         let matching = matching::Matching::default();
+        let settings_clock = settings.clock.clone();
         let engine = Arc::new(Self {
             store,
             dam,
@@ -213,7 +218,7 @@ impl Engine {
             asset_completions,
             sku_completions,
             matching,
-            leases: leases::Leases::default(),
+            leases: leases::Leases::new(settings_clock),
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -260,6 +265,11 @@ impl Engine {
         Ok((engine, handles))
     }
 
+    /// The engine's time now (Unix ms), from [`EngineSettings::clock`].
+    pub fn now_ms(&self) -> i64 {
+        self.settings.clock.now_ms()
+    }
+
     /// The configuration now.
     pub fn config(&self) -> Arc<IntegrationConfig> {
         self.config
@@ -289,7 +299,7 @@ impl Engine {
         };
         let full_sync = self
             .store
-            .save_config_with_follow_ups(&next, &changes, &follow_ups, now_ms())
+            .save_config_with_follow_ups(&next, &changes, &follow_ups, self.now_ms())
             .await?;
         let next = Arc::new(next);
         if let Ok(mut slot) = self.config.write() {
@@ -319,7 +329,7 @@ impl Engine {
 
     /// Asks for a full sync; returns its id (the waiting one when one waits already).
     pub async fn request_full_sync(&self, reason: &str) -> Result<i64, EngineError> {
-        let id = self.store.request_full_sync(reason, now_ms()).await?;
+        let id = self.store.request_full_sync(reason, self.now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
     }
@@ -368,7 +378,7 @@ impl Engine {
 
     /// Queues dead letters again (one, or all with `None`). Returns how many.
     pub async fn replay_dead_letters(&self, id: Option<i64>) -> Result<u64, EngineError> {
-        let replayed = self.store.replay_dead_letters(id, now_ms()).await?;
+        let replayed = self.store.replay_dead_letters(id, self.now_ms()).await?;
         self.skus_ready.notify_one();
         Ok(replayed)
     }
@@ -405,7 +415,7 @@ impl Engine {
             // Known already: the caller says it exists now (it may have been missing on the platform), so
             // a claimed product's gallery is written again.
             self.store
-                .upsert_product(&self.product_key(sku), now_ms())
+                .upsert_product(&self.product_key(sku), self.now_ms())
                 .await?;
             self.skus_ready.notify_one();
         }
@@ -415,7 +425,7 @@ impl Engine {
     /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
     pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
         let sku = &self.product_key(sku);
-        let removed = self.store.remove_product(sku, now_ms()).await?;
+        let removed = self.store.remove_product(sku, self.now_ms()).await?;
         self.cache.remove(sku);
         self.skus_ready.notify_one();
         Ok(removed)
@@ -439,7 +449,7 @@ impl Engine {
         let call = self.product_call_data(event_data);
         let created = self
             .store
-            .add_products(skus, call.as_ref(), now_ms())
+            .add_products(skus, call.as_ref(), self.now_ms())
             .await?;
         self.products_added(skus, &created);
         Ok(created)
@@ -580,7 +590,11 @@ impl Engine {
 async fn run_pruner(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let retention = i64::try_from(engine.settings.retention.as_millis()).unwrap_or(i64::MAX);
-        match engine.store.prune(now_ms().saturating_sub(retention)).await {
+        match engine
+            .store
+            .prune(engine.now_ms().saturating_sub(retention))
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "pruned rows past the retention"),
             Err(error) => tracing::warn!(%error, "pruning failed; will retry"),
@@ -603,9 +617,8 @@ fn view_of(config: &IntegrationConfig, delivery_origin: &str) -> CacheView {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, from the system clock, for callers without an engine. The engine itself
+/// reads [`Engine::now_ms`] (its [`EngineSettings::clock`]).
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    clock::Clock::now_ms(&clock::SystemClock)
 }
