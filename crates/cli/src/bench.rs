@@ -637,7 +637,7 @@ async fn events_scenario(
     )
     .await?;
     let elapsed = clock.elapsed().as_secs_f64();
-    let sla = run.service.engine.sla().report(engine::now_ms());
+    let sla = run.service.engine.sla().report(run.service.engine.now_ms());
     let mut ack_samples = acks.lock().map(|a| a.clone()).unwrap_or_default();
     let refused = refused.load(Ordering::Relaxed);
     let report = EventsReport {

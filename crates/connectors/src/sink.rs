@@ -124,22 +124,47 @@ pub enum SinkError {
 #[derive(Debug, Clone)]
 pub struct LeaseToken(Arc<LeaseState>);
 
-#[derive(Debug)]
+/// Where a [`LeaseToken`] reads the time (Unix ms): the engine's clock, so that a lease runs out on the same
+/// time the store's leases are written in.
+pub type NowMs = Arc<dyn Fn() -> i64 + Send + Sync>;
+
 struct LeaseState {
     /// The lease's end (Unix ms) as last stored.
     until_ms: AtomicI64,
     /// How long before `until_ms` the token already counts as lost (a renewal is late).
     margin_ms: i64,
     lost: AtomicBool,
+    /// The time source; the system clock when `None`.
+    now: Option<NowMs>,
+}
+
+impl std::fmt::Debug for LeaseState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaseState")
+            .field("until_ms", &self.until_ms)
+            .field("margin_ms", &self.margin_ms)
+            .field("lost", &self.lost)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LeaseToken {
     /// A token for a lease that runs until `until_ms`, counted as lost `margin_ms` before it ends.
     pub fn new(until_ms: i64, margin_ms: i64) -> Self {
+        Self::build(until_ms, margin_ms, None)
+    }
+
+    /// Like [`LeaseToken::new`], reading the time from `now` (the engine's clock) instead of the system clock.
+    pub fn with_clock(until_ms: i64, margin_ms: i64, now: NowMs) -> Self {
+        Self::build(until_ms, margin_ms, Some(now))
+    }
+
+    fn build(until_ms: i64, margin_ms: i64, now: Option<NowMs>) -> Self {
         Self(Arc::new(LeaseState {
             until_ms: AtomicI64::new(until_ms),
             margin_ms: margin_ms.max(0),
             lost: AtomicBool::new(false),
+            now,
         }))
     }
 
@@ -153,9 +178,12 @@ impl LeaseToken {
         if self.0.lost.load(Ordering::Acquire) {
             return false;
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let now = match &self.0.now {
+            Some(now) => now(),
+            None => SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        };
         now < self
             .0
             .until_ms

@@ -2,7 +2,7 @@
 //! ago) and scans the commerce catalog's SKUs (CSV imports emit no events), so drift is repaired even when
 //! events were missed and the journal is not configured.
 
-use crate::{Engine, now_ms};
+use crate::Engine;
 
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -22,7 +22,11 @@ pub(crate) async fn run_anti_entropy(engine: Arc<Engine>, mut shutdown: watch::R
         if !engine.config().sync_enabled {
             continue;
         }
-        match engine.store.requeue_stalest_assets(SLICE, now_ms()).await {
+        match engine
+            .store
+            .requeue_stalest_assets(SLICE, engine.now_ms())
+            .await
+        {
             Ok(0) => {}
             Ok(queued) => {
                 tracing::debug!(queued, "anti-entropy: assets read again");

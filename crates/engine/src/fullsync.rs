@@ -2,8 +2,8 @@
 //! every product of the commerce side, and reconciles everything through the store's bulk path. Its SKU
 //! work yields to live work; it resumes from its checkpoint after a crash; at most one runs and one waits.
 
+use crate::Engine;
 use crate::matching::AssetMatch;
-use crate::{Engine, now_ms};
 use connectors::aem::DamError;
 use domain::metadata::Evaluation;
 use domain::retry::retry_delay_ms;
@@ -36,7 +36,7 @@ pub(crate) async fn run_full_syncs(engine: Arc<Engine>, mut shutdown: watch::Rec
         if *shutdown.borrow() {
             return;
         }
-        match engine.store.begin_full_sync(now_ms()).await {
+        match engine.store.begin_full_sync(engine.now_ms()).await {
             Ok(Some(sync)) => {
                 tracing::info!(id = sync.id, reason = %sync.reason, phase = %sync.phase, "full sync running");
                 engine.latest_full_sync.store(sync.id, Ordering::Relaxed);
@@ -64,7 +64,7 @@ pub(crate) async fn run_full_syncs(engine: Arc<Engine>, mut shutdown: watch::Rec
 async fn finish(engine: &Engine, sync: &FullSync, error: Option<&str>) {
     if let Err(store_error) = engine
         .store
-        .complete_full_sync(sync.id, error, now_ms())
+        .complete_full_sync(sync.id, error, engine.now_ms())
         .await
     {
         tracing::error!(%store_error, id = sync.id, "could not record the end of a full sync");
@@ -136,7 +136,7 @@ async fn sync_assets(
             &assets,
             page.cursor.as_deref(),
             total,
-            now_ms(),
+            engine.now_ms(),
         );
         let next = match page.cursor.as_deref() {
             Some(cursor) => {
@@ -158,7 +158,7 @@ async fn sync_assets(
     }
     let requeued = engine
         .store
-        .finish_full_sync_assets(sync.id, now_ms())
+        .finish_full_sync_assets(sync.id, engine.now_ms())
         .await
         .map_err(failed)?;
     if requeued > 0 {
@@ -266,7 +266,7 @@ async fn sync_products(
                 &skus,
                 next_cursor.as_deref(),
                 call.as_ref(),
-                now_ms(),
+                engine.now_ms(),
             )
             .await
             .map_err(failed)?;

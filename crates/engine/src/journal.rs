@@ -1,7 +1,7 @@
 //! Catching up through the I/O Events journal: from the stored position, every event is stored (deduplicated by
 //! id, exactly as a webhook delivery would be) and only then is the position moved. Runs beside the webhook.
 
-use crate::{Engine, now_ms};
+use crate::Engine;
 use connectors::journal::JournalClient;
 use domain::events::{EventKind, parse_io_event};
 use std::sync::Arc;
@@ -79,7 +79,7 @@ async fn catch_up(engine: &Engine, journal: &JournalClient) -> Result<Duration, 
                     event_type: event.event_type,
                     kind,
                     asset_id: event.asset_id,
-                    received_ms: now_ms(),
+                    received_ms: engine.now_ms(),
                     occurred_ms: event.time_ms,
                 })
                 .await

@@ -2,7 +2,8 @@
 //! [`LeaseToken`]; one task renews all registered leases every `lease / 3` in one store call, fenced on the
 //! value each holds. A lease found taken revokes its token, and the sink stops before its next write.
 
-use crate::{Engine, now_ms};
+use crate::Engine;
+use crate::clock::Clock;
 use connectors::sink::LeaseToken;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -11,18 +12,29 @@ use store::{HeldLease, WorkKey};
 use tokio::sync::watch;
 
 /// The leases held by this process's workers.
-#[derive(Default)]
 pub(crate) struct Leases {
     held: Mutex<HashMap<WorkKey, LeaseToken>>,
     /// Held across a renewal: a release waits until the renewal in flight is stored, so the completion
     /// is fenced on the newest lease value.
     renewing: tokio::sync::Mutex<()>,
+    /// The engine's clock: a token runs out on the time its lease was stored in.
+    clock: Arc<dyn Clock>,
 }
 
 impl Leases {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            held: Mutex::default(),
+            renewing: tokio::sync::Mutex::default(),
+            clock,
+        }
+    }
+
     /// Registers a claimed item; its lease is renewed until [`Leases::release`].
     pub(crate) fn hold(&self, key: WorkKey, lease_until_ms: i64, margin_ms: i64) -> LeaseToken {
-        let token = LeaseToken::new(lease_until_ms, margin_ms);
+        let clock = self.clock.clone();
+        let token =
+            LeaseToken::with_clock(lease_until_ms, margin_ms, Arc::new(move || clock.now_ms()));
         self.lock().insert(key, token.clone());
         token
     }
@@ -74,7 +86,7 @@ async fn renew(engine: &Engine, lease_ms: i64) {
             lease_until_ms: token.until_ms(),
         })
         .collect();
-    let until = now_ms().saturating_add(lease_ms);
+    let until = engine.now_ms().saturating_add(lease_ms);
     match engine.store.renew_leases(&request, until).await {
         Ok(renewed) => {
             for ((key, token), renewed) in held.iter().zip(renewed) {

@@ -7,6 +7,7 @@
 
 mod antientropy;
 pub mod cache;
+pub mod clock;
 pub mod dam_guard;
 mod fullsync;
 mod group_commit;
@@ -14,6 +15,7 @@ mod ingest;
 mod journal;
 mod leases;
 pub mod matching;
+mod settings;
 pub mod sla;
 pub mod telemetry;
 pub mod verify;
@@ -23,71 +25,16 @@ use cache::{CacheView, GalleryCache};
 use connectors::aem::AuthorClient;
 use connectors::sink::{CommerceSink, SinkState};
 use domain::Sku;
-use domain::config::{FieldChange, FieldErrors, IntegrationConfig, UrlPolicy, VisualizationOwner};
+use domain::config::{FieldChange, FieldErrors, IntegrationConfig, VisualizationOwner};
 use serde_json::Value;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use store::{Backlog, Store, StoreError};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-/// How the engine runs.
-#[derive(Debug, Clone)]
-pub struct EngineSettings {
-    /// The delivery origin: where published URLs point unless a custom domain is configured.
-    pub delivery_origin: String,
-    /// Concurrent DAM metadata reads.
-    pub asset_concurrency: usize,
-    /// Concurrent SKU writes (one at a time per SKU).
-    pub sku_concurrency: usize,
-    /// How long a claimed work item stays leased (renewed every third of it while the work runs).
-    pub lease: Duration,
-    /// The longest `Retry-After` honoured as given; longer ones are cut to it.
-    pub max_retry_after: Duration,
-    /// Fallback polling interval when no wake-up arrives.
-    pub poll: Duration,
-    /// Delay before re-reading an asset that answered 404 once.
-    pub confirm_missing_after: Duration,
-    /// How often a paused sink is probed to see whether its credentials work again.
-    pub pause_probe: Duration,
-    /// Attempts at a SKU's work before it goes to the dead letters.
-    pub max_attempts: u32,
-    /// SKUs linked per asset at most (absurd metadata is capped, with a warning).
-    pub max_skus_per_asset: usize,
-    /// How long events, finished syncs and statuses of unlinked assets are kept.
-    pub retention: Duration,
-    /// How often the anti-entropy pass runs.
-    pub anti_entropy: Duration,
-    /// Time-out of one custom matcher call.
-    pub matcher_timeout: Duration,
-    /// Whether matcher and token URLs may be plain http (`allow_insecure_matcher_urls`).
-    pub matcher_urls: UrlPolicy,
-    /// How many different assets may answer 404/403 within how long before DAM reads pause.
-    pub missing_limit: dam_guard::MissingLimit,
-}
-
-impl Default for EngineSettings {
-    fn default() -> Self {
-        Self {
-            delivery_origin: String::new(),
-            asset_concurrency: 64,
-            sku_concurrency: 64,
-            lease: Duration::from_secs(60),
-            max_retry_after: Duration::from_millis(domain::retry::MAX_RETRY_AFTER_MS),
-            poll: Duration::from_millis(250),
-            confirm_missing_after: Duration::from_millis(500),
-            pause_probe: Duration::from_secs(2),
-            max_attempts: domain::retry::DEFAULT_MAX_ATTEMPTS,
-            max_skus_per_asset: 1_000,
-            retention: Duration::from_secs(8 * 24 * 3600),
-            anti_entropy: Duration::from_secs(600),
-            matcher_timeout: Duration::from_secs(10),
-            matcher_urls: UrlPolicy::HttpsOnly,
-            missing_limit: dam_guard::MissingLimit::default(),
-        }
-    }
-}
+pub use settings::EngineSettings;
 
 /// The running pipeline, shared by the web layer and the workers.
 pub struct Engine {
@@ -189,6 +136,7 @@ impl Engine {
         let (asset_completions, completions_rx) = group_commit::channel();
         let (sku_completions, sku_completions_rx) = group_commit::channel();
         let matching = matching::Matching::default();
+        let settings_clock = settings.clock.clone();
         let engine = Arc::new(Self {
             store,
             dam,
@@ -213,7 +161,7 @@ impl Engine {
             asset_completions,
             sku_completions,
             matching,
-            leases: leases::Leases::default(),
+            leases: leases::Leases::new(settings_clock),
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -260,6 +208,11 @@ impl Engine {
         Ok((engine, handles))
     }
 
+    /// The engine's time now (Unix ms), from [`EngineSettings::clock`].
+    pub fn now_ms(&self) -> i64 {
+        self.settings.clock.now_ms()
+    }
+
     /// The configuration now.
     pub fn config(&self) -> Arc<IntegrationConfig> {
         self.config
@@ -289,7 +242,7 @@ impl Engine {
         };
         let full_sync = self
             .store
-            .save_config_with_follow_ups(&next, &changes, &follow_ups, now_ms())
+            .save_config_with_follow_ups(&next, &changes, &follow_ups, self.now_ms())
             .await?;
         let next = Arc::new(next);
         if let Ok(mut slot) = self.config.write() {
@@ -319,7 +272,7 @@ impl Engine {
 
     /// Asks for a full sync; returns its id (the waiting one when one waits already).
     pub async fn request_full_sync(&self, reason: &str) -> Result<i64, EngineError> {
-        let id = self.store.request_full_sync(reason, now_ms()).await?;
+        let id = self.store.request_full_sync(reason, self.now_ms()).await?;
         self.full_sync_requested.notify_one();
         Ok(id)
     }
@@ -368,7 +321,7 @@ impl Engine {
 
     /// Queues dead letters again (one, or all with `None`). Returns how many.
     pub async fn replay_dead_letters(&self, id: Option<i64>) -> Result<u64, EngineError> {
-        let replayed = self.store.replay_dead_letters(id, now_ms()).await?;
+        let replayed = self.store.replay_dead_letters(id, self.now_ms()).await?;
         self.skus_ready.notify_one();
         Ok(replayed)
     }
@@ -405,7 +358,7 @@ impl Engine {
             // Known already: the caller says it exists now (it may have been missing on the platform), so
             // a claimed product's gallery is written again.
             self.store
-                .upsert_product(&self.product_key(sku), now_ms())
+                .upsert_product(&self.product_key(sku), self.now_ms())
                 .await?;
             self.skus_ready.notify_one();
         }
@@ -415,7 +368,7 @@ impl Engine {
     /// A product was deleted on the commerce side: it leaves the catalog and its links are dropped.
     pub async fn remove_product(&self, sku: &Sku) -> Result<bool, EngineError> {
         let sku = &self.product_key(sku);
-        let removed = self.store.remove_product(sku, now_ms()).await?;
+        let removed = self.store.remove_product(sku, self.now_ms()).await?;
         self.cache.remove(sku);
         self.skus_ready.notify_one();
         Ok(removed)
@@ -439,7 +392,7 @@ impl Engine {
         let call = self.product_call_data(event_data);
         let created = self
             .store
-            .add_products(skus, call.as_ref(), now_ms())
+            .add_products(skus, call.as_ref(), self.now_ms())
             .await?;
         self.products_added(skus, &created);
         Ok(created)
@@ -580,7 +533,11 @@ impl Engine {
 async fn run_pruner(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
     loop {
         let retention = i64::try_from(engine.settings.retention.as_millis()).unwrap_or(i64::MAX);
-        match engine.store.prune(now_ms().saturating_sub(retention)).await {
+        match engine
+            .store
+            .prune(engine.now_ms().saturating_sub(retention))
+            .await
+        {
             Ok(0) => {}
             Ok(removed) => tracing::info!(removed, "pruned rows past the retention"),
             Err(error) => tracing::warn!(%error, "pruning failed; will retry"),
@@ -603,9 +560,8 @@ fn view_of(config: &IntegrationConfig, delivery_origin: &str) -> CacheView {
     }
 }
 
-/// Milliseconds since the Unix epoch.
+/// Milliseconds since the Unix epoch, from the system clock, for callers without an engine. The engine itself
+/// reads [`Engine::now_ms`] (its [`EngineSettings::clock`]).
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    clock::Clock::now_ms(&clock::SystemClock)
 }

@@ -3,7 +3,7 @@
 //! match through [`Engine::match_asset`], so a preview shows exactly what a sync writes. New products are sent
 //! to the custom matcher's product-to-asset endpoint, whose links are added (never removed).
 
-use crate::{Engine, EngineError, now_ms};
+use crate::{Engine, EngineError};
 use connectors::aem::MetadataReply;
 use connectors::ims::{ImsCredentials, TokenProvider};
 use connectors::matcher::{MatcherClient, MatcherError};
@@ -372,7 +372,7 @@ pub(crate) async fn run_product_calls(engine: Arc<Engine>, shutdown: watch::Rece
             async move {
                 engine
                     .store
-                    .claim_product_calls(now_ms(), limit, crate::workers::lease_ms(&engine))
+                    .claim_product_calls(engine.now_ms(), limit, crate::workers::lease_ms(&engine))
                     .await
             }
         },
@@ -403,7 +403,9 @@ async fn process_product_call(engine: Arc<Engine>, mut call: ProductCall) {
             let attempt = u32::try_from(call.attempt).unwrap_or(u32::MAX);
             let retry_at_ms = (attempt < engine.settings.max_attempts).then(|| {
                 let delay = retry_delay_ms(attempt, None, fastrand::f64());
-                now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))
+                engine
+                    .now_ms()
+                    .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))
             });
             match retry_at_ms {
                 Some(_) => {
@@ -419,7 +421,7 @@ async fn process_product_call(engine: Arc<Engine>, mut call: ProductCall) {
     let linked = matches!(outcome, ProductCallOutcome::Linked(_));
     match engine
         .store
-        .complete_product_call(&call, outcome, now_ms())
+        .complete_product_call(&call, outcome, engine.now_ms())
         .await
     {
         Ok(()) if linked => engine.skus_ready.notify_one(),

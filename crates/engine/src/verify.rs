@@ -3,7 +3,7 @@
 //! commerce drift).
 
 use crate::matching::AssetMatch;
-use crate::{Engine, EngineError, now_ms};
+use crate::{Engine, EngineError};
 use connectors::sink::RemoteEntryView;
 use domain::gallery::compute_gallery;
 use domain::media_files::file_carries_content;
@@ -148,10 +148,10 @@ impl Engine {
                 .iter()
                 .any(|d| d.kind == "state_vs_applied")
             {
-                self.store.requeue_galleries(now_ms()).await?;
+                self.store.requeue_galleries(self.now_ms()).await?;
             }
             for (sku, asset) in &requeue {
-                self.store.forget_applied(sku, asset, now_ms()).await?;
+                self.store.forget_applied(sku, asset, self.now_ms()).await?;
             }
             report.entries_requeued = requeue.len();
             self.skus_ready.notify_one();

@@ -3,9 +3,9 @@
 //! the operations through the sink. Work is leased in the store, so it survives a restart, and one SKU is
 //! never written by two workers at once.
 
+use crate::Engine;
 use crate::dam_guard::DamPause;
 use crate::matching::AssetMatch;
-use crate::{Engine, now_ms};
 use connectors::aem::{DamError, MetadataReply};
 use connectors::sink::{
     ApplyContext, HandmadeLedger, LeaseToken, PartialApply, SinkError, SinkOutcome, SinkState,
@@ -45,7 +45,7 @@ pub(crate) async fn run_asset_workers(engine: Arc<Engine>, shutdown: watch::Rece
                 };
                 engine
                     .store
-                    .claim_asset_work(now_ms(), limit, lease_ms(&engine))
+                    .claim_asset_work(engine.now_ms(), limit, lease_ms(&engine))
                     .await
             }
         },
@@ -71,7 +71,7 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
                 }
                 engine
                     .store
-                    .claim_sku_work(now_ms(), limit, lease_ms(&engine))
+                    .claim_sku_work(engine.now_ms(), limit, lease_ms(&engine))
                     .await
             }
         },
@@ -92,7 +92,7 @@ fn dam_admission(engine: &Engine) -> DamAdmission {
     if engine.dam_paused().is_none() {
         return DamAdmission::Open;
     }
-    let now = now_ms();
+    let now = engine.now_ms();
     let interval = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
     let last = engine.last_dam_probe_ms.load(Ordering::Relaxed);
     if now - last < interval {
@@ -110,7 +110,7 @@ async fn sink_ready(engine: &Engine) -> bool {
     if engine.sink.state() == SinkState::Ready {
         return true;
     }
-    let now = now_ms();
+    let now = engine.now_ms();
     let interval = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
     let last = engine.last_probe_ms.load(Ordering::Relaxed);
     if now - last < interval {
@@ -225,7 +225,7 @@ pub(crate) async fn run_asset_completions(
     crate::group_commit::run_writer(rx, shutdown, |items| {
         let engine = engine.clone();
         async move {
-            let results = engine.store.complete_assets(items, now_ms()).await;
+            let results = engine.store.complete_assets(items, engine.now_ms()).await;
             if results.as_ref().is_ok_and(|r| r.iter().any(Result::is_ok)) {
                 engine.skus_ready.notify_one();
             }
@@ -243,7 +243,7 @@ pub(crate) async fn run_sku_completions(
 ) {
     crate::group_commit::run_writer(rx, shutdown, |items| {
         let engine = engine.clone();
-        async move { per_item(engine.store.complete_skus(items, now_ms()).await) }
+        async move { per_item(engine.store.complete_skus(items, engine.now_ms()).await) }
     })
     .await;
 }
@@ -263,7 +263,7 @@ fn per_item(
 
 async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
     let read = engine.dam.metadata(&work.asset_id).await;
-    let now = now_ms();
+    let now = engine.now_ms();
     match &read {
         Err(DamError::Unauthorized(reason)) => {
             engine.set_dam_paused(Some(DamPause::Credentials(reason.clone())));
@@ -374,7 +374,7 @@ fn failed(
     let delay = retry_delay_ms(attempt, retry_after_ms, fastrand::f64());
     AssetOutcome::Failed {
         error,
-        retry_at_ms: Some(now_ms() + i64::try_from(delay).unwrap_or(i64::MAX)),
+        retry_at_ms: Some(engine.now_ms() + i64::try_from(delay).unwrap_or(i64::MAX)),
     }
 }
 
@@ -501,7 +501,7 @@ async fn submit_sku_outcome(
         Ok(Ok(())) => match applied {
             Some(entries) => {
                 if wrote {
-                    let now = now_ms();
+                    let now = engine.now_ms();
                     engine.sla.record_applied(now, now - first_enqueued_ms);
                 }
                 engine.cache.put(&sku, &entries);
@@ -522,7 +522,7 @@ async fn submit_sku_outcome(
 fn deferred(engine: &Engine) -> SkuOutcome {
     let delay = i64::try_from(engine.settings.pause_probe.as_millis()).unwrap_or(i64::MAX);
     SkuOutcome::Deferred {
-        retry_at_ms: now_ms().saturating_add(delay),
+        retry_at_ms: engine.now_ms().saturating_add(delay),
     }
 }
 
@@ -535,7 +535,9 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
             tracing::debug!(sku = %work.sku, %error, "waiting for the host's Retry-After");
             let wait = engine.cap_retry_after(*retry_after_ms);
             return SkuOutcome::Deferred {
-                retry_at_ms: now_ms().saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)),
+                retry_at_ms: engine
+                    .now_ms()
+                    .saturating_add(i64::try_from(wait).unwrap_or(i64::MAX)),
             };
         }
         SinkError::LeaseLost => return deferred(engine),
@@ -561,7 +563,11 @@ fn sink_failure(engine: &Engine, work: &SkuWork, error: &SinkError) -> SkuOutcom
         },
         RetryDecision::RetryIn(delay) => SkuOutcome::Failed {
             error: error.to_string(),
-            retry_at_ms: Some(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX))),
+            retry_at_ms: Some(
+                engine
+                    .now_ms()
+                    .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
+            ),
         },
     }
 }
@@ -612,9 +618,11 @@ fn partly_applied(
                 None,
                 fastrand::f64(),
             ) {
-                RetryDecision::RetryIn(delay) => {
-                    Some(now_ms().saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)))
-                }
+                RetryDecision::RetryIn(delay) => Some(
+                    engine
+                        .now_ms()
+                        .saturating_add(i64::try_from(delay).unwrap_or(i64::MAX)),
+                ),
                 RetryDecision::GiveUp | RetryDecision::Pause => None,
             };
             Some(SkuFailure { error, retry_at_ms })

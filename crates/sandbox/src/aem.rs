@@ -106,6 +106,8 @@ struct Inner {
     journal_next_origin: Option<String>,
     /// Journal pages served (with a token that was accepted).
     journal_reads: u64,
+    /// Metadata reads answered (with a token that was accepted), by asset id, whatever the answer.
+    metadata_reads: BTreeMap<String, u64>,
     /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
     originals: BTreeMap<String, OriginalBody>,
 }
@@ -176,6 +178,7 @@ impl AemEmulator {
                 hide_all_assets: false,
                 journal_next_origin: None,
                 journal_reads: 0,
+                metadata_reads: BTreeMap::new(),
                 originals: BTreeMap::new(),
             }),
             deliveries: tx,
@@ -298,6 +301,16 @@ impl AemEmulator {
     /// Journal pages served so far.
     pub fn journal_reads(&self) -> u64 {
         self.shared.lock().journal_reads
+    }
+
+    /// Metadata reads of `asset_id` answered so far (with a token that was accepted), whatever the answer.
+    pub fn metadata_reads(&self, asset_id: &str) -> u64 {
+        self.shared
+            .lock()
+            .metadata_reads
+            .get(asset_id)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Registers a webhook as I/O Events does: `GET url?challenge=X` must answer X.
@@ -859,6 +872,7 @@ async fn get_metadata(
         return refusal;
     }
     let mut inner = shared.lock();
+    *inner.metadata_reads.entry(asset_id.clone()).or_default() += 1;
     if let Some(status) = inner.metadata_faults.pop_front() {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         return problem(

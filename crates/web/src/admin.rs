@@ -283,7 +283,7 @@ async fn full_sync_status(
         .await
         .map_err(|e| ApiError::internal(&e))?
         .ok_or_else(|| ApiError::not_found("sync_not_found", format!("no full sync {id}")))?;
-    let now = engine::now_ms();
+    let now = state.engine.now_ms();
     let eta_seconds = match (sync.state, sync.started_ms) {
         (FullSyncState::Running, Some(started)) if sync.done > 0 && sync.total > sync.done => {
             let per_item = (now - started) as f64 / sync.done as f64;
@@ -374,7 +374,7 @@ async fn sync_health(State(state): State<AppState>, _: Admin) -> Result<Response
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let now = engine::now_ms();
+    let now = state.engine.now_ms();
     let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
     let pauses = Pauses::now(&state);
     Ok(Json(json!({
@@ -427,5 +427,5 @@ async fn verify(
 /// `GET /api/v1/sla`: event → applied and webhook acknowledgement latencies for the last hour, the last day
 /// and since start, with the shares within the reference's 5- and 30-minute SLA.
 async fn sla(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    Ok(Json(state.engine.sla().report(engine::now_ms())).into_response())
+    Ok(Json(state.engine.sla().report(state.engine.now_ms())).into_response())
 }

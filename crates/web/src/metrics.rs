@@ -75,7 +75,7 @@ async fn render(state: &AppState) -> Result<String, engine::EngineError> {
     }
 
     let backlog = engine.backlog().await?;
-    let now = engine::now_ms();
+    let now = engine.now_ms();
     let age_s = |since: Option<i64>| since.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
     family(
         &mut out,

@@ -117,7 +117,7 @@ async fn receive_event(
         event_type: event.event_type.clone(),
         kind,
         asset_id: event.asset_id.clone(),
-        received_ms: engine::now_ms(),
+        received_ms: state.engine.now_ms(),
         occurred_ms: event.time_ms,
     };
     let product_change = match (kind, &event.sku) {
@@ -143,7 +143,7 @@ async fn receive_event(
     }
     .map_err(|e| ApiError::internal(&e))?;
     let ack_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    state.engine.sla().record_ack(engine::now_ms(), ack_ms);
+    state.engine.sla().record_ack(state.engine.now_ms(), ack_ms);
     let status = engine::telemetry::recorded_outcome(recorded, kind);
     Ok((
         Json(json!({ "status": status, "event_id": event.id })).into_response(),
