@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The store crate's one integration-test binary: a conformance suite for the [`store::Store`] trait.
+//! The store crate's one integration-test binary: a conformance suite for the [`store::Store`] trait, and a
+//! model-based property test of the asset work queue and the event log ([`model`]).
 //!
 //! Every check in [`conformance`] is generic over the trait (or over a [`harness::Harness`] when it needs to reopen
 //! the database) and asserts outcomes through the public trait only; each runs through a [`recording::Recording`]
@@ -12,6 +13,7 @@ extern crate assetsync_store as store;
 mod conformance;
 mod hardening;
 mod harness;
+mod model;
 mod recording;
 
 /// Instantiates, for one backend (its harness), in a module named `$backend`: every conformance check as a
