@@ -97,9 +97,10 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => proptest::collection::vec((0..EVENT_IDS, hint()), 1..=3).prop_map(Step::Record),
-        3 => (1..=3_i64).prop_map(|limit| Step::Claim { limit }),
+        2 => (1..=3_i64).prop_map(|limit| Step::Claim { limit }),
         3 => (any::<Index>(), outcome()).prop_map(|(pick, outcome)| Step::Complete { pick, outcome }),
-        2 => prop_oneof![0..=10_i64, 90..=130_i64].prop_map(Step::Advance),
+        // Within a lease, or past one.
+        2 => prop_oneof![0..=20_i64, LEASE + 1..=LEASE + 60].prop_map(Step::Advance),
         1 => (0..=300_i64).prop_map(|age| Step::Prune { age }),
     ]
 }
