@@ -13,8 +13,8 @@
 //! hold the same value: a claim finished at `t` (released, the work kept for a newer hint) and another claim
 //! taken at the same `t`. A second completion of the first claim is then accepted as the second's (found by
 //! this test: record e0 for asset 0, claim, record e1 for asset 0, complete, claim, complete the first claim
-//! again, all at one time). A worker completes its claim once, so the steps do the same; a stale claim whose
-//! lease ran out is always fenced off, since a later claim's lease ends later.
+//! again, all at one time). A worker completes its claim once, so the steps do the same; a claim whose lease
+//! ran out and whose work another claim took is always fenced off, since that claim's lease ends later.
 
 use crate::harness::{Harness, SqliteHarness};
 use domain::AssetId;
