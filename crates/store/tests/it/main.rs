@@ -1,8 +1,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-//! The store crate's one integration-test binary: a conformance suite for the [`store::Store`] trait.
+//! The store crate's one integration-test binary: a conformance suite for the [`store::Store`] trait, and a
+//! model-based property test of the asset work queue and the event log ([`model`]).
 //!
 //! Every check in [`conformance`] is generic over the trait (or over a [`harness::Harness`] when it needs to reopen
-//! the database) and asserts outcomes through the public trait only. `conformance_suite!` instantiates all of them
+//! the database) and asserts outcomes through the public trait only; each runs through a [`recording::Recording`]
+//! so the suite knows which storage methods it calls. `conformance_suite!` instantiates all of them
 //! for one backend; a new backend (PostgreSQL) runs the same suite by adding a harness and one line at the bottom.
 
 // The crate is `assetsync-store`; the rest of the workspace knows it as `store`, and so do these tests.
@@ -11,14 +13,18 @@ extern crate assetsync_store as store;
 mod conformance;
 mod hardening;
 mod harness;
+mod model;
+mod recording;
 
-/// Instantiates every conformance check as a `#[tokio::test]` for one backend, in a module named `$backend`.
+/// Instantiates, for one backend (its harness), in a module named `$backend`: every conformance check as a
+/// `#[tokio::test]` on a fresh store wrapped in a [`recording::Recording`], and `every_storage_method_is_called`,
+/// which runs every check in turn through one shared recorder and fails when a method of `store::METHODS` was
+/// never called. A check takes the store (`store: [...]`) or, to reopen the database, the harness
+/// (`harness: [...]`).
 macro_rules! conformance_suite {
     ($backend:ident, $harness:ty) => {
-        mod $backend {
-            use crate::harness::Harness;
-
-            conformance_suite!(@store $harness;
+        conformance_suite!(@suite $backend, $harness;
+            store: [
                 records_events_once,
                 batch_outcomes_follow_event_order,
                 unused_events_are_counted_and_queue_no_work,
@@ -26,52 +32,98 @@ macro_rules! conformance_suite {
                 deleted_event_marks_the_work_deleted,
                 hints_for_one_asset_coalesce,
                 claim_respects_limit,
+                claims_go_in_order_of_when_the_work_is_due,
+                the_journal_position_is_kept,
                 claimed_asset_work_is_leased_until_it_expires,
                 release_all_leases_makes_leased_work_claimable,
+                a_stale_asset_claim_writes_nothing,
+                a_stale_sku_claim_writes_nothing,
+                completions_of_many_assets_fail_alone_when_their_lease_is_lost,
+                completions_of_many_skus_fail_alone_when_their_lease_is_lost,
                 complete_asset_stores_claims_and_queues_changed_skus,
                 newer_hint_during_lease_keeps_work_queued,
                 empty_links_unlink_the_asset,
                 failed_asset_keeps_claims,
                 failed_asset_with_retry_is_requeued_at_that_time,
                 missing_once_flags_the_next_claim,
+                asset_status_of_unknown_asset_is_none,
+                every_claim_is_listed_by_asset_and_sku,
+                the_stalest_assets_are_read_again,
                 applied_gallery_is_in_position_order,
                 product_missing_waits_for_the_product,
-                upsert_products_counts_new_products,
                 a_partly_applied_sku_stores_what_was_written_and_fails_the_refused_asset_alone,
-                added_links_join_the_claims_and_keep_the_asset_waiting,
                 failed_sku_with_retry_then_applied,
                 permanent_sku_failure_is_not_cleared_by_another_sku,
                 sku_change_during_lease_requeues_the_sku,
-                asset_status_of_unknown_asset_is_none,
-                sync_latencies_measure_event_to_applied,
-                a_stale_asset_claim_writes_nothing,
-                a_stale_sku_claim_writes_nothing,
+                a_forgotten_entry_is_written_again,
+                requeued_galleries_are_bulk_work,
+                added_links_join_the_claims_and_keep_the_asset_waiting,
+                upsert_products_counts_new_products,
+                a_removed_product_drops_its_links,
+                a_product_status_shows_its_work,
+                handmade_entries_keep_their_first_prior_state,
                 the_configuration_and_its_history_are_kept,
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,
+                full_sync_phases_reset_the_cursor,
+                sync_latencies_measure_event_to_applied,
                 pruning_keeps_what_is_recent_or_still_needed,
+                the_database_size_grows_with_what_it_holds,
+                dead_letters_are_replayed_one_or_all,
                 a_held_lease_is_renewed_and_a_lost_one_is_not,
                 a_paused_read_counts_no_attempt_and_keeps_the_links,
                 a_product_event_is_committed_with_its_effect,
                 a_configuration_change_is_committed_with_its_work,
                 product_calls_are_durable_work_retried_and_given_up,
                 full_sync_products_queue_their_calls_in_the_same_transaction,
-            );
+            ],
+            harness: [state_survives_reopening],
+        );
+    };
+    (@suite $backend:ident, $harness:ty;
+        store: [$($check:ident),* $(,)?],
+        harness: [$($reopening:ident),* $(,)?] $(,)?
+    ) => {
+        mod $backend {
+            use crate::harness::Harness;
+            use crate::recording::{Calls, Recording};
 
+            $(
+                #[tokio::test]
+                async fn $check() {
+                    let harness = Recording::<$harness>::fresh().await;
+                    crate::conformance::$check(harness.store()).await;
+                }
+            )*
+
+            $(
+                #[tokio::test]
+                async fn $reopening() {
+                    crate::conformance::$reopening(Recording::<$harness>::fresh().await).await;
+                }
+            )*
+
+            /// Runs every check, each on a fresh store, noting the methods called: each one of
+            /// `store::METHODS` must be.
             #[tokio::test]
-            async fn state_survives_reopening() {
-                crate::conformance::state_survives_reopening::<$harness>().await;
+            async fn every_storage_method_is_called() {
+                let calls = Calls::default();
+                $(
+                    {
+                        let harness = Recording::over(<$harness>::fresh().await, calls.clone());
+                        crate::conformance::$check(harness.store()).await;
+                    }
+                )*
+                $(
+                    crate::conformance::$reopening(
+                        Recording::over(<$harness>::fresh().await, calls.clone()),
+                    )
+                    .await;
+                )*
+                let never = calls.never_called(store::METHODS);
+                assert!(never.is_empty(), "no conformance check calls {never:?}");
             }
         }
-    };
-    (@store $harness:ty; $($name:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $name() {
-                let harness = <$harness>::fresh().await;
-                crate::conformance::$name(harness.store()).await;
-            }
-        )*
     };
 }
 
