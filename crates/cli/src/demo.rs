@@ -197,6 +197,50 @@ impl SandboxRun {
         matching: DemoMatching,
         journal: bool,
     ) -> anyhow::Result<Self> {
+        Self::serve(Emulators::start(dir, sink, matching, journal).await?).await
+    }
+
+    /// Starts the service in this process on the emulators' configuration.
+    pub(crate) async fn serve(emulators: Emulators) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(emulators.config.listen).await?;
+        let service = Service::start(&emulators.config, listener).await?;
+        if let Some(update) = emulators.matcher_credentials() {
+            // The matcher's credentials, as an operator would upload them (write-only secret).
+            service.engine.update_config(&update).await?;
+        }
+        Ok(Self {
+            emulator: emulators.emulator,
+            store_emulator: emulators.store_emulator,
+            service,
+            admin_token: emulators.admin_token,
+            matcher: emulators.matcher,
+        })
+    }
+}
+
+/// The emulators of a sandbox run, and the service's configuration that points at them (the service itself
+/// runs in this process, [`SandboxRun`], or in a child process, `bench full-sync`).
+pub(crate) struct Emulators {
+    pub emulator: AemEmulator,
+    /// The emulated Adobe Commerce store, when galleries go there.
+    pub store_emulator: Option<CommerceEmulator>,
+    /// The reference custom matcher, when assets are matched by it.
+    pub matcher: Option<MatcherEmulator>,
+    /// The service's configuration (SQLite in the run's folder, listening on any free port).
+    pub config: Config,
+    pub admin_token: String,
+    matcher_secret: String,
+}
+
+impl Emulators {
+    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one and the reference matcher when
+    /// `matching` asks for it; with `journal`, the configuration reads the emulator's journal.
+    pub(crate) async fn start(
+        dir: &Path,
+        sink: DemoSink,
+        matching: DemoMatching,
+        journal: bool,
+    ) -> anyhow::Result<Self> {
         let access_token = format!("demo-{}", sandbox::aem::random_uuid());
         let emulator = AemEmulator::start(
             AemSettings {
@@ -304,26 +348,25 @@ impl SandboxRun {
             },
             http: HttpConfig::default(),
         };
-        let listener = tokio::net::TcpListener::bind(config.listen).await?;
-        let service = Service::start(&config, listener).await?;
-        if matcher.is_some() {
-            // The matcher's credentials, as an operator would upload them (write-only secret).
-            service
-                .engine
-                .update_config(&json!({
-                    "matcher_client_id": MATCHER_CLIENT_ID,
-                    "matcher_client_secret": matcher_secret,
-                    "matcher_ims_org_id": MATCHER_ORG_ID,
-                    "matcher_token_url": format!("{}/ims/token/v3", emulator.url()),
-                }))
-                .await?;
-        }
         Ok(Self {
             emulator,
             store_emulator,
-            service,
-            admin_token,
             matcher,
+            config,
+            admin_token,
+            matcher_secret,
+        })
+    }
+
+    /// The configuration change that gives the service the matcher's credentials, when there is a matcher.
+    pub(crate) fn matcher_credentials(&self) -> Option<Value> {
+        self.matcher.as_ref().map(|_| {
+            json!({
+                "matcher_client_id": MATCHER_CLIENT_ID,
+                "matcher_client_secret": self.matcher_secret,
+                "matcher_ims_org_id": MATCHER_ORG_ID,
+                "matcher_token_url": format!("{}/ims/token/v3", self.emulator.url()),
+            })
         })
     }
 }

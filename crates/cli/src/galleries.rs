@@ -68,7 +68,7 @@ pub(crate) fn served_galleries(service: &Service, products: &[Sku]) -> Expected 
         .collect()
 }
 
-fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
+pub(crate) fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
     body["entries"]
         .as_array()
         .map(|entries| {

@@ -65,8 +65,10 @@ pub struct Engine {
     pub(crate) full_sync_requested: Notify,
     /// Latency histograms for `/api/v1/sla`.
     sla: sla::SlaRecorder,
-    /// Events counted for `/metrics`.
+    /// Events counted for `/metrics` and `/healthz`.
     event_counters: telemetry::EventCounters,
+    /// Work items being processed now (for `/healthz`).
+    pub(crate) in_flight: telemetry::InFlight,
     /// The id of the full sync that began last in this process (0: none yet).
     pub(crate) latest_full_sync: AtomicI64,
     ingest: group_commit::Submitter<store::NewEvent, store::Recorded>,
@@ -156,6 +158,7 @@ impl Engine {
             full_sync_requested: Notify::new(),
             sla: sla::SlaRecorder::default(),
             event_counters: telemetry::EventCounters::default(),
+            in_flight: telemetry::InFlight::default(),
             latest_full_sync: AtomicI64::new(0),
             ingest,
             asset_completions,
@@ -307,6 +310,11 @@ impl Engine {
     /// Events by source, kind and outcome.
     pub fn event_counters(&self) -> &telemetry::EventCounters {
         &self.event_counters
+    }
+
+    /// Work items this process's workers are processing now (memory only).
+    pub fn in_flight(&self) -> &telemetry::InFlight {
+        &self.in_flight
     }
 
     /// The database's size in bytes.

@@ -1,7 +1,8 @@
-//! Counters for the metrics endpoint: events by source, kind and outcome.
+//! Counters for the metrics endpoint and `/healthz`: events by source, kind and outcome, and work in flight.
 
 use connectors::sink::LabeledCounts;
 use domain::events::EventKind;
+use std::sync::atomic::{AtomicU64, Ordering};
 use store::Recorded;
 
 /// The outcome label of an accepted event: `duplicate`, `ignored` (a type assetsync does not act on) or
@@ -17,3 +18,49 @@ pub fn recorded_outcome(recorded: Recorded, kind: EventKind) -> &'static str {
 /// Events counted by `(source, kind, outcome)`: the labels are bounded sets (sources and kinds are enums,
 /// outcomes are `stored`, `duplicate`, `ignored` or a refusal's stable error code).
 pub type EventCounters = LabeledCounts<(&'static str, &'static str, &'static str)>;
+
+/// Work items this process's workers are processing now, kept in memory so that `/healthz` answers without
+/// asking the store.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    assets: AtomicU64,
+    skus: AtomicU64,
+}
+
+impl InFlight {
+    /// Assets being read from the DAM (and their outcome stored) now.
+    pub fn assets(&self) -> u64 {
+        self.assets.load(Ordering::Relaxed)
+    }
+
+    /// Product galleries being written now.
+    pub fn skus(&self) -> u64 {
+        self.skus.load(Ordering::Relaxed)
+    }
+
+    /// Counts one asset in flight until the guard drops.
+    pub(crate) fn asset(&self) -> InFlightGuard<'_> {
+        InFlightGuard::new(&self.assets)
+    }
+
+    /// Counts one SKU in flight until the guard drops.
+    pub(crate) fn sku(&self) -> InFlightGuard<'_> {
+        InFlightGuard::new(&self.skus)
+    }
+}
+
+/// One item counted in [`InFlight`] while it lives.
+pub(crate) struct InFlightGuard<'a>(&'a AtomicU64);
+
+impl<'a> InFlightGuard<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -191,6 +191,7 @@ pub(crate) async fn run_pool<W, C, CF, P, PF>(
 
 /// Re-reads one asset and stores its desired links (or why it failed). Its lease is renewed meanwhile.
 async fn process_asset(engine: Arc<Engine>, mut work: AssetWork) {
+    let _in_flight = engine.in_flight.asset();
     let key = WorkKey::Asset(work.asset_id.clone());
     let lease = engine
         .leases
@@ -402,6 +403,7 @@ fn unlinked(reason: &str) -> AssetOutcome {
 /// Brings one SKU's gallery to the desired state. Its lease is renewed meanwhile; a lost lease stops the
 /// sink before its next write, and nothing is stored.
 async fn process_sku(engine: Arc<Engine>, mut work: SkuWork) {
+    let _in_flight = engine.in_flight.sku();
     let key = WorkKey::Sku(work.sku.clone());
     let lease = engine
         .leases

@@ -131,6 +131,48 @@ impl PreparedDelivery {
         url: &str,
         attempt: u32,
     ) -> Result<reqwest::StatusCode, reqwest::Error> {
+        Ok(self.post(http, url, attempt).await?.status())
+    }
+
+    /// [`Self::send`], and what a sender that redelivers needs of a refusal: its `Retry-After` (delay-seconds)
+    /// and its error `code` (the JSON body's `code`, read only for a non-2xx reply).
+    pub async fn send_answer(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        attempt: u32,
+    ) -> Result<DeliveryAnswer, reqwest::Error> {
+        let reply = self.post(http, url, attempt).await?;
+        let status = reply.status();
+        let retry_after = reply
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let code = if status.is_success() {
+            let _ = reply.bytes().await;
+            None
+        } else {
+            reply
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|body| body["code"].as_str().map(str::to_owned))
+        };
+        Ok(DeliveryAnswer {
+            status,
+            retry_after,
+            code,
+        })
+    }
+
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        attempt: u32,
+    ) -> Result<reqwest::Response, reqwest::Error> {
         let [sig1, sig2] = &self.signatures;
         let [key1_path, key2_path] = &self.key_paths;
         let mut request = http
@@ -149,6 +191,16 @@ impl PreparedDelivery {
         if attempt > 0 {
             request = request.header("x-adobe-retry-count", attempt.to_string());
         }
-        Ok(request.send().await?.status())
+        request.send().await
     }
+}
+
+/// The webhook's answer to one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryAnswer {
+    pub status: reqwest::StatusCode,
+    /// `Retry-After` in delay-seconds, when the reply gave one.
+    pub retry_after: Option<Duration>,
+    /// The error body's `code` (`overloaded`, `unavailable`, ...), for a non-2xx reply.
+    pub code: Option<String>,
 }

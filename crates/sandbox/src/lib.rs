@@ -16,5 +16,5 @@ pub mod matcher;
 pub mod originals;
 pub mod redirect;
 
-pub use delivery::PreparedDelivery;
+pub use delivery::{DeliveryAnswer, PreparedDelivery};
 pub use keys::{KeyFailure, SigningKeys};

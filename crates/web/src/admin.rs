@@ -367,7 +367,8 @@ async fn replay_all_dead_letters(
     Ok(Json(json!({ "replayed": replayed })).into_response())
 }
 
-/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, and a paused sink or DAM with why.
+/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, events stored (all time), and a
+/// paused sink or DAM with why.
 async fn sync_health(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let backlog = state
         .engine
@@ -393,6 +394,7 @@ async fn sync_health(State(state): State<AppState>, _: Admin) -> Result<Response
             "oldest_waiting_age_ms": age(backlog.oldest_waiting_ms),
         },
         "dead_letters": backlog.dead_letters,
+        "events": { "stored": backlog.events, "unused_types": backlog.unused_events },
         "database_bytes": state.engine.database_bytes().await.map_err(|e| ApiError::internal(&e))?,
     }))
     .into_response())

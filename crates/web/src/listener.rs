@@ -44,7 +44,7 @@ impl Default for ListenerLimits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
-            max_requests: 256,
+            max_requests: 1024,
         }
     }
 }

@@ -61,7 +61,12 @@ async fn events_pile_up_durably_while_the_store_is_down_then_converge() {
         0,
         "no delivery was refused while the store was down"
     );
-    assert!(app.health().await["events"]["stored"].as_i64().unwrap() >= 40);
+    assert!(
+        app.sync_health().await["events"]["stored"]
+            .as_i64()
+            .unwrap()
+            >= 40
+    );
 
     app.store().set_credentials_valid(true);
     app.settle().await;

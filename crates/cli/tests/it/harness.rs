@@ -466,17 +466,22 @@ sku_attribute = "commerce:skus"
             .unwrap()
     }
 
+    /// The admin report `GET /api/v1/health/sync` (queue depths, waiting assets, dead letters).
+    pub async fn sync_health(&self) -> Value {
+        self.admin_get("/api/v1/health/sync").await.1
+    }
+
     /// Waits until the service is idle: every delivery made, nothing queued, no asset waiting.
     pub async fn settle(&self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             // Deliveries first: once none is in flight, every event is committed before the health read.
             let delivered = self.emulator.deliveries().in_flight() == 0;
-            let health = self.health().await;
+            let health = self.sync_health().await;
             let idle = delivered
-                && health["backlog"]["asset_work"] == 0
-                && health["backlog"]["sku_work"] == 0
-                && health["backlog"]["waiting_assets"] == 0;
+                && health["queues"]["asset_work"] == 0
+                && health["queues"]["sku_work"] == 0
+                && health["assets"]["waiting"] == 0;
             if idle {
                 return;
             }

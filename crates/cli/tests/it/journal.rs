@@ -17,7 +17,9 @@ async fn events_whose_delivery_was_lost_come_from_the_journal() {
     app.settle().await;
     assert_eq!(app.gallery("JR-2").await[0].0, missed);
     assert_eq!(app.gallery("JR-1").await[0].0, delivered);
-    let stored = app.health().await["events"]["stored"].as_i64().unwrap();
+    let stored = app.sync_health().await["events"]["stored"]
+        .as_i64()
+        .unwrap();
     assert_eq!(
         stored, 4,
         "two events per asset, each stored once although the journal repeats the delivered ones"
@@ -41,5 +43,10 @@ async fn events_whose_delivery_was_lost_come_from_the_journal() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(app.health().await["events"]["stored"].as_i64().unwrap(), 6);
+    assert_eq!(
+        app.sync_health().await["events"]["stored"]
+            .as_i64()
+            .unwrap(),
+        6
+    );
 }

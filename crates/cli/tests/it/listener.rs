@@ -119,7 +119,7 @@ async fn a_body_that_does_not_arrive_in_time_gets_408() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["code"], "request_timeout", "{body}");
     assert_eq!(
-        app.health().await["events"]["stored"],
+        app.sync_health().await["events"]["stored"],
         0,
         "nothing of it is stored"
     );

@@ -467,8 +467,8 @@ async fn ten_queued_changes_to_one_sku_give_one_set_of_gallery_calls() {
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let health = app.health().await;
-        if app.emulator.deliveries().in_flight() == 0 && health["backlog"]["asset_work"] == 0 {
+        let health = app.sync_health().await;
+        if app.emulator.deliveries().in_flight() == 0 && health["queues"]["asset_work"] == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "{health}");

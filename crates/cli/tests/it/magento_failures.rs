@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 async fn wait_until_read(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let health = app.health().await;
-        if app.emulator.deliveries().in_flight() == 0 && health["backlog"]["asset_work"] == 0 {
+        let health = app.sync_health().await;
+        if app.emulator.deliveries().in_flight() == 0 && health["queues"]["asset_work"] == 0 {
             return;
         }
         assert!(Instant::now() < deadline, "assets never read: {health}");

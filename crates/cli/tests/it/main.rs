@@ -9,6 +9,7 @@ mod credentials;
 mod faults;
 mod fullsync;
 mod harness;
+mod health;
 mod journal;
 mod listener;
 mod magento;

@@ -275,7 +275,10 @@ async fn with_sync_disabled_events_are_kept_and_applied_once_enabled() {
         "nothing is written while sync is disabled"
     );
     assert!(
-        app.health().await["events"]["stored"].as_i64().unwrap() >= 2,
+        app.sync_health().await["events"]["stored"]
+            .as_i64()
+            .unwrap()
+            >= 2,
         "events are stored meanwhile"
     );
 
@@ -301,10 +304,10 @@ async fn a_crash_in_the_middle_of_a_sync_loses_and_duplicates_nothing() {
     // Kill as soon as some, but not all, of the work is done.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
-        let health = app.health().await;
+        let health = app.sync_health().await;
         if health["events"]["stored"].as_i64().unwrap() > 100 {
-            let backlog = health["backlog"]["asset_work"].as_i64().unwrap()
-                + health["backlog"]["sku_work"].as_i64().unwrap();
+            let backlog = health["queues"]["asset_work"].as_i64().unwrap()
+                + health["queues"]["sku_work"].as_i64().unwrap();
             assert!(
                 backlog > 0,
                 "the sync finished before the crash; the test needs more work"

@@ -7,7 +7,9 @@ use serde_json::Value;
 const ASSET: &str = "urn:aaid:aem:0b9e7c1e-1111-4a2b-8c3d-000000000001";
 
 async fn stored_events(app: &TestApp) -> i64 {
-    app.health().await["events"]["stored"].as_i64().unwrap()
+    app.sync_health().await["events"]["stored"]
+        .as_i64()
+        .unwrap()
 }
 
 fn assert_error(body: &Value, code: &str) {
@@ -76,7 +78,11 @@ async fn events_of_another_aem_environment_are_acknowledged_counted_and_ignored(
     assert_eq!(status, StatusCode::OK, "{reply}");
     assert_eq!(reply["status"], "other_environment");
     assert_eq!(stored_events(&app).await, before, "nothing is stored");
-    assert_eq!(app.health().await["backlog"]["asset_work"], 0, "no work");
+    assert_eq!(
+        app.sync_health().await["queues"]["asset_work"],
+        0,
+        "no work"
+    );
     let (status, _) = app.asset_status(ASSET).await;
     assert_eq!(
         status,
@@ -294,9 +300,9 @@ async fn events_of_unused_types_are_acknowledged_and_counted() {
     let (status, reply) = app.deliver_signed(body).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(reply["status"], "ignored");
-    assert_eq!(app.health().await["events"]["unused_types"], 1);
+    assert_eq!(app.health().await["events_since_start"]["ignored"], 1);
     assert_eq!(
-        app.health().await["backlog"]["asset_work"],
+        app.sync_health().await["queues"]["asset_work"],
         0,
         "an unused type queues no work"
     );
