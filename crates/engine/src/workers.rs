@@ -244,9 +244,37 @@ pub(crate) async fn run_sku_completions(
 ) {
     crate::group_commit::run_writer(rx, shutdown, |items| {
         let engine = engine.clone();
-        async move { per_item(engine.store.complete_skus(items, engine.now_ms()).await) }
+        async move {
+            // The read cache follows the commits in their order (here, not in each worker after its
+            // reply): a later write of a product can never be overwritten by an earlier one that answered late.
+            let effects: Vec<_> = items.iter().map(cache_effect).collect();
+            let results = per_item(engine.store.complete_skus(items, engine.now_ms()).await)?;
+            for ((sku, effect), result) in effects.into_iter().zip(&results) {
+                match (effect, result) {
+                    (Some(Some(entries)), Ok(())) => engine.cache.put(&sku, &entries),
+                    (Some(None), Ok(())) => engine.cache.remove(&sku),
+                    _ => {}
+                }
+            }
+            Ok(results)
+        }
     })
     .await;
+}
+
+/// What a stored SKU outcome does to the read cache: `Some(Some(entries))` puts the gallery, `Some(None)`
+/// removes the product (missing), `None` leaves it.
+fn cache_effect(
+    (work, outcome): &(SkuWork, SkuOutcome),
+) -> (domain::Sku, Option<Option<Vec<domain::AppliedEntry>>>) {
+    let effect = match outcome {
+        SkuOutcome::Applied(entries) | SkuOutcome::PartlyApplied { entries, .. } => {
+            Some(Some(entries.clone()))
+        }
+        SkuOutcome::ProductMissing => Some(None),
+        _ => None,
+    };
+    (work.sku.clone(), effect)
 }
 
 /// A batch's store results as the group-commit writer hands them back.
@@ -489,28 +517,17 @@ async fn submit_sku_outcome(
     outcome: SkuOutcome,
     had_operations: bool,
 ) {
-    let missing = matches!(outcome, SkuOutcome::ProductMissing);
+    // The read cache is updated by the completion writer, in commit order.
     let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
-    let applied = match &outcome {
-        SkuOutcome::Applied(entries) | SkuOutcome::PartlyApplied { entries, .. } => {
-            Some(entries.clone())
-        }
-        _ => None,
-    };
     let sku = work.sku.clone();
     let first_enqueued_ms = work.first_enqueued_ms;
     match engine.sku_completions.submit((work, outcome)).await {
-        Ok(Ok(())) => match applied {
-            Some(entries) => {
-                if wrote {
-                    let now = engine.now_ms();
-                    engine.sla.record_applied(now, now - first_enqueued_ms);
-                }
-                engine.cache.put(&sku, &entries);
+        Ok(Ok(())) => {
+            if wrote {
+                let now = engine.now_ms();
+                engine.sla.record_applied(now, now - first_enqueued_ms);
             }
-            None if missing => engine.cache.remove(&sku),
-            None => {}
-        },
+        }
         Ok(Err(error)) => {
             tracing::error!(%sku, %error, "could not store a SKU's outcome; its lease will expire")
         }

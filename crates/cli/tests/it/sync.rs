@@ -331,12 +331,21 @@ async fn a_crash_in_the_middle_of_a_sync_loses_and_duplicates_nothing() {
         }
     }
     for (sku, want) in expected {
-        let gallery = app.gallery(sku).await;
-        let mut got: Vec<&str> = gallery.iter().map(|(id, _, _)| id.as_str()).collect();
-        got.sort_unstable();
         let mut want = want;
         want.sort_unstable();
-        assert_eq!(got, want, "gallery of {sku} after the crash");
+        let ids = |gallery: &[(String, u64, Vec<String>)]| {
+            let mut ids: Vec<String> = gallery.iter().map(|(id, _, _)| id.clone()).collect();
+            ids.sort_unstable();
+            ids
+        };
+        // The read cache follows a commit within moments (the queue depths can be read in between).
+        app.wait_for_gallery(sku, |gallery| ids(gallery) == want)
+            .await;
+        assert_eq!(
+            ids(&app.gallery(sku).await),
+            want,
+            "gallery of {sku} after the crash"
+        );
     }
     for asset in &assets {
         assert_eq!(
