@@ -30,12 +30,27 @@ pub(crate) fn channel<I, O>() -> (Submitter<I, O>, Queue<I, O>) {
 impl<I, O> Submitter<I, O> {
     /// Submits one item and waits until its batch is written.
     pub(crate) async fn submit(&self, item: I) -> Result<ItemResult<O>, EngineError> {
+        self.send(item).await?.wait().await
+    }
+
+    /// Hands one item to the writer (waiting while its queue is full) and returns how to wait for the
+    /// commit of its batch: a worker frees its slot once its outcome is queued.
+    pub(crate) async fn send(&self, item: I) -> Result<Pending<O>, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send((item, reply))
             .await
             .map_err(|_| EngineError::ShuttingDown)?;
-        answer.await.map_err(|_| EngineError::ShuttingDown)
+        Ok(Pending(answer))
+    }
+}
+
+/// An item handed to the writer, waiting for its batch's commit.
+pub(crate) struct Pending<O>(oneshot::Receiver<ItemResult<O>>);
+
+impl<O> Pending<O> {
+    pub(crate) async fn wait(self) -> Result<ItemResult<O>, EngineError> {
+        self.0.await.map_err(|_| EngineError::ShuttingDown)
     }
 }
 

@@ -206,15 +206,25 @@ async fn process_asset(engine: Arc<Engine>, mut work: AssetWork) {
         tracing::warn!(asset = %work.asset_id, %error, "asset failed");
     }
     let asset_id = work.asset_id.clone();
-    match engine.asset_completions.submit((work, outcome)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => {
-            tracing::error!(asset = %asset_id, %error, "could not store an asset's outcome; its lease will expire")
+    // The worker's slot is free once its outcome is queued (the lease keeps the item until the commit);
+    // the commit is awaited beside it.
+    let pending = engine.asset_completions.send((work, outcome)).await;
+    tokio::spawn(async move {
+        match pending {
+            Ok(pending) => match pending.wait().await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::error!(asset = %asset_id, %error, "could not store an asset's outcome; its lease will expire")
+                }
+                Err(error) => {
+                    tracing::warn!(asset = %asset_id, %error, "asset outcome not stored; its lease will expire")
+                }
+            },
+            Err(error) => {
+                tracing::warn!(asset = %asset_id, %error, "asset outcome not stored; its lease will expire")
+            }
         }
-        Err(error) => {
-            tracing::warn!(asset = %asset_id, %error, "asset outcome not stored; its lease will expire")
-        }
-    }
+    });
 }
 
 /// Stores the outcomes of asset work items until shutdown, many per transaction.
@@ -445,7 +455,7 @@ async fn process_sku(engine: Arc<Engine>, mut work: SkuWork) {
         return;
     };
     work.lease_until_ms = lease_until_ms;
-    submit_sku_outcome(&engine, work, outcome, had_operations).await;
+    submit_sku_outcome(engine.clone(), work, outcome, had_operations).await;
 }
 
 /// The outcome of one SKU's work and whether it had operations; `None` when nothing must be stored (the
@@ -512,7 +522,7 @@ async fn apply_sku(
 
 /// Stores a SKU's outcome and, once committed, updates the read cache and the SLA.
 async fn submit_sku_outcome(
-    engine: &Engine,
+    engine: Arc<Engine>,
     work: SkuWork,
     outcome: SkuOutcome,
     had_operations: bool,
@@ -521,20 +531,28 @@ async fn submit_sku_outcome(
     let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
     let sku = work.sku.clone();
     let first_enqueued_ms = work.first_enqueued_ms;
-    match engine.sku_completions.submit((work, outcome)).await {
-        Ok(Ok(())) => {
-            if wrote {
-                let now = engine.now_ms();
-                engine.sla.record_applied(now, now - first_enqueued_ms);
+    // The worker's slot is free once its outcome is queued (the lease keeps the SKU until the commit).
+    let pending = engine.sku_completions.send((work, outcome)).await;
+    tokio::spawn(async move {
+        let stored = match pending {
+            Ok(pending) => pending.wait().await,
+            Err(error) => Err(error),
+        };
+        match stored {
+            Ok(Ok(())) => {
+                if wrote {
+                    let now = engine.now_ms();
+                    engine.sla.record_applied(now, now - first_enqueued_ms);
+                }
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%sku, %error, "could not store a SKU's outcome; its lease will expire")
+            }
+            Err(error) => {
+                tracing::warn!(%sku, %error, "SKU outcome not stored; its lease will expire")
             }
         }
-        Ok(Err(error)) => {
-            tracing::error!(%sku, %error, "could not store a SKU's outcome; its lease will expire")
-        }
-        Err(error) => {
-            tracing::warn!(%sku, %error, "SKU outcome not stored; its lease will expire")
-        }
-    }
+    });
 }
 
 /// Keeps the work for later without counting an attempt (the sink is paused).

@@ -1018,7 +1018,9 @@ async fn search(
         }
     }
     let inner = shared.lock();
-    let matching: Vec<Value> = inner
+    // Only the page's assets are rendered: rendering every match for every page made a full sync's
+    // search quadratic in the catalog.
+    let matching: Vec<_> = inner
         .assets
         .iter()
         .filter(|(_, asset)| {
@@ -1026,10 +1028,14 @@ async fn search(
                 .iter()
                 .all(|(field, wanted)| term_matches(asset, field, wanted))
         })
-        .map(|(id, asset)| asset_json(id, asset))
         .collect();
     let total = matching.len();
-    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
+    let page: Vec<Value> = matching
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(id, asset)| asset_json(id, asset))
+        .collect();
     let next = offset + page.len();
     let mut reply = json!({
         "hits": { "results": page },

@@ -6,6 +6,7 @@
 use crate::{StoreError, StoreResult};
 use rusqlite::types::FromSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, TransactionBehavior};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -23,6 +24,9 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
 /// Prepared statements kept per connection (every statement the store runs fits).
 const STATEMENT_CACHE: usize = 256;
+/// `PRAGMA synchronous` values.
+const NORMAL: u8 = 1;
+const FULL: u8 = 2;
 /// Reader threads of a file database.
 const READERS: usize = 3;
 
@@ -30,6 +34,8 @@ const READERS: usize = 3;
 pub(crate) struct Connections {
     writer: mpsc::Sender<Job>,
     readers: Option<mpsc::Sender<Job>>,
+    /// The writer's `synchronous` setting now (only the writer thread changes it).
+    synchronous: Arc<AtomicU8>,
 }
 
 impl Connections {
@@ -60,7 +66,11 @@ impl Connections {
             }
             None => None,
         };
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer,
+            readers,
+            synchronous: Arc::new(AtomicU8::new(NORMAL)),
+        })
     }
 
     /// Runs `work` in one write transaction on the writer thread; commits when it returns `Ok`, rolls back
@@ -70,8 +80,9 @@ impl Connections {
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
+        let synchronous = self.synchronous.clone();
         call(&self.writer, move |conn| {
-            set_durability(conn, durability)?;
+            set_durability(conn, &synchronous, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -103,15 +114,20 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Makes the writer's next commit as durable as asked (the pragma applies to the connection).
-fn set_durability(conn: &Connection, durability: Durability) -> StoreResult<()> {
+/// Makes the writer's next commit as durable as asked (the pragma applies to the connection; `current`
+/// remembers it, so that an unchanged setting costs nothing).
+fn set_durability(
+    conn: &Connection,
+    current: &AtomicU8,
+    durability: Durability,
+) -> StoreResult<()> {
     let wanted = match durability {
-        Durability::Normal => 1,
-        Durability::Full => 2,
+        Durability::Normal => NORMAL,
+        Durability::Full => FULL,
     };
-    let current: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0))?;
-    if current != wanted {
+    if current.load(Ordering::Relaxed) != wanted {
         conn.pragma_update(None, "synchronous", wanted)?;
+        current.store(wanted, Ordering::Relaxed);
     }
     Ok(())
 }
