@@ -4,8 +4,8 @@
 use super::SqliteStore;
 use super::conn::{Durability, column, execute, optional, row, rows};
 use super::shared::{
-    LIVE, LeaseKey, check_lease, count, enqueue_sku, from_json, mark_asset_failed, mark_pending,
-    parse_sku, settle_asset, to_json,
+    LIVE, LeaseKey, check_lease, count, each_fenced, enqueue_sku, from_json, mark_asset_failed,
+    mark_pending, parse_sku, settle_asset, to_json,
 };
 use crate::{
     AssetOutcome, AssetQueue, AssetStatus, AssetWork, StoreError, StoreResult, SyncStatus,
@@ -72,15 +72,9 @@ impl AssetQueue for SqliteStore {
     ) -> StoreResult<Vec<StoreResult<()>>> {
         self.db
             .write(Durability::Normal, move |conn| {
-                let mut results = Vec::with_capacity(items.len());
-                for (work, outcome) in items {
-                    match complete_asset_in(conn, &work, outcome, now_ms) {
-                        Err(StoreError::LeaseLost) => results.push(Err(StoreError::LeaseLost)),
-                        Err(other) => return Err(other),
-                        Ok(()) => results.push(Ok(())),
-                    }
-                }
-                Ok(results)
+                each_fenced(items, |(work, outcome)| {
+                    complete_asset_in(conn, &work, outcome, now_ms)
+                })
             })
             .await
     }

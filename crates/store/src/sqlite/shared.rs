@@ -172,3 +172,20 @@ pub(super) fn bump_counter(conn: &Connection, name: &str, by: i64) -> StoreResul
     }
     Ok(())
 }
+
+/// Completes a batch item by item inside one transaction: an item whose lease was lost wrote nothing and
+/// fails alone; any other error fails the whole batch (the transaction rolls back).
+pub(super) fn each_fenced<T>(
+    items: Vec<T>,
+    mut complete: impl FnMut(T) -> StoreResult<()>,
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        match complete(item) {
+            Err(StoreError::LeaseLost) => results.push(Err(StoreError::LeaseLost)),
+            Err(other) => return Err(other),
+            Ok(()) => results.push(Ok(())),
+        }
+    }
+    Ok(results)
+}

@@ -5,10 +5,10 @@ use super::SqliteStore;
 use super::conn::{Durability, column, execute, one, rows};
 use super::partial::{self, Written};
 use super::shared::{
-    LIVE, LeaseKey, check_lease, enqueue_sku, from_json, load_gallery, parse_sku, product_exists,
-    settle_asset, to_json,
+    LIVE, LeaseKey, check_lease, each_fenced, enqueue_sku, from_json, load_gallery, parse_sku,
+    product_exists, settle_asset, to_json,
 };
-use crate::{GalleryQueue, SkuOutcome, SkuState, SkuWork, StoreError, StoreResult};
+use crate::{GalleryQueue, SkuOutcome, SkuState, SkuWork, StoreResult};
 use async_trait::async_trait;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
 use rusqlite::Connection;
@@ -85,15 +85,9 @@ impl GalleryQueue for SqliteStore {
     ) -> StoreResult<Vec<StoreResult<()>>> {
         self.db
             .write(Durability::Normal, move |conn| {
-                let mut results = Vec::with_capacity(items.len());
-                for (work, outcome) in items {
-                    match complete_sku_in(conn, &work, outcome, now_ms) {
-                        Err(StoreError::LeaseLost) => results.push(Err(StoreError::LeaseLost)),
-                        Err(other) => return Err(other),
-                        Ok(()) => results.push(Ok(())),
-                    }
-                }
-                Ok(results)
+                each_fenced(items, |(work, outcome)| {
+                    complete_sku_in(conn, &work, outcome, now_ms)
+                })
             })
             .await
     }
