@@ -8,6 +8,7 @@
 mod antientropy;
 pub mod cache;
 pub mod clock;
+mod completions;
 pub mod dam_guard;
 mod fullsync;
 mod group_commit;
@@ -172,12 +173,12 @@ impl Engine {
                 ingest_rx,
                 shutdown.clone(),
             )),
-            tokio::spawn(workers::run_asset_completions(
+            tokio::spawn(completions::run_asset_completions(
                 engine.clone(),
                 completions_rx,
                 shutdown.clone(),
             )),
-            tokio::spawn(workers::run_sku_completions(
+            tokio::spawn(completions::run_sku_completions(
                 engine.clone(),
                 sku_completions_rx,
                 shutdown.clone(),

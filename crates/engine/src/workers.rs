@@ -227,79 +227,6 @@ async fn process_asset(engine: Arc<Engine>, mut work: AssetWork) {
     });
 }
 
-/// Stores the outcomes of asset work items until shutdown, many per transaction.
-pub(crate) async fn run_asset_completions(
-    engine: Arc<Engine>,
-    rx: crate::group_commit::Queue<(AssetWork, AssetOutcome), ()>,
-    shutdown: watch::Receiver<bool>,
-) {
-    crate::group_commit::run_writer(rx, shutdown, |items| {
-        let engine = engine.clone();
-        async move {
-            let results = engine.store.complete_assets(items, engine.now_ms()).await;
-            if results.as_ref().is_ok_and(|r| r.iter().any(Result::is_ok)) {
-                engine.skus_ready.notify_one();
-            }
-            per_item(results)
-        }
-    })
-    .await;
-}
-
-/// Stores the outcomes of SKU work items until shutdown, many per transaction.
-pub(crate) async fn run_sku_completions(
-    engine: Arc<Engine>,
-    rx: crate::group_commit::Queue<(SkuWork, SkuOutcome), ()>,
-    shutdown: watch::Receiver<bool>,
-) {
-    crate::group_commit::run_writer(rx, shutdown, |items| {
-        let engine = engine.clone();
-        async move {
-            // The read cache follows the commits in their order (here, not in each worker after its
-            // reply): a later write of a product can never be overwritten by an earlier one that answered late.
-            let effects: Vec<_> = items.iter().map(cache_effect).collect();
-            let results = per_item(engine.store.complete_skus(items, engine.now_ms()).await)?;
-            for ((sku, effect), result) in effects.into_iter().zip(&results) {
-                match (effect, result) {
-                    (Some(Some(entries)), Ok(())) => engine.cache.put(&sku, &entries),
-                    (Some(None), Ok(())) => engine.cache.remove(&sku),
-                    _ => {}
-                }
-            }
-            Ok(results)
-        }
-    })
-    .await;
-}
-
-/// What a stored SKU outcome does to the read cache: `Some(Some(entries))` puts the gallery, `Some(None)`
-/// removes the product (missing), `None` leaves it.
-fn cache_effect(
-    (work, outcome): &(SkuWork, SkuOutcome),
-) -> (domain::Sku, Option<Option<Vec<domain::AppliedEntry>>>) {
-    let effect = match outcome {
-        SkuOutcome::Applied(entries) | SkuOutcome::PartlyApplied { entries, .. } => {
-            Some(Some(entries.clone()))
-        }
-        SkuOutcome::ProductMissing => Some(None),
-        _ => None,
-    };
-    (work.sku.clone(), effect)
-}
-
-/// A batch's store results as the group-commit writer hands them back.
-fn per_item(
-    results: store::StoreResult<Vec<store::StoreResult<()>>>,
-) -> Result<Vec<crate::group_commit::ItemResult<()>>, String> {
-    match results {
-        Ok(results) => Ok(results
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
-            .collect()),
-        Err(error) => Err(error.to_string()),
-    }
-}
-
 async fn asset_outcome(engine: &Engine, work: &AssetWork) -> AssetOutcome {
     let read = engine.dam.metadata(&work.asset_id).await;
     let now = engine.now_ms();
@@ -455,7 +382,7 @@ async fn process_sku(engine: Arc<Engine>, mut work: SkuWork) {
         return;
     };
     work.lease_until_ms = lease_until_ms;
-    submit_sku_outcome(engine.clone(), work, outcome, had_operations).await;
+    crate::completions::submit_sku_outcome(engine.clone(), work, outcome, had_operations).await;
 }
 
 /// The outcome of one SKU's work and whether it had operations; `None` when nothing must be stored (the
@@ -518,41 +445,6 @@ async fn apply_sku(
         }
     };
     Some((outcome, had_operations))
-}
-
-/// Stores a SKU's outcome and, once committed, updates the read cache and the SLA.
-async fn submit_sku_outcome(
-    engine: Arc<Engine>,
-    work: SkuWork,
-    outcome: SkuOutcome,
-    had_operations: bool,
-) {
-    // The read cache is updated by the completion writer, in commit order.
-    let wrote = matches!(&outcome, SkuOutcome::Applied(_)) && had_operations;
-    let sku = work.sku.clone();
-    let first_enqueued_ms = work.first_enqueued_ms;
-    // The worker's slot is free once its outcome is queued (the lease keeps the SKU until the commit).
-    let pending = engine.sku_completions.send((work, outcome)).await;
-    tokio::spawn(async move {
-        let stored = match pending {
-            Ok(pending) => pending.wait().await,
-            Err(error) => Err(error),
-        };
-        match stored {
-            Ok(Ok(())) => {
-                if wrote {
-                    let now = engine.now_ms();
-                    engine.sla.record_applied(now, now - first_enqueued_ms);
-                }
-            }
-            Ok(Err(error)) => {
-                tracing::error!(%sku, %error, "could not store a SKU's outcome; its lease will expire")
-            }
-            Err(error) => {
-                tracing::warn!(%sku, %error, "SKU outcome not stored; its lease will expire")
-            }
-        }
-    });
 }
 
 /// Keeps the work for later without counting an attempt (the sink is paused).
