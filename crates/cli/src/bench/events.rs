@@ -2,7 +2,7 @@
 //! latency; with `--find-knee`, the rate stepped up until the apply p99 reaches a second.
 
 use super::deliveries::{Delivered, DeliveryTally, Redelivery, deliver};
-use super::report::{Percentiles, machine, now_ms, peak_rss_mb};
+use super::report::{Percentiles, machine, now_ms, peak_rss_mb, rss_mb};
 use super::schedule::{Change, estimate_signing, plan_changes, sign_all};
 use super::sink_name;
 use super::workload::{Loaded, catalog, load_assets, prepared_run, settle};
@@ -86,6 +86,9 @@ pub(super) struct StepReport {
     seconds: f64,
     /// Seconds spent signing the step's deliveries before its clock started.
     sign_s: f64,
+    /// What the signed deliveries held in this process's memory (its resident set after signing minus
+    /// before): the load generator's share of `peak_rss_mb`, not the service's.
+    signed_workload_mb: f64,
 }
 
 #[derive(Serialize)]
@@ -99,6 +102,7 @@ struct EventsReport {
     max_requests: usize,
     #[serde(flatten)]
     run: StepReport,
+    /// The whole process: the service, the emulators and the load generator (see `signed_workload_mb`).
     peak_rss_mb: f64,
     /// Seconds spent before the clock started: loading and syncing the catalog.
     setup_s: f64,
@@ -362,19 +366,22 @@ async fn run_step(
     let total = usize::try_from(u64::from(rate) * duration).unwrap_or(usize::MAX);
     let plan = plan_changes(assets, total, rng);
     let signing = Instant::now();
+    let rss_before = rss_mb();
     let per_signature = estimate_signing(run)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from) as f64;
-    // Three times the estimate: on a busy machine the signing threads get less of the CPU than the estimate did.
-    let lead = per_signature.mul_f64(plan.len() as f64 * 3.0 / threads) + Duration::from_secs(2);
+    // Half again the estimate, and a few seconds: on a busy machine the signing threads get less of the CPU
+    // than the estimate did (a run whose signing overruns the lead stops with a sentence).
+    let lead = per_signature.mul_f64(plan.len() as f64 * 1.5 / threads) + Duration::from_secs(5);
     let start_ms = now_ms() + i64::try_from(lead.as_millis()).unwrap_or(0);
     let steps = sign_all(run, assets, plan, start_ms, rate)?;
     let sign_s = signing.elapsed().as_secs_f64();
+    let signed_workload_mb = (rss_mb() - rss_before).max(0.0);
     let wait_ms = start_ms - now_ms();
     if wait_ms < 0 {
         bail!("signing took {sign_s:.1} s, longer than planned; the clock would start late");
     }
     println!(
-        "  {rate} events/s for {duration} s: {} deliveries signed in {sign_s:.1} s",
+        "  {rate} events/s for {duration} s: {} deliveries signed in {sign_s:.1} s ({signed_workload_mb:.0} MB)",
         steps.len()
     );
     run.service.engine.sla().clear();
@@ -449,5 +456,6 @@ async fn run_step(
         galleries_ok,
         seconds,
         sign_s,
+        signed_workload_mb,
     })
 }

@@ -17,8 +17,8 @@ use tokio::sync::Semaphore;
 
 #[derive(Args)]
 pub(super) struct ReadArgs {
-    /// Seconds in all, split in three equal phases: the yardstick's maximum, the read API's maximum (both
-    /// closed loop), then the read API at a fixed rate (open loop).
+    /// Seconds in all, split in four equal phases: the yardstick's maximum, the read API's maximum (both
+    /// closed loop), then the read API and the yardstick at a fixed rate (open loop).
     #[arg(long, default_value_t = 30)]
     duration: u64,
     /// Requests per second of the open-loop phase (default: half the yardstick's maximum).
@@ -49,6 +49,9 @@ pub(super) struct ReadReport {
     p99_ms: f64,
     /// The read API at a fixed rate.
     open_loop: OpenLoopReport,
+    /// The yardstick at the same rate, from the same load generator: what the generator and the HTTP stack
+    /// cost alone, so that the read API's own share of the latency shows.
+    yardstick_open_loop: OpenLoopReport,
     galleries_ok: bool,
     machine: Value,
 }
@@ -111,7 +114,7 @@ pub(super) async fn read_scenario(
     )
     .await?;
     let yardstick = yardstick().await?;
-    let phase = Duration::from_secs_f64(args.duration as f64 / 3.0);
+    let phase = Duration::from_secs_f64(args.duration as f64 / 4.0);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
@@ -123,7 +126,7 @@ pub(super) async fn read_scenario(
             .collect(),
     );
     println!(
-        "bench read: {} s in three phases, {} connections",
+        "bench read: {} s in four phases, {} connections",
         args.duration, args.connections
     );
     let yardstick_urls = Arc::new(vec![yardstick.clone()]);
@@ -145,6 +148,14 @@ pub(super) async fn read_scenario(
         open.errors,
         open.achieved_rps
     );
+    let yardstick_open = open_loop(&http, &yardstick_urls, rate, phase).await;
+    println!(
+        "  yardstick at {rate:.0} requests/s (open loop): p50 {:.2} ms p99 {:.2} ms p99.9 {:.2} ms max {:.2} ms",
+        yardstick_open.latency_ms.p50,
+        yardstick_open.latency_ms.p99,
+        yardstick_open.latency_ms.p999,
+        yardstick_open.latency_ms.max,
+    );
     run.service.stop().await;
     let report = ReadReport {
         scenario: "read",
@@ -155,6 +166,7 @@ pub(super) async fn read_scenario(
         ratio: rps / yardstick_rps.max(1.0),
         p99_ms: open.latency_ms.p99,
         open_loop: open,
+        yardstick_open_loop: yardstick_open,
         galleries_ok,
         machine: machine(),
     };

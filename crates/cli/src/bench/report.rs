@@ -68,12 +68,21 @@ pub(super) fn peak_rss_mb() -> f64 {
 
 /// The peak resident set (`VmHWM`) a `/proc/<pid>/status` file gives, in MB (0 when it cannot be read).
 pub(super) fn peak_rss_mb_of(status_file: &str) -> f64 {
+    status_mb(status_file, "VmHWM:")
+}
+
+/// This process's resident set now (`VmRSS`), in MB.
+pub(super) fn rss_mb() -> f64 {
+    status_mb("/proc/self/status", "VmRSS:")
+}
+
+fn status_mb(status_file: &str, field: &str) -> f64 {
     std::fs::read_to_string(status_file)
         .ok()
         .and_then(|status| {
             status
                 .lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })

@@ -257,10 +257,14 @@ async fn bench_read_at_a_fixed_rate_reports_the_rate_achieved_and_the_tail() {
         (180.0..=220.0).contains(&achieved),
         "achieved {achieved} requests/s: {report}"
     );
-    // Two seconds in three phases: the open loop schedules 200 × 2/3 requests.
-    assert_eq!(open["requests"], 133);
+    // Two seconds in four phases: each open loop schedules 200 × 1/2 requests.
+    assert_eq!(open["requests"], 100);
     assert_eq!(open["errors"], 0, "{report}");
-    assert_eq!(open["ok"], 133);
+    assert_eq!(open["ok"], 100);
+    let yardstick = &report["yardstick_open_loop"];
+    assert_eq!(yardstick["target_rps"], 200.0, "{report}");
+    assert_eq!(yardstick["ok"], 100, "{report}");
+    assert_percentiles(&yardstick["latency_ms"]);
     assert_eq!(total(&open["errors_by_status"]), 0);
     assert_percentiles(&open["latency_ms"]);
     assert_eq!(report["p99_ms"], open["latency_ms"]["p99"]);

@@ -3,11 +3,12 @@
 //! into the database, not one round trip per statement. Reader threads own read-only connections (WAL lets
 //! them read while the writer writes); an in-memory database has none and reads through the writer.
 
+use super::queue::{Job, JobQueue, Lane, job_queue};
 use crate::{StoreError, StoreResult};
 use rusqlite::types::FromSql;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Params, Row, TransactionBehavior};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -20,8 +21,6 @@ pub(crate) enum Durability {
     Full,
 }
 
-type Job = Box<dyn FnOnce(&mut Connection) + Send>;
-
 /// Prepared statements kept per connection (every statement the store runs fits).
 const STATEMENT_CACHE: usize = 256;
 /// `PRAGMA synchronous` values.
@@ -32,8 +31,8 @@ const READERS: usize = 3;
 
 /// The writer and reader threads of one database.
 pub(crate) struct Connections {
-    writer: mpsc::Sender<Job>,
-    readers: Option<mpsc::Sender<Job>>,
+    writer: JobQueue,
+    readers: Option<JobQueue>,
     /// The writer's `synchronous` setting now (only the writer thread changes it).
     synchronous: Arc<AtomicU8>,
 }
@@ -81,7 +80,11 @@ impl Connections {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         let synchronous = self.synchronous.clone();
-        call(&self.writer, move |conn| {
+        let lane = match durability {
+            Durability::Full => Lane::Urgent,
+            Durability::Normal => Lane::Normal,
+        };
+        call(&self.writer, lane, move |conn| {
             set_durability(conn, &synchronous, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
@@ -98,7 +101,7 @@ impl Connections {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         let queue = self.readers.as_ref().unwrap_or(&self.writer);
-        call(queue, move |conn| {
+        call(queue, Lane::Normal, move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
             let value = work(&tx)?;
             tx.commit()?;
@@ -133,32 +136,24 @@ fn set_durability(
 }
 
 /// Starts one thread per connection, all taking jobs from one queue.
-fn spawn(name: &str, connections: Vec<Connection>) -> StoreResult<mpsc::Sender<Job>> {
-    let (sender, receiver) = mpsc::channel::<Job>();
-    let receiver = Arc::new(Mutex::new(receiver));
+fn spawn(name: &str, connections: Vec<Connection>) -> StoreResult<JobQueue> {
+    let (queue, source) = job_queue();
     for mut conn in connections {
-        let receiver = receiver.clone();
+        let source = source();
         std::thread::Builder::new()
             .name(name.to_owned())
             .spawn(move || {
-                loop {
-                    let job = match receiver.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(&mut conn),
-                        Err(_) => return,
-                    }
+                while let Some(job) = source.next() {
+                    job(&mut conn);
                 }
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start a database thread: {e}")))?;
     }
-    Ok(sender)
+    Ok(queue)
 }
 
 /// Sends `work` to a connection thread and waits for its answer.
-async fn call<R, F>(queue: &mpsc::Sender<Job>, work: F) -> StoreResult<R>
+async fn call<R, F>(queue: &JobQueue, lane: Lane, work: F) -> StoreResult<R>
 where
     R: Send + 'static,
     F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
@@ -167,7 +162,9 @@ where
     let job: Job = Box::new(move |conn| {
         let _ = reply.send(work(conn));
     });
-    queue.send(job).map_err(|_| StoreError::Closed)?;
+    if !queue.push(lane, job) {
+        return Err(StoreError::Closed);
+    }
     answer.await.map_err(|_| StoreError::Closed)?
 }
 

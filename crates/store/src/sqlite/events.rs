@@ -116,7 +116,7 @@ fn record_events_in(conn: &Connection, events: &[NewEvent]) -> StoreResult<Vec<R
                     "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
                      VALUES (?1, 1, ?2, ?3, 0)
                      ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1,
-                         deleted = MAX(deleted, excluded.deleted), run_at_ms = excluded.run_at_ms",
+                         deleted = MAX(deleted, excluded.deleted), run_at_ms = MIN(run_at_ms, excluded.run_at_ms)",
                     (
                         asset_id.as_str(),
                         event.kind == EventKind::AssetDeleted,

@@ -13,6 +13,7 @@ mod maintenance;
 mod partial;
 mod product_calls;
 mod products;
+mod queue;
 mod shared;
 mod skus;
 

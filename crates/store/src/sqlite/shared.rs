@@ -27,7 +27,9 @@ pub(super) fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// Queues (or re-arms) the work of one SKU and returns its new generation.
+/// Queues (or re-arms) the work of one SKU and returns its new generation. Queued work keeps its place: a
+/// new change never pushes it back (a product changed more often than the queue drains would wait forever);
+/// it only brings forward work waiting for a retry.
 pub(super) fn enqueue_sku(
     conn: &Connection,
     sku: &str,
@@ -39,7 +41,7 @@ pub(super) fn enqueue_sku(
         conn,
         "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms, priority)
          VALUES (?1, 1, ?2, 0, ?3, ?4)
-         ON CONFLICT (sku) DO UPDATE SET generation = generation + 1, run_at_ms = excluded.run_at_ms,
+         ON CONFLICT (sku) DO UPDATE SET generation = generation + 1, run_at_ms = MIN(run_at_ms, excluded.run_at_ms),
              first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms),
              priority = MIN(priority, excluded.priority)
          RETURNING generation",

@@ -164,7 +164,8 @@ impl Model {
                     .and_modify(|w| {
                         w.generation += 1;
                         w.deleted |= deleted;
-                        w.run_at = now;
+                        // Queued work keeps its place; a retry waiting for later is brought forward.
+                        w.run_at = w.run_at.min(now);
                     })
                     .or_insert(Work {
                         generation: 1,

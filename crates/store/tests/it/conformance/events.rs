@@ -273,3 +273,18 @@ pub async fn the_journal_position_is_kept<S: Store>(store: &S) {
         Some("position-2")
     );
 }
+
+pub async fn queued_asset_work_keeps_its_place_when_hinted_again<S: Store>(store: &S) {
+    let (a, b) = (asset(1), asset(2));
+    record(
+        store,
+        &[changed("ev-a1", &a, T0), changed("ev-b", &b, T0 + 10)],
+    )
+    .await;
+    // `a` changes again before any worker got to it: it keeps its place ahead of `b`, else an asset that
+    // changes more often than the queue drains would never be read.
+    record(store, &[changed("ev-a2", &a, T0 + 20)]).await;
+    let first = store.claim_asset_work(T0 + 30, 1, LEASE).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].asset_id, a, "the work waiting longest goes first");
+}

@@ -516,3 +516,21 @@ pub async fn requeued_galleries_are_bulk_work<S: Store>(store: &S) {
     let rest = claim_skus(store, T0 + 30).await;
     assert_eq!(skus_of(&rest), vec![applied, claimed, handmade]);
 }
+
+pub async fn a_queued_gallery_keeps_its_place_when_changed_again<S: Store>(store: &S) {
+    let (a, b, c) = (asset(1), asset(2), asset(3));
+    let (p1, p2) = (sku("P-1"), sku("P-2"));
+    store.upsert_product(&p1, T0).await.unwrap();
+    store.upsert_product(&p2, T0).await.unwrap();
+    let one = |asset: &AssetId, sku: &Sku| links(vec![link(asset, sku, &["image"], Some(1))]);
+    sync_asset(store, "ev-a", &a, one(&a, &p1), T0, T0 + 10).await;
+    sync_asset(store, "ev-b", &b, one(&b, &p2), T0 + 20, T0 + 30).await;
+    // P-1 changes again while it waits: it stays ahead of P-2, which was queued after it.
+    sync_asset(store, "ev-c", &c, one(&c, &p1), T0 + 40, T0 + 50).await;
+    let first = store.claim_sku_work(T0 + 100, 1, LEASE).await.unwrap();
+    assert_eq!(
+        skus_of(&first),
+        vec![p1],
+        "the gallery waiting longest goes first"
+    );
+}
