@@ -20,6 +20,7 @@ use domain::time::format_rfc3339_ms as rfc3339;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -976,7 +977,9 @@ async fn journal(
 }
 
 /// Search (§10.6): `match` with text `*` matches everything; `term {field: [values]}` matches assets whose
-/// field (a string or a list) holds any value. Results by asset id, paged with an opaque cursor.
+/// field (a string or a list) holds any value. Results by asset id, paged with an opaque cursor: the total
+/// counted for the first page and the last asset id given, so that a page costs its own assets, not the
+/// catalog's (paging a million assets by offset was quadratic).
 async fn search(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -1000,10 +1003,10 @@ async fn search(
             "limit must be between 1 and 1000",
         );
     }
-    let offset = match body.cursor.as_deref().map(str::parse::<usize>) {
-        None => 0,
-        Some(Ok(offset)) => offset,
-        Some(Err(_)) => return problem(StatusCode::BAD_REQUEST, "Bad Request", "invalid cursor"),
+    let (counted, after) = match body.cursor.as_deref().map(parse_cursor) {
+        None => (None, None),
+        Some(Some((total, after))) => (Some(total), Some(after)),
+        Some(None) => return problem(StatusCode::BAD_REQUEST, "Bad Request", "invalid cursor"),
     };
     let mut terms = Vec::new();
     for clause in &body.query {
@@ -1018,33 +1021,38 @@ async fn search(
         }
     }
     let inner = shared.lock();
-    // Only the page's assets are rendered: rendering every match for every page made a full sync's
-    // search quadratic in the catalog.
-    let matching: Vec<_> = inner
+    let wanted = |asset: &Asset| {
+        terms
+            .iter()
+            .all(|(field, wanted)| term_matches(asset, field, wanted))
+    };
+    let total = counted.unwrap_or_else(|| inner.assets.values().filter(|a| wanted(a)).count());
+    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+    let mut matching = inner
         .assets
-        .iter()
-        .filter(|(_, asset)| {
-            terms
-                .iter()
-                .all(|(field, wanted)| term_matches(asset, field, wanted))
-        })
-        .collect();
-    let total = matching.len();
-    let page: Vec<Value> = matching
+        .range::<str, _>((from, Bound::Unbounded))
+        .filter(|(_, asset)| wanted(asset));
+    let found: Vec<_> = matching.by_ref().take(limit).collect();
+    let more = matching.next().is_some();
+    let last = found.last().map(|(id, _)| id.as_str().to_owned());
+    let page: Vec<Value> = found
         .into_iter()
-        .skip(offset)
-        .take(limit)
         .map(|(id, asset)| asset_json(id, asset))
         .collect();
-    let next = offset + page.len();
     let mut reply = json!({
         "hits": { "results": page },
         "search_metadata": { "count": page.len(), "totalCount": { "total": total, "relation": "eq" }, "searchDuration": 1 },
     });
-    if next < total {
-        reply["cursor"] = json!(next.to_string());
+    if let (true, Some(last)) = (more, last) {
+        reply["cursor"] = json!(format!("{total}.{last}"));
     }
     Json(reply).into_response()
+}
+
+/// A cursor this emulator gave: `<total>.<last asset id>`.
+fn parse_cursor(cursor: &str) -> Option<(usize, &str)> {
+    let (total, after) = cursor.split_once('.')?;
+    Some((total.parse().ok()?, after))
 }
 
 fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {

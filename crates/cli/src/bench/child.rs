@@ -111,20 +111,29 @@ impl ServiceProcess {
         body["id"].as_i64().context("no full sync id in the reply")
     }
 
-    /// Whether the full sync is done and nothing is queued.
-    pub(super) async fn idle_after(&self, sync: i64) -> anyhow::Result<bool> {
+    /// Whether the full sync is done and nothing is queued, and a line saying where it is.
+    pub(super) async fn idle_after(&self, sync: i64) -> anyhow::Result<(bool, String)> {
         let sync = self
             .admin(self.http.get(format!("{}/api/v1/sync/{sync}", self.url)))
             .await?;
-        match sync["state"].as_str() {
-            Some("done") => {}
-            Some("failed") => bail!("the full sync failed: {sync}"),
-            _ => return Ok(false),
+        let state = sync["state"].as_str().unwrap_or("?");
+        if state == "failed" {
+            bail!("the full sync failed: {sync}");
         }
         let health = self
             .admin(self.http.get(format!("{}/api/v1/health/sync", self.url)))
             .await?;
-        Ok(health["queues"]["asset_work"] == 0 && health["queues"]["sku_work"] == 0)
+        let queues = &health["queues"];
+        let progress = format!(
+            "{state}, phase {}, {}/{} assets read, queued {} assets and {} SKUs",
+            sync["phase"].as_str().unwrap_or("?"),
+            sync["done"],
+            sync["total"],
+            queues["asset_work"],
+            queues["sku_work"]
+        );
+        let idle = state == "done" && queues["asset_work"] == 0 && queues["sku_work"] == 0;
+        Ok((idle, progress))
     }
 
     /// The galleries the read API serves, in the oracle's shape.

@@ -369,9 +369,8 @@ async fn run_step(
     let rss_before = rss_mb();
     let per_signature = estimate_signing(run)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from) as f64;
-    // Half again the estimate, and a few seconds: on a busy machine the signing threads get less of the CPU
-    // than the estimate did (a run whose signing overruns the lead stops with a sentence).
-    let lead = per_signature.mul_f64(plan.len() as f64 * 1.5 / threads) + Duration::from_secs(5);
+    // Three times the estimate: on a busy machine the signing threads get less of the CPU than the estimate did.
+    let lead = per_signature.mul_f64(plan.len() as f64 * 3.0 / threads) + Duration::from_secs(2);
     let start_ms = now_ms() + i64::try_from(lead.as_millis()).unwrap_or(0);
     let steps = sign_all(run, assets, plan, start_ms, rate)?;
     let sign_s = signing.elapsed().as_secs_f64();

@@ -130,9 +130,15 @@ async fn consistent(
     products: &[Sku],
     deadline: Instant,
 ) -> anyhow::Result<(bool, Option<f64>)> {
+    let mut last_print = Instant::now();
     loop {
         let checked_at = started.elapsed().as_secs_f64();
-        if service.idle_after(sync).await? {
+        let (idle, progress) = service.idle_after(sync).await?;
+        if last_print.elapsed() >= Duration::from_secs(5) {
+            println!("  {checked_at:>6.1}s  {progress}");
+            last_print = Instant::now();
+        }
+        if idle {
             let served = service.served_galleries(products).await;
             let store = emulators
                 .store_emulator

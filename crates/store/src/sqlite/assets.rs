@@ -25,7 +25,7 @@ impl AssetQueue for SqliteStore {
     ) -> StoreResult<Vec<AssetWork>> {
         let claimed = self
             .db
-            .write(Durability::Normal, move |conn| {
+            .claim(move |conn| {
                 rows(
                     conn,
                     "UPDATE asset_work SET lease_until_ms = ?1 + ?3, attempt = attempt + 1

@@ -73,17 +73,35 @@ impl Connections {
     }
 
     /// Runs `work` in one write transaction on the writer thread; commits when it returns `Ok`, rolls back
-    /// otherwise.
+    /// otherwise. A commit that precedes an acknowledgement (`Full`) goes before queued background batches.
     pub(crate) async fn write<R, F>(&self, durability: Durability, work: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
-        let synchronous = self.synchronous.clone();
         let lane = match durability {
             Durability::Full => Lane::Urgent,
             Durability::Normal => Lane::Normal,
         };
+        self.write_in(lane, durability, work).await
+    }
+
+    /// Runs a claim of work: a short write that goes before queued background batches, since how soon the
+    /// workers get their next items sets the pace of every queue.
+    pub(crate) async fn claim<R, F>(&self, work: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        self.write_in(Lane::Urgent, Durability::Normal, work).await
+    }
+
+    async fn write_in<R, F>(&self, lane: Lane, durability: Durability, work: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let synchronous = self.synchronous.clone();
         call(&self.writer, lane, move |conn| {
             set_durability(conn, &synchronous, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -42,7 +42,7 @@ impl ProductCalls for SqliteStore {
     ) -> StoreResult<Vec<ProductCall>> {
         let claimed = self
             .db
-            .write(Durability::Normal, move |conn| {
+            .claim(move |conn| {
                 rows(
                     conn,
                     "UPDATE product_calls SET lease_until_ms = ?1 + ?3, attempt = attempt + 1

@@ -1,6 +1,7 @@
 //! The job queue of a group of connection threads, with two lanes: a job that precedes an acknowledgement
-//! (an event, a configuration save) goes before queued batches of background work, so that the webhook's
-//! answer waits for at most the one transaction already running, not for every batch queued ahead of it.
+//! (an event, a configuration save) or a claim of work goes before queued batches of background work, so that
+//! the webhook's answer waits for at most the one transaction already running, and workers are not starved of
+//! new items while completions queue.
 
 use rusqlite::Connection;
 use std::collections::VecDeque;
@@ -11,7 +12,7 @@ pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// Which lane a job takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Lane {
-    /// Taken first: someone waits to answer a client.
+    /// Taken first: a client waits for the answer, or workers wait for items.
     Urgent,
     /// Background work, in arrival order.
     Normal,

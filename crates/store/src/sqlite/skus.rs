@@ -23,7 +23,7 @@ impl GalleryQueue for SqliteStore {
     ) -> StoreResult<Vec<SkuWork>> {
         let claimed = self
             .db
-            .write(Durability::Normal, move |conn| {
+            .claim(move |conn| {
                 rows(
                     conn,
                     "UPDATE sku_work SET lease_until_ms = ?1 + ?3, attempt = attempt + 1
