@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use store::{BulkAsset, FullSync, FullSyncPhase};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// Assets per search page (and per bulk transaction).
 const ASSET_PAGE: u32 = 200;
@@ -20,8 +20,18 @@ const ASSET_PAGE: u32 = 200;
 const PRODUCT_PAGE: u32 = 200;
 /// Assets of a page matched at once (a custom matcher is called over HTTP).
 const MATCH_CONCURRENCY: usize = 8;
+/// Search pages read ahead of the one being stored.
+const PAGES_AHEAD: usize = 4;
 /// Attempts at one page before the sync fails.
 const PAGE_ATTEMPTS: u32 = 6;
+
+/// One search page, matched, waiting to be stored.
+struct ReadPage {
+    assets: Vec<BulkAsset>,
+    /// The cursor of the page after it (`None`: the last page).
+    next: Option<String>,
+    total: i64,
+}
 
 enum Stop {
     /// Shutting down: the sync stays running and resumes at the next start.
@@ -125,37 +135,48 @@ async fn sync_assets(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), Stop> {
     stopping(shutdown)?;
-    let mut page = search_with_retries(engine, sync.cursor.as_deref(), shutdown).await?;
-    loop {
-        stopping(shutdown)?;
-        let assets = match_page(engine, &page).await;
-        let total = page.total.unwrap_or(0);
-        // The page is stored (its cursor checkpointed) while the next one is read from the DAM.
-        let store = engine.store.store_full_sync_page(
-            sync.id,
-            &assets,
-            page.cursor.as_deref(),
-            total,
-            engine.now_ms(),
-        );
-        let next = match page.cursor.as_deref() {
-            Some(cursor) => {
-                let (stored, next) =
-                    tokio::join!(store, search_with_retries(engine, Some(cursor), shutdown));
-                stored.map_err(failed)?;
-                Some(next?)
+    // Pages are read (and matched) ahead of the store: the next searches run while a page waits for the
+    // database's writer. Pages are stored in order, each with the cursor of the page after it (the checkpoint).
+    let (pages, mut to_store) = mpsc::channel::<ReadPage>(PAGES_AHEAD);
+    let mut reader_shutdown = shutdown.clone();
+    let reader = async move {
+        let mut cursor = sync.cursor.clone();
+        loop {
+            let page = search_with_retries(engine, cursor.as_deref(), &mut reader_shutdown).await?;
+            let read = ReadPage {
+                assets: match_page(engine, &page).await,
+                next: page.cursor.clone(),
+                total: page.total.unwrap_or(0),
+            };
+            cursor = page.cursor;
+            // A closed channel: the store side stopped, and says why.
+            if pages.send(read).await.is_err() || cursor.is_none() {
+                return Ok(());
             }
-            None => {
-                store.await.map_err(failed)?;
-                None
-            }
-        };
-        engine.skus_ready.notify_one();
-        match next {
-            Some(next) => page = next,
-            None => break,
         }
-    }
+    };
+    // Moved in, so that a storer that stops drops the channel and the reader's next send ends it.
+    let storer = async move {
+        while let Some(page) = to_store.recv().await {
+            stopping(shutdown)?;
+            engine
+                .store
+                .store_full_sync_page(
+                    sync.id,
+                    &page.assets,
+                    page.next.as_deref(),
+                    page.total,
+                    engine.now_ms(),
+                )
+                .await
+                .map_err(failed)?;
+            engine.skus_ready.notify_one();
+        }
+        Ok(())
+    };
+    let (read, stored): (Result<(), Stop>, Result<(), Stop>) = tokio::join!(reader, storer);
+    stored?;
+    read?;
     let requeued = engine
         .store
         .finish_full_sync_assets(sync.id, engine.now_ms())
