@@ -3,6 +3,7 @@
 //! into the database, not one round trip per statement. Reader threads own read-only connections (WAL lets
 //! them read while the writer writes); an in-memory database has none and reads through the writer.
 
+use super::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::queue::{Job, JobQueue, Lane, job_queue};
 use crate::{StoreError, StoreResult};
 use rusqlite::types::FromSql;
@@ -35,6 +36,8 @@ pub(crate) struct Connections {
     readers: Option<JobQueue>,
     /// The writer's `synchronous` setting now (only the writer thread changes it).
     synchronous: Arc<AtomicU8>,
+    /// Checkpoints the WAL beside the writer (a file database only).
+    _checkpointer: Option<Checkpointer>,
 }
 
 impl Connections {
@@ -48,6 +51,7 @@ impl Connections {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
+        writer.pragma_update(None, "wal_autocheckpoint", WRITER_BACKSTOP_PAGES)?;
         let writer = spawn("assetsync-sqlite-writer", vec![writer])?;
         let readers = match path {
             Some(path) => {
@@ -65,10 +69,12 @@ impl Connections {
             }
             None => None,
         };
+        let checkpointer = path.map(Checkpointer::start).transpose()?;
         Ok(Self {
             writer,
             readers,
             synchronous: Arc::new(AtomicU8::new(NORMAL)),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -4,6 +4,7 @@
 
 mod assets;
 mod catalog;
+mod checkpoint;
 mod config;
 mod conn;
 mod events;
