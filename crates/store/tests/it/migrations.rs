@@ -1,6 +1,6 @@
-//! Migrations (refinery, with checksums): a changed migration is refused, a database made by the migrator of
-//! earlier releases opens with its data, and `open` picks the backend by the URL's scheme without ever
-//! showing a password.
+//! Opening a database: migrations (refinery, with checksums) — a changed migration is refused, a database made
+//! by the migrator of earlier releases opens with its data —, `open` picks the backend by the URL's scheme
+//! without ever showing a password, and two PostgreSQL stores on one database share its work.
 
 use crate::harness::{PostgresHarness, Schema, postgres_admin, test_key};
 use domain::AssetId;
@@ -238,4 +238,49 @@ async fn the_matcher_secret_is_sealed_in_postgres() {
         store::open_with_secret_key(&url, Some(other)).await,
         Err(StoreError::Secret(_))
     ));
+}
+
+/// Two processes on one database (two stores, two pools) claiming at the same time never get the same work:
+/// the claims skip the rows the other's transaction holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_postgres_stores_claim_disjoint_work() {
+    use std::collections::BTreeSet;
+    let schema = Schema::create().await;
+    let open = || async {
+        store::open_with_secret_key(&schema.url(), Some(test_key()))
+            .await
+            .unwrap()
+    };
+    let (first, second) = (open().await, open().await);
+    let events: Vec<NewEvent> = (0..200)
+        .map(|n| NewEvent {
+            event_id: format!("ev-{n}"),
+            event_type: "aem.assets.asset.metadata_updated".into(),
+            kind: domain::events::EventKind::AssetChanged,
+            asset_id: Some(
+                AssetId::parse(&format!("urn:aaid:aem:00000000-0000-4000-8000-{n:012}")).unwrap(),
+            ),
+            received_ms: 1,
+            occurred_ms: None,
+        })
+        .collect();
+    first.record_events(&events).await.unwrap();
+    let claim_all = |store: std::sync::Arc<dyn store::Store>| async move {
+        let mut claimed = Vec::new();
+        loop {
+            let batch = store.claim_asset_work(10, 7, 60_000).await.unwrap();
+            if batch.is_empty() {
+                return claimed;
+            }
+            claimed.extend(batch.into_iter().map(|work| work.asset_id));
+        }
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(claim_all(first.clone())),
+        tokio::spawn(claim_all(second.clone()))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let all: BTreeSet<_> = a.iter().chain(&b).cloned().collect();
+    assert_eq!(a.len() + b.len(), 200, "every item claimed once");
+    assert_eq!(all.len(), 200, "no item claimed twice");
 }
