@@ -2,7 +2,7 @@
 -- `state` is `queued` (due at run_at_ms, leased while it runs) or `failed` (given up; kept with its error for
 -- the product's status until the product is created again or removed).
 CREATE TABLE product_calls (
-    sku            TEXT PRIMARY KEY,
+    sku            TEXT COLLATE "C" PRIMARY KEY,
     event_data     TEXT NOT NULL,
     run_at_ms      BIGINT NOT NULL,
     attempt        BIGINT NOT NULL DEFAULT 0,
