@@ -508,7 +508,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field("database_url", &self.database_url)
+            .field("database_url", &store::redact_url(&self.database_url))
             .field("admin_token", &"***")
             .field("program_id", &self.aem.program_id)
             .field("environment_id", &self.aem.environment_id)

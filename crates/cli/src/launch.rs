@@ -51,7 +51,12 @@ impl Service {
         };
         let store = store::open_with_secret_key(&config.database_url, secret_key)
             .await
-            .with_context(|| format!("could not open the database {}", config.database_url))?;
+            .with_context(|| {
+                format!(
+                    "could not open the database {}",
+                    store::redact_url(&config.database_url)
+                )
+            })?;
         let tokens = config.aem.token_provider()?;
         let dam = AuthorClient::new(
             &config.author_origin(),
@@ -110,7 +115,7 @@ impl Service {
         };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (engine, mut tasks) = Engine::start(
-            Arc::new(store),
+            store,
             dam,
             sink,
             settings,

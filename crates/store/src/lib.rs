@@ -2,17 +2,24 @@
 //! [`GalleryQueue`], [`Catalog`], …), with [`Store`] as their sum. This is the only crate that speaks SQL.
 //! [`SqliteStore`] is the embedded default: one writer thread that owns the only read-write connection and
 //! runs each call as one `BEGIN IMMEDIATE` transaction, and reader threads with read-only connections.
+//! [`PostgresStore`] is the shared one: a connection pool, one transaction per call, written for many
+//! processes on one database (claims skip locked rows, completions lock the work row they fence on).
+//! Both migrate with refinery (`migrations/sqlite`, `migrations/postgres`: the same versions).
 //!
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
+pub mod migrations;
 mod model;
+mod postgres;
 mod roles;
 pub mod secrets;
 mod sqlite;
 
 pub use model::*;
+pub use postgres::PostgresStore;
 pub use roles::*;
 pub use sqlite::SqliteStore;
+use std::sync::Arc;
 
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
@@ -28,9 +35,28 @@ pub mod prelude {
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    /// A PostgreSQL failure (its text names no URL and no password).
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error("PostgreSQL connection pool: {0}")]
+    PostgresPool(String),
+    /// The schema cannot be migrated: an applied migration differs from this release's (its checksum
+    /// changed), is unknown to it, or failed.
+    #[error("database migration refused: {0}")]
+    Migration(String),
+    /// A PostgreSQL store has no file to keep a key beside: the key must be given.
+    #[error(
+        "a PostgreSQL store needs {} (32 bytes in base64) to seal the configuration's secrets",
+        secrets::SECRET_KEY_ENV
+    )]
+    SecretKeyRequired,
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
-    #[error("unsupported database url {0:?} (expected sqlite://PATH)")]
+    /// The URL (its password hidden) names no backend this build has.
+    #[error(
+        "unsupported database url {0:?} (expected sqlite://PATH, postgres://USER@HOST:PORT/DATABASE or postgresql://…)"
+    )]
     UnsupportedUrl(String),
     #[error("another assetsync process uses the database {0} (one process per SQLite file)")]
     InUse(String),
@@ -44,9 +70,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Opens the store named by a database URL (`sqlite://PATH`; a missing file is created) and migrates it.
-/// Secrets are sealed with the key file beside the database.
-pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+/// Opens the store named by a database URL and migrates it: `sqlite://PATH` (also `sqlite:PATH`; a missing
+/// file is created; secrets are sealed with the key file beside the database) or `postgres://…` /
+/// `postgresql://…` (the database must exist; a PostgreSQL store needs the key, see [`open_with_secret_key`]).
+pub async fn open(url: &str) -> StoreResult<Arc<dyn Store>> {
     open_with_secret_key(url, None).await
 }
 
@@ -55,10 +82,62 @@ pub async fn open(url: &str) -> StoreResult<SqliteStore> {
 pub async fn open_with_secret_key(
     url: &str,
     key: Option<secrets::SecretKey>,
-) -> StoreResult<SqliteStore> {
+) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        SqliteStore::open_with_key(url, key).await
+        Ok(Arc::new(SqliteStore::open_with_key(url, key).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open_with_key(url, key).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// The URL with its password (user info, or a `password=` parameter) replaced by `***`, for messages.
+pub fn redact_url(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((head, query)) => (head, Some(query)),
+        None => (url, None),
+    };
+    let mut redacted = match head.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(at) => rest.split_at(at),
+                None => (rest, ""),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((user_info, host)) => match user_info.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => authority.to_owned(),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => head.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("password") => format!("{name}=***"),
+                _ => param.to_owned(),
+            })
+            .collect();
+        redacted.push('?');
+        redacted.push_str(&params.join("&"));
+    }
+    redacted
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_hidden_in_urls() {
+        assert_eq!(
+            super::redact_url("postgres://u:s3cret@h:5432/db?sslmode=disable&password=x"),
+            "postgres://u:***@h:5432/db?sslmode=disable&password=***"
+        );
+        assert_eq!(super::redact_url("mysql://u:p@h"), "mysql://u:***@h");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

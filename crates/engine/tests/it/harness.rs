@@ -49,7 +49,7 @@ impl Harness {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("x.db").display());
-        let store = Arc::new(store::open(&url).await.unwrap());
+        let store = Arc::new(store::SqliteStore::open(&url).await.unwrap());
         let dam = AemEmulator::start(
             AemSettings {
                 program_id: "1".into(),

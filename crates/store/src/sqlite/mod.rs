@@ -20,6 +20,8 @@ mod skus;
 
 #[cfg(test)]
 mod plans;
+#[cfg(test)]
+use crate::migrations::migrate_sqlite_in as migrate_in;
 
 use crate::secrets::SecretKey;
 use crate::{StoreError, StoreResult};
@@ -29,19 +31,6 @@ use shared::{from_json, to_json};
 use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
-
-/// Migrations, applied in order; the version is the position in this list, plus one.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/sqlite/0001_foundation.sql"),
-    include_str!("../../migrations/sqlite/0002_configuration.sql"),
-    include_str!("../../migrations/sqlite/0003_full_sync.sql"),
-    include_str!("../../migrations/sqlite/0004_handmade_entries.sql"),
-    include_str!("../../migrations/sqlite/0005_dead_letters.sql"),
-    include_str!("../../migrations/sqlite/0006_dot_segment_skus.sql"),
-    include_str!("../../migrations/sqlite/0007_product_calls.sql"),
-    include_str!("../../migrations/sqlite/0008_refused_entries.sql"),
-    include_str!("../../migrations/sqlite/0009_indexes_and_counters.sql"),
-];
 
 /// The embedded SQLite store.
 #[derive(Clone)]
@@ -78,13 +67,14 @@ impl SqliteStore {
             Some(path) => {
                 let conn = rusqlite::Connection::open(path)?;
                 conn.busy_timeout(std::time::Duration::from_secs(10))?;
-                migrate(&conn)?;
+                crate::migrations::migrate_sqlite(&conn)?;
                 drop(conn);
                 Connections::open(Some(path))?
             }
             None => {
                 let db = Connections::open(None)?;
-                db.write(Durability::Full, migrate_in).await?;
+                db.write(Durability::Full, crate::migrations::migrate_sqlite_in)
+                    .await?;
                 db
             }
         };
@@ -146,42 +136,6 @@ impl SqliteStore {
         secrets.open_fields(&mut value)?;
         serde_json::from_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
-}
-
-/// Applies pending migrations in one transaction.
-fn migrate(conn: &rusqlite::Connection) -> StoreResult<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    match migrate_in(conn) {
-        Ok(()) => Ok(conn.execute_batch("COMMIT")?),
-        Err(error) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(error)
-        }
-    }
-}
-
-fn migrate_in(conn: &rusqlite::Connection) -> StoreResult<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
-    )?;
-    let applied: i64 = conn::one(
-        conn,
-        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-        [],
-    )?;
-    for (index, sql) in MIGRATIONS.iter().enumerate() {
-        let version = i64::try_from(index).unwrap_or(i64::MAX) + 1;
-        if version <= applied {
-            continue;
-        }
-        conn.execute_batch(sql)?;
-        conn::execute(
-            conn,
-            "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)",
-            [version],
-        )?;
-    }
-    Ok(())
 }
 
 /// The file of a file database (`None` for in-memory databases).

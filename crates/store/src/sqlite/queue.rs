@@ -125,7 +125,12 @@ mod tests {
             (Lane::Urgent, "u1"),
         ] {
             let seen = seen.clone();
-            assert!(queue.push(lane, Box::new(move |_| drop(seen.send(name)))));
+            assert!(queue.push(
+                lane,
+                Box::new(move |_| {
+                    let _ = seen.send(name);
+                })
+            ));
         }
         let source = source();
         drop(queue);

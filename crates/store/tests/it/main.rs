@@ -130,6 +130,9 @@ macro_rules! conformance_suite {
 }
 
 conformance_suite!(sqlite, crate::harness::SqliteHarness);
+conformance_suite!(postgres, crate::harness::PostgresHarness);
+
+mod migrations;
 
 /// What only the embedded backend promises: one process per database file.
 mod sqlite_only {
@@ -155,7 +158,6 @@ mod sqlite_only {
     #[tokio::test]
     async fn the_matcher_secret_is_sealed_at_rest_and_needs_its_key() {
         use domain::config::{IntegrationConfig, UrlPolicy};
-        use store::prelude::*;
         use store::secrets::{SecretKey, SecretKeyError};
         const SECRET: &str = "sealed-secret-value-9173";
         let dir = tempfile::TempDir::new().unwrap();
@@ -221,14 +223,13 @@ mod sqlite_only {
     /// them, so every stored SKU parses and the service starts.
     #[tokio::test]
     async fn rows_under_dot_segment_skus_are_dropped_by_the_migration() {
-        use store::prelude::*;
         // The schema of the release before migration 6: migrations 1 to 5, applied as the migrator does.
         const BEFORE: [&str; 5] = [
-            include_str!("../../migrations/sqlite/0001_foundation.sql"),
-            include_str!("../../migrations/sqlite/0002_configuration.sql"),
-            include_str!("../../migrations/sqlite/0003_full_sync.sql"),
-            include_str!("../../migrations/sqlite/0004_handmade_entries.sql"),
-            include_str!("../../migrations/sqlite/0005_dead_letters.sql"),
+            include_str!("../../migrations/sqlite/V1__foundation.sql"),
+            include_str!("../../migrations/sqlite/V2__configuration.sql"),
+            include_str!("../../migrations/sqlite/V3__full_sync.sql"),
+            include_str!("../../migrations/sqlite/V4__handmade_entries.sql"),
+            include_str!("../../migrations/sqlite/V5__dead_letters.sql"),
         ];
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());

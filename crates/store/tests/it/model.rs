@@ -16,7 +16,7 @@
 //! again, all at one time). A worker completes its claim once, so the steps do the same; a claim whose lease
 //! ran out and whose work another claim took is always fenced off, since that claim's lease ends later.
 
-use crate::harness::{Harness, SqliteHarness};
+use crate::harness::{Harness, PostgresHarness, SqliteHarness};
 use domain::AssetId;
 use domain::events::EventKind;
 use proptest::prelude::*;
@@ -483,5 +483,10 @@ proptest! {
     #[test]
     fn sqlite_queue_and_log_behave_like_the_model(steps in proptest::collection::vec(step(), 1..=40)) {
         block_on(run::<SqliteHarness>(&steps))?;
+    }
+
+    #[test]
+    fn postgres_queue_and_log_behave_like_the_model(steps in proptest::collection::vec(step(), 1..=40)) {
+        block_on(run::<PostgresHarness>(&steps))?;
     }
 }
