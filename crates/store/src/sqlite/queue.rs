@@ -112,6 +112,7 @@ impl JobSource {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use std::sync::mpsc;
 
@@ -134,10 +135,7 @@ mod tests {
         }
         let source = source();
         drop(queue);
-        let mut conn = match Connection::open_in_memory() {
-            Ok(conn) => conn,
-            Err(error) => panic!("in-memory database: {error}"),
-        };
+        let mut conn = Connection::open_in_memory().unwrap();
         while let Some(job) = source.next() {
             job(&mut conn);
         }
