@@ -3,6 +3,7 @@
 //! slot; the commit is awaited beside it.
 
 use crate::Engine;
+use crate::group_commit::OUTCOME_BATCH;
 use std::sync::Arc;
 use store::{AssetOutcome, AssetWork, SkuOutcome, SkuWork};
 use tokio::sync::watch;
@@ -13,7 +14,7 @@ pub(crate) async fn run_asset_completions(
     rx: crate::group_commit::Queue<(AssetWork, AssetOutcome), ()>,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::group_commit::run_writer(rx, shutdown, |items| {
+    crate::group_commit::run_writer(rx, shutdown, OUTCOME_BATCH, |items| {
         let engine = engine.clone();
         async move {
             let results = engine.store.complete_assets(items, engine.now_ms()).await;
@@ -32,7 +33,7 @@ pub(crate) async fn run_sku_completions(
     rx: crate::group_commit::Queue<(SkuWork, SkuOutcome), ()>,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::group_commit::run_writer(rx, shutdown, |items| {
+    crate::group_commit::run_writer(rx, shutdown, OUTCOME_BATCH, |items| {
         let engine = engine.clone();
         async move {
             // The read cache follows the commits in their order (here, not in each worker after its

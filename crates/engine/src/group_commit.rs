@@ -6,8 +6,11 @@ use crate::EngineError;
 use std::future::Future;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// Largest batch written in one transaction.
-const MAX_BATCH: usize = 512;
+/// Largest batch of events written in one transaction.
+pub(crate) const EVENT_BATCH: usize = 512;
+/// Largest batch of work outcomes written in one transaction: the writer is shared, and a commit that precedes
+/// an acknowledgement waits for the transaction already running, so outcome batches stay short.
+pub(crate) const OUTCOME_BATCH: usize = 64;
 
 /// The outcome of one item: `Err` carries the store's message.
 pub(crate) type ItemResult<O> = Result<O, String>;
@@ -55,24 +58,26 @@ impl<O> Pending<O> {
 }
 
 /// The writer loop: runs until shutdown, then writes what is already queued and stops. `write` stores one
-/// batch and returns one result per item, in order (or one error for the whole batch).
+/// batch of at most `max_batch` items and returns one result per item, in order (or one error for the whole
+/// batch).
 pub(crate) async fn run_writer<I, O, W, F>(
     mut rx: Queue<I, O>,
     mut shutdown: watch::Receiver<bool>,
+    max_batch: usize,
     write: W,
 ) where
     W: Fn(Vec<I>) -> F,
     F: Future<Output = Result<Vec<ItemResult<O>>, String>>,
 {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch = Vec::with_capacity(max_batch);
     loop {
         let stopping = tokio::select! {
-            received = rx.recv_many(&mut batch, MAX_BATCH) => received == 0,
+            received = rx.recv_many(&mut batch, max_batch) => received == 0,
             _ = shutdown.wait_for(|stopped| *stopped) => true,
         };
         if stopping {
             rx.close();
-            while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            while rx.recv_many(&mut batch, max_batch).await > 0 {
                 write_batch(&mut batch, &write).await;
             }
             return;

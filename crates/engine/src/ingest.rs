@@ -2,7 +2,7 @@
 //! transaction holding its event is committed.
 
 use crate::Engine;
-use crate::group_commit::{ItemResult, Queue};
+use crate::group_commit::{EVENT_BATCH, ItemResult, Queue};
 use std::sync::Arc;
 use store::{NewEvent, Recorded};
 use tokio::sync::watch;
@@ -13,7 +13,7 @@ pub(crate) async fn run_writer(
     rx: Queue<NewEvent, Recorded>,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::group_commit::run_writer(rx, shutdown, |events: Vec<NewEvent>| {
+    crate::group_commit::run_writer(rx, shutdown, EVENT_BATCH, |events: Vec<NewEvent>| {
         let engine = engine.clone();
         async move {
             match engine.store.record_events(&events).await {
