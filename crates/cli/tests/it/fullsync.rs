@@ -27,18 +27,30 @@ async fn assets_the_service_never_heard_of(
     expected
 }
 
+/// The read API serves the expected galleries. The cache follows each commit a moment after it (the health
+/// report can show nothing queued before the last gallery reached the cache), so each is given a few seconds.
 async fn assert_galleries(app: &TestApp, expected: &BTreeMap<String, Vec<String>>) {
     for (sku, want) in expected {
-        let mut got: Vec<String> = app
-            .gallery(sku)
-            .await
-            .into_iter()
-            .map(|(id, _, _)| id)
-            .collect();
-        got.sort();
         let mut want = want.clone();
         want.sort();
-        assert_eq!(got, want, "gallery of {sku}");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut got: Vec<String> = app
+                .gallery(sku)
+                .await
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect();
+            got.sort();
+            if got == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gallery of {sku}: {got:?} != {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }
 
