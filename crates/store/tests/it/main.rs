@@ -234,21 +234,8 @@ mod sqlite_only {
         let dir = tempfile::TempDir::new().unwrap();
         let url = format!("sqlite://{}/t.db?mode=rwc", dir.path().display());
         {
-            let connection = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
-            connection
-                .execute_batch(
-                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
-                )
-                .unwrap();
-            for (index, sql) in BEFORE.iter().enumerate() {
-                connection.execute_batch(sql).unwrap();
-                connection
-                    .execute(
-                        "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)",
-                        [i64::try_from(index).unwrap() + 1],
-                    )
-                    .unwrap();
-            }
+            let connection =
+                crate::migrations::made_by_the_old_migrator(&dir.path().join("t.db"), &BEFORE);
             connection
                 .execute_batch(
                     "INSERT INTO products (sku, created_ms) VALUES ('..', 1), ('.', 1), ('ok', 1);

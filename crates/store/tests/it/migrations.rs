@@ -12,6 +12,30 @@ fn sqlite_url(dir: &tempfile::TempDir) -> String {
 }
 
 /// The SQL of every migration, as the hand-written migrator of earlier releases applied them.
+/// A SQLite database at `path` as the hand-written migrator (before refinery) left it after applying
+/// `migrations` in order: the schema and its `schema_migrations` table.
+pub(crate) fn made_by_the_old_migrator(
+    path: &std::path::Path,
+    migrations: &[&str],
+) -> rusqlite::Connection {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection
+        .execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
+        )
+        .unwrap();
+    for (index, sql) in migrations.iter().enumerate() {
+        connection.execute_batch(sql).unwrap();
+        connection
+            .execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)",
+                [i64::try_from(index).unwrap() + 1],
+            )
+            .unwrap();
+    }
+    connection
+}
+
 const OLD_MIGRATIONS: [&str; 9] = [
     include_str!("../../migrations/sqlite/V1__foundation.sql"),
     include_str!("../../migrations/sqlite/V2__configuration.sql"),
@@ -81,21 +105,7 @@ async fn a_database_of_the_old_migrator_opens_with_its_data() {
     let path = dir.path().join("t.db");
     let asset = AssetId::parse("urn:aaid:aem:00000000-0000-4000-8000-000000000001").unwrap();
     {
-        let connection = rusqlite::Connection::open(&path).unwrap();
-        connection
-            .execute_batch(
-                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER)",
-            )
-            .unwrap();
-        for (index, sql) in OLD_MIGRATIONS.iter().enumerate() {
-            connection.execute_batch(sql).unwrap();
-            connection
-                .execute(
-                    "INSERT INTO schema_migrations (version, applied_ms) VALUES (?, 0)",
-                    [i64::try_from(index).unwrap() + 1],
-                )
-                .unwrap();
-        }
+        let connection = made_by_the_old_migrator(&path, &OLD_MIGRATIONS);
         connection
             .execute_batch(
                 "INSERT INTO products (sku, created_ms) VALUES ('P-1', 1);
