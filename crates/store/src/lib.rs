@@ -8,6 +8,7 @@
 //!
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
+mod cluster;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -15,6 +16,7 @@ mod roles;
 pub mod secrets;
 mod sqlite;
 
+pub use cluster::{Duty, Leadership, WakeUp};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use roles::*;
@@ -24,8 +26,8 @@ use std::sync::Arc;
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
     pub use crate::roles::{
-        AssetQueue, Catalog, Configuration, DeadLetters, EventLog, FullSyncs, GalleryQueue,
-        HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
+        AssetQueue, Catalog, Cluster, Configuration, DeadLetters, EventLog, FullSyncs,
+        GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
     };
 }
 

@@ -2,7 +2,7 @@
 //! transaction: nothing is half-written. Times are Unix milliseconds supplied by the caller.
 
 use crate::model::*;
-use crate::{StoreError, StoreResult};
+use crate::{Duty, Leadership, StoreError, StoreResult, WakeUp};
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::gallery::HandmadeRecord;
@@ -91,6 +91,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
         "Maintenance",
         &["prune", "database_bytes", "backlog", "sync_latencies"],
     ),
+    ("Cluster", &["exclusive", "try_lead", "wake_ups"]),
 ];
 
 /// Verified deliveries: deduplicated by event id and recorded with their effect; the journal position.
@@ -401,6 +402,21 @@ pub trait Maintenance: Send + Sync {
     async fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
 }
 
+/// What processes sharing one database need from it: whether it is this process's alone, one process at a time
+/// per [`Duty`], and wake-ups when another process queues work.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// Whether this database belongs to this process alone (SQLite's lock file): leases found at start-up
+    /// were left by an earlier run of this process and may be released.
+    async fn exclusive(&self) -> bool;
+    /// Tries to become the one process that performs `duty`; `None` while another holds it (or this process
+    /// holds it already). The duty is held until the [`Leadership`] is dropped or reports it lost.
+    async fn try_lead(&self, duty: Duty) -> StoreResult<Option<Leadership>>;
+    /// Wake-ups sent when any process commits work others may claim; `None` where processes cannot share the
+    /// database (they wake each other in memory). The channel ends when the store is gone.
+    async fn wake_ups(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<WakeUp>>>;
+}
+
 /// Everything the engine and the API need from storage: the sum of the role traits. Implemented by every
 /// type that implements them all.
 pub trait Store:
@@ -415,6 +431,7 @@ pub trait Store:
     + HandmadeEntries
     + DeadLetters
     + Maintenance
+    + Cluster
     + 'static
 {
 }
@@ -431,6 +448,7 @@ impl<T> Store for T where
         + HandmadeEntries
         + DeadLetters
         + Maintenance
+        + Cluster
         + 'static
 {
 }

@@ -18,13 +18,15 @@ const POOL_SIZE: usize = 16;
 /// The pool of one database.
 pub(crate) struct Db {
     pool: Pool,
+    /// Where the pool connects; connections of their own (leaderships, the wake-up listener) use it too.
+    pub(crate) config: tokio_postgres::Config,
 }
 
 impl Db {
     /// A pool on `config` (no connection is opened before the first call).
     pub(crate) fn new(config: tokio_postgres::Config) -> StoreResult<Self> {
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
@@ -34,7 +36,7 @@ impl Db {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::PostgresPool(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, config })
     }
 
     /// A connection from the pool.

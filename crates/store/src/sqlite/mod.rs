@@ -5,6 +5,7 @@
 mod assets;
 mod catalog;
 mod checkpoint;
+mod cluster;
 mod config;
 mod conn;
 mod events;
@@ -40,6 +41,8 @@ pub struct SqliteStore {
     _process_lock: Option<Arc<File>>,
     /// Seals the configuration's secrets at rest.
     secrets: Arc<SecretKey>,
+    /// The duties this process leads ([`crate::Cluster::try_lead`]).
+    duties: Arc<cluster::Duties>,
 }
 
 impl SqliteStore {
@@ -82,6 +85,7 @@ impl SqliteStore {
             db: Arc::new(db),
             _process_lock: process_lock,
             secrets: Arc::new(secrets),
+            duties: Arc::default(),
         };
         store.seal_stored_secrets().await?;
         Ok(store)

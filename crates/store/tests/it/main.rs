@@ -78,6 +78,8 @@ macro_rules! conformance_suite {
                 a_configuration_change_is_committed_with_its_work,
                 product_calls_are_durable_work_retried_and_given_up,
                 full_sync_products_queue_their_calls_in_the_same_transaction,
+                a_duty_is_led_by_one_at_a_time,
+                queued_work_wakes_the_other_processes,
             ],
             harness: [state_survives_reopening],
         );

@@ -215,6 +215,12 @@ recording! {
         fn backlog(&self) -> StoreResult<Backlog>;
         fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
     }
+    Cluster {
+        fn exclusive(&self) -> bool;
+        fn try_lead(&self, duty: store::Duty) -> StoreResult<Option<store::Leadership>>;
+        fn wake_ups(&self)
+            -> StoreResult<Option<tokio::sync::mpsc::Receiver<store::WakeUp>>>;
+    }
 }
 
 /// The list the suite is checked against names exactly the methods the wrapper implements: a method added to a
