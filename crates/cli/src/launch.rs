@@ -18,6 +18,7 @@ use web::AppState;
 /// A running service.
 pub struct Service {
     pub engine: Arc<Engine>,
+    /// The HTTP API's base URL (empty for a worker, which serves none).
     pub url: String,
     /// Where `/metrics` is served, when enabled.
     pub metrics_url: Option<String>,
@@ -26,37 +27,21 @@ pub struct Service {
 }
 
 impl Service {
-    /// Opens the store, starts the engine and serves HTTP on `listener`.
+    /// Opens the store, starts the engine and serves HTTP on `listener` (the `serve` role).
     pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let mut keys = Vec::new();
-        for path in &config.events.public_keys {
-            let content = std::fs::read(path).with_context(|| {
-                format!(
-                    "could not read the I/O Events public key {}",
-                    path.display()
-                )
-            })?;
-            keys.push((path.display().to_string(), content));
-        }
-        let verifier = EventVerifier::new(
-            keys.iter()
-                .map(|(name, content)| (name.as_str(), content.as_slice())),
-            Some(config.events.key_host_settings()?),
-        )?;
-        let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
-            Ok(value) if !value.trim().is_empty() => {
-                Some(store::secrets::SecretKey::from_base64(&value)?)
-            }
-            _ => None,
-        };
-        let store = store::open_with_secret_key(&config.database_url, secret_key)
-            .await
-            .with_context(|| {
-                format!(
-                    "could not open the database {}",
-                    store::redact_url(&config.database_url)
-                )
-            })?;
+        Self::start_role(config, Some(listener)).await
+    }
+
+    /// Opens the store and starts the engine's workers and duties, with the metrics listener when enabled but
+    /// no HTTP API (the `worker` role). Its `url` is empty.
+    pub async fn start_worker(config: &Config) -> anyhow::Result<Self> {
+        Self::start_role(config, None).await
+    }
+
+    async fn start_role(config: &Config, listener: Option<TcpListener>) -> anyhow::Result<Self> {
+        // A worker verifies no delivery, but its configuration is checked as the `serve` role's is.
+        let verifier = event_verifier(config)?;
+        let store = open_store(&config.database_url).await?;
         let tokens = config.aem.token_provider()?;
         let dam = AuthorClient::new(
             &config.author_origin(),
@@ -130,7 +115,10 @@ impl Service {
             recipient_client_id: config.events.recipient_client_id.clone(),
             admin_token: config.admin_token.clone(),
         };
-        let url = format!("http://{}", listener.local_addr()?);
+        let url = match &listener {
+            Some(listener) => format!("http://{}", listener.local_addr()?),
+            None => String::new(),
+        };
         let metrics_url = if config.metrics.enabled {
             let metrics_listener = TcpListener::bind(config.metrics.listen)
                 .await
@@ -154,16 +142,18 @@ impl Service {
         } else {
             None
         };
-        let limits = config.http.limits()?;
-        let mut stop = shutdown_rx;
-        tasks.push(tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            };
-            if let Err(error) = web::serve(listener, state, limits, stopped).await {
-                tracing::error!(%error, "HTTP server stopped");
-            }
-        }));
+        if let Some(listener) = listener {
+            let limits = config.http.limits()?;
+            let mut stop = shutdown_rx;
+            tasks.push(tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stop.wait_for(|stopped| *stopped).await;
+                };
+                if let Err(error) = web::serve(listener, state, limits, stopped).await {
+                    tracing::error!(%error, "HTTP server stopped");
+                }
+            }));
+        }
         Ok(Self {
             engine,
             url,
@@ -180,4 +170,36 @@ impl Service {
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
     }
+}
+
+/// The verifier of I/O Events deliveries, from the configured public keys.
+fn event_verifier(config: &Config) -> anyhow::Result<EventVerifier> {
+    let mut keys = Vec::new();
+    for path in &config.events.public_keys {
+        let content = std::fs::read(path).with_context(|| {
+            format!(
+                "could not read the I/O Events public key {}",
+                path.display()
+            )
+        })?;
+        keys.push((path.display().to_string(), content));
+    }
+    Ok(EventVerifier::new(
+        keys.iter()
+            .map(|(name, content)| (name.as_str(), content.as_slice())),
+        Some(config.events.key_host_settings()?),
+    )?)
+}
+
+/// Opens (and migrates) the store at `url`, with the secret key from `ASSETSYNC_SECRET_KEY` when it is set.
+pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn store::Store>> {
+    let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
+        Ok(value) if !value.trim().is_empty() => {
+            Some(store::secrets::SecretKey::from_base64(&value)?)
+        }
+        _ => None,
+    };
+    store::open_with_secret_key(url, secret_key)
+        .await
+        .with_context(|| format!("could not open the database {}", store::redact_url(url)))
 }

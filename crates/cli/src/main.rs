@@ -1,5 +1,5 @@
 //! `assetsync`: keeps commerce product galleries in sync with AEM Assets. One binary whose subcommands are
-//! roles: `serve`, `sandbox`, `demo`, `bench`, `sync`, `verify`, `default-config`.
+//! roles: `serve`, `worker`, `migrate`, `sandbox`, `demo`, `bench`, `sync`, `verify`, `default-config`.
 
 #[cfg(feature = "sandbox")]
 mod bench;
@@ -32,6 +32,19 @@ enum Command {
     /// Runs the service: webhook, APIs and workers.
     Serve {
         /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Runs the workers and the cluster's duties without the HTTP API (its metrics listener when enabled).
+    /// On PostgreSQL any number of `serve` and `worker` processes may share one database.
+    Worker {
+        /// The TOML configuration file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Applies the database's pending migrations and exits (`serve` and `worker` also apply them at start-up).
+    Migrate {
+        /// The TOML configuration file (for its `database_url`).
         #[arg(long)]
         config: PathBuf,
     },
@@ -73,7 +86,7 @@ fn main() -> ExitCode {
     let default_level = match cli.command {
         #[cfg(feature = "sandbox")]
         Command::Sandbox(_) => "info",
-        Command::Serve { .. } => "info",
+        Command::Serve { .. } | Command::Worker { .. } => "info",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -123,6 +136,35 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             signals.wait().await;
             tracing::info!("shutting down");
             service.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker { config } => {
+            let config = config::Config::load(&config)?;
+            let signals = ShutdownSignals::install();
+            let service = launch::Service::start_worker(&config).await?;
+            tracing::info!(
+                sink = service.engine.sink_kind(),
+                "assetsync worker running"
+            );
+            let mut banner = String::from("assetsync worker running\n");
+            if let Some(metrics) = &service.metrics_url {
+                banner.push_str(&format!("assetsync metrics on {metrics}\n"));
+            }
+            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
+            signals.wait().await;
+            tracing::info!("shutting down");
+            service.stop().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate { config } => {
+            let config = config::Config::load(&config)?;
+            let store = launch::open_store(&config.database_url).await?;
+            drop(store);
+            println!(
+                "the database {} is migrated to version {}",
+                store::redact_url(&config.database_url),
+                store::migrations::latest_version()?
+            );
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "sandbox")]

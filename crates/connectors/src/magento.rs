@@ -450,7 +450,7 @@ impl CommerceSink for MagentoSink {
         applied: &[AppliedEntry],
         ops: &[Operation],
     ) -> Result<SinkOutcome, SinkError> {
-        if ops.is_empty() {
+        if ops.is_empty() && !context.retried {
             return Ok(SinkOutcome::Applied(applied.to_vec()));
         }
         if let SinkState::Paused(reason) = self.state() {

@@ -274,6 +274,10 @@ pub struct ApplyContext<'a> {
     pub ledger: &'a dyn HandmadeLedger,
     /// The work's lease: checked before each remote write.
     pub lease: &'a LeaseToken,
+    /// An earlier attempt at this work was claimed and did not complete (its process may have died between a
+    /// write and its commit): the platform's gallery is read even when there is nothing to change, so that
+    /// what that attempt wrote is found.
+    pub retried: bool,
 }
 
 /// A commerce platform that holds product galleries.

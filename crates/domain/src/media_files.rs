@@ -87,6 +87,27 @@ pub fn path_carries_stem(path: &str, stem: &str) -> bool {
     base.eq_ignore_ascii_case(stem)
 }
 
+/// True when a stored file path carries a name assetsync gives (`<asset-uuid>-<16 hex>`, with any clash
+/// suffix and extension): an entry no one else makes.
+pub fn is_assetsync_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let base = name.rsplit_once('.').map_or(name, |(base, _)| base);
+    let base = match base.rsplit_once('_') {
+        Some((head, suffix))
+            if !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            head
+        }
+        _ => base,
+    };
+    let groups: Vec<&str> = base.split('-').collect();
+    let lengths = [8, 4, 4, 4, 12, 16];
+    groups.len() == lengths.len()
+        && groups.iter().zip(lengths).all(|(group, length)| {
+            group.len() == length && group.chars().all(|c| c.is_ascii_hexdigit())
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +123,12 @@ mod tests {
         assert!(path_carries_stem(&format!("/1/a/{stem}.png"), &stem));
         assert!(path_carries_stem(&format!("/1/a/{stem}_2.png"), &stem));
         assert!(!path_carries_stem("/h/a/handmade_1.jpg", &stem));
+        assert!(is_assetsync_file(&format!("/1/a/{stem}.png")));
+        assert!(is_assetsync_file(&format!("/1/a/{stem}_2.png")));
+        assert!(!is_assetsync_file("/h/a/handmade_1.jpg"));
+        assert!(!is_assetsync_file(
+            "/1/a/1a034bee-ebda-4787-bad3-f924d0772b75-3af2.png"
+        ));
         assert_eq!(image_extension("image/png"), Some("png"));
         assert_eq!(image_extension("image/jpeg; charset=binary"), Some("jpg"));
         assert_eq!(image_extension("application/pdf"), None);

@@ -3,7 +3,8 @@
 //! slot; the commit is awaited beside it.
 
 use crate::Engine;
-use crate::group_commit::OUTCOME_BATCH;
+use crate::group_commit::{OUTCOME_BATCH, SHARED_OUTCOME_BATCH};
+use connectors::sink::LeaseToken;
 use std::sync::Arc;
 use store::{AssetOutcome, AssetWork, SkuOutcome, SkuWork};
 use tokio::sync::watch;
@@ -11,17 +12,22 @@ use tokio::sync::watch;
 /// Stores the outcomes of asset work items until shutdown, many per transaction.
 pub(crate) async fn run_asset_completions(
     engine: Arc<Engine>,
-    rx: crate::group_commit::Queue<(AssetWork, AssetOutcome), ()>,
+    rx: crate::group_commit::Queue<(AssetWork, AssetOutcome, LeaseToken), ()>,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::group_commit::run_writer(rx, shutdown, OUTCOME_BATCH, |items| {
+    let batch = outcome_batch(&engine).await;
+    crate::group_commit::run_writer(rx, shutdown, batch, |items| {
         let engine = engine.clone();
         async move {
-            let results = engine.store.complete_assets(items, engine.now_ms()).await;
+            let now_ms = engine.now_ms();
+            let results = engine
+                .leases
+                .commit_fenced(items, |items| engine.store.complete_assets(items, now_ms))
+                .await;
             if results.as_ref().is_ok_and(|r| r.iter().any(Result::is_ok)) {
                 engine.skus_ready.notify_one();
             }
-            per_item(results)
+            results
         }
     })
     .await;
@@ -30,16 +36,21 @@ pub(crate) async fn run_asset_completions(
 /// Stores the outcomes of SKU work items until shutdown, many per transaction.
 pub(crate) async fn run_sku_completions(
     engine: Arc<Engine>,
-    rx: crate::group_commit::Queue<(SkuWork, SkuOutcome), ()>,
+    rx: crate::group_commit::Queue<(SkuWork, SkuOutcome, LeaseToken), ()>,
     shutdown: watch::Receiver<bool>,
 ) {
-    crate::group_commit::run_writer(rx, shutdown, OUTCOME_BATCH, |items| {
+    let batch = outcome_batch(&engine).await;
+    crate::group_commit::run_writer(rx, shutdown, batch, |items| {
         let engine = engine.clone();
         async move {
             // The read cache follows the commits in their order (here, not in each worker after its
             // reply): a later write of a product can never be overwritten by an earlier one that answered late.
             let effects: Vec<_> = items.iter().map(cache_effect).collect();
-            let results = per_item(engine.store.complete_skus(items, engine.now_ms()).await)?;
+            let now_ms = engine.now_ms();
+            let results = engine
+                .leases
+                .commit_fenced(items, |items| engine.store.complete_skus(items, now_ms))
+                .await?;
             for ((sku, effect), result) in effects.into_iter().zip(&results) {
                 match (effect, result) {
                     (Some(Some(entries)), Ok(())) => engine.cache.put(&sku, &entries),
@@ -56,7 +67,7 @@ pub(crate) async fn run_sku_completions(
 /// What a stored SKU outcome does to the read cache: `Some(Some(entries))` puts the gallery, `Some(None)`
 /// removes the product (missing), `None` leaves it.
 fn cache_effect(
-    (work, outcome): &(SkuWork, SkuOutcome),
+    (work, outcome, _): &(SkuWork, SkuOutcome, LeaseToken),
 ) -> (domain::Sku, Option<Option<Vec<domain::AppliedEntry>>>) {
     let effect = match outcome {
         SkuOutcome::Applied(entries) | SkuOutcome::PartlyApplied { entries, .. } => {
@@ -68,16 +79,13 @@ fn cache_effect(
     (work.sku.clone(), effect)
 }
 
-/// A batch's store results as the group-commit writer hands them back.
-fn per_item(
-    results: store::StoreResult<Vec<store::StoreResult<()>>>,
-) -> Result<Vec<crate::group_commit::ItemResult<()>>, String> {
-    match results {
-        Ok(results) => Ok(results
-            .into_iter()
-            .map(|r| r.map_err(|e| e.to_string()))
-            .collect()),
-        Err(error) => Err(error.to_string()),
+/// Outcomes per transaction: fewer where processes share the database, so that a transaction holds few row
+/// locks and meets other processes' transactions less (each deadlock costs the server's detection time).
+async fn outcome_batch(engine: &Engine) -> usize {
+    if engine.store.exclusive().await {
+        OUTCOME_BATCH
+    } else {
+        SHARED_OUTCOME_BATCH
     }
 }
 
@@ -86,6 +94,7 @@ pub(crate) async fn submit_sku_outcome(
     engine: Arc<Engine>,
     work: SkuWork,
     outcome: SkuOutcome,
+    lease: LeaseToken,
     had_operations: bool,
 ) {
     // The read cache is updated by the completion writer, in commit order.
@@ -93,7 +102,7 @@ pub(crate) async fn submit_sku_outcome(
     let sku = work.sku.clone();
     let first_enqueued_ms = work.first_enqueued_ms;
     // The worker's slot is free once its outcome is queued (the lease keeps the SKU until the commit).
-    let pending = engine.sku_completions.send((work, outcome)).await;
+    let pending = engine.sku_completions.send((work, outcome, lease)).await;
     tokio::spawn(async move {
         let stored = match pending {
             Ok(pending) => pending.wait().await,

@@ -11,6 +11,8 @@ pub(crate) const EVENT_BATCH: usize = 512;
 /// Largest batch of work outcomes written in one transaction: the writer is shared, and a commit that precedes
 /// an acknowledgement waits for the transaction already running, so outcome batches stay short.
 pub(crate) const OUTCOME_BATCH: usize = 64;
+/// Outcomes per transaction on a database shared by several processes (PostgreSQL).
+pub(crate) const SHARED_OUTCOME_BATCH: usize = 16;
 
 /// The outcome of one item: `Err` carries the store's message.
 pub(crate) type ItemResult<O> = Result<O, String>;

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 mod completions;
 pub mod dam_guard;
+mod duties;
 mod fullsync;
 mod group_commit;
 mod ingest;
@@ -31,7 +32,7 @@ use serde_json::Value;
 use std::sync::atomic::AtomicI64;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use store::{Backlog, Store, StoreError};
+use store::{Backlog, Duty, Store, StoreError};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -74,10 +75,23 @@ pub struct Engine {
     pub(crate) latest_full_sync: AtomicI64,
     ingest: group_commit::Submitter<store::NewEvent, store::Recorded>,
     /// Asset work outcomes, group-committed.
-    pub(crate) asset_completions:
-        group_commit::Submitter<(store::AssetWork, store::AssetOutcome), ()>,
+    pub(crate) asset_completions: group_commit::Submitter<
+        (
+            store::AssetWork,
+            store::AssetOutcome,
+            connectors::sink::LeaseToken,
+        ),
+        (),
+    >,
     /// SKU work outcomes, group-committed.
-    pub(crate) sku_completions: group_commit::Submitter<(store::SkuWork, store::SkuOutcome), ()>,
+    pub(crate) sku_completions: group_commit::Submitter<
+        (
+            store::SkuWork,
+            store::SkuOutcome,
+            connectors::sink::LeaseToken,
+        ),
+        (),
+    >,
     /// The custom matcher's client and the queue of new products for it.
     matching: matching::Matching,
     /// The leases this process's workers hold, renewed while their work runs.
@@ -112,8 +126,9 @@ pub struct ConfigUpdate {
 }
 
 impl Engine {
-    /// Loads the read cache, releases stale leases (embedded single-process mode), and starts the ingest
-    /// writer and the workers. They stop when `shutdown` turns true.
+    /// Loads the read cache, releases stale leases (when the database is this process's alone), and starts
+    /// the ingest writer, the workers, and the duties one process of a cluster performs at a time (see
+    /// [`duties`]). They stop when `shutdown` turns true.
     pub async fn start(
         store: Arc<dyn Store>,
         dam: AuthorClient,
@@ -123,7 +138,11 @@ impl Engine {
         journal: Option<connectors::journal::JournalClient>,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(Arc<Self>, Vec<JoinHandle<()>>), EngineError> {
-        store.release_all_leases().await?;
+        // Leases found in a database of one process were left by its earlier run; in a shared database
+        // they may be another process's, and expire if it is gone.
+        if store.exclusive().await {
+            store.release_all_leases().await?;
+        }
         let config = store
             .integration_config()
             .await?
@@ -186,22 +205,36 @@ impl Engine {
             tokio::spawn(leases::run_renewals(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_asset_workers(engine.clone(), shutdown.clone())),
             tokio::spawn(workers::run_sku_workers(engine.clone(), shutdown.clone())),
-            tokio::spawn(fullsync::run_full_syncs(engine.clone(), shutdown.clone())),
-            tokio::spawn(run_pruner(engine.clone(), shutdown.clone())),
-            tokio::spawn(antientropy::run_anti_entropy(
+            tokio::spawn(duties::lead(
                 engine.clone(),
+                Duty::FullSync,
                 shutdown.clone(),
+                fullsync::run_full_syncs,
             )),
+            tokio::spawn(duties::lead(
+                engine.clone(),
+                Duty::Pruner,
+                shutdown.clone(),
+                run_pruner,
+            )),
+            tokio::spawn(duties::lead(
+                engine.clone(),
+                Duty::AntiEntropy,
+                shutdown.clone(),
+                antientropy::run_anti_entropy,
+            )),
+            tokio::spawn(duties::forward_wake_ups(engine.clone(), shutdown.clone())),
             tokio::spawn(matching::run_product_calls(
                 engine.clone(),
                 shutdown.clone(),
             )),
         ];
         if let Some(journal) = journal {
-            handles.push(tokio::spawn(journal::run_journal(
+            handles.push(tokio::spawn(duties::lead(
                 engine.clone(),
-                journal,
+                Duty::Journal,
                 shutdown,
+                move |engine, stop| journal::run_journal(engine, journal.clone(), stop),
             )));
         }
         if !engine.config().sync_enabled {

@@ -190,25 +190,25 @@ pub(crate) async fn run_pool<W, C, CF, P, PF>(
 }
 
 /// Re-reads one asset and stores its desired links (or why it failed). Its lease is renewed meanwhile.
-async fn process_asset(engine: Arc<Engine>, mut work: AssetWork) {
+async fn process_asset(engine: Arc<Engine>, work: AssetWork) {
     let _in_flight = engine.in_flight.asset();
     let key = WorkKey::Asset(work.asset_id.clone());
     let lease = engine
         .leases
         .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
     let outcome = asset_outcome(&engine, &work).await;
-    let Some(lease_until_ms) = engine.leases.release(&key, &lease).await else {
+    if lease.revoked() {
+        engine.leases.forget(&key, &lease);
         tracing::warn!(asset = %work.asset_id, "lost the lease on an asset's work; its outcome is dropped");
         return;
-    };
-    work.lease_until_ms = lease_until_ms;
+    }
     if let AssetOutcome::Failed { error, .. } = &outcome {
         tracing::warn!(asset = %work.asset_id, %error, "asset failed");
     }
     let asset_id = work.asset_id.clone();
-    // The worker's slot is free once its outcome is queued (the lease keeps the item until the commit);
-    // the commit is awaited beside it.
-    let pending = engine.asset_completions.send((work, outcome)).await;
+    // The worker's slot is free once its outcome is queued (the lease, still renewed, keeps the item until
+    // the commit); the commit is awaited beside it.
+    let pending = engine.asset_completions.send((work, outcome, lease)).await;
     tokio::spawn(async move {
         match pending {
             Ok(pending) => match pending.wait().await {
@@ -367,22 +367,24 @@ fn unlinked(reason: &str) -> AssetOutcome {
 
 /// Brings one SKU's gallery to the desired state. Its lease is renewed meanwhile; a lost lease stops the
 /// sink before its next write, and nothing is stored.
-async fn process_sku(engine: Arc<Engine>, mut work: SkuWork) {
+async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
     let _in_flight = engine.in_flight.sku();
     let key = WorkKey::Sku(work.sku.clone());
     let lease = engine
         .leases
         .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
     let applied = apply_sku(&engine, &work, &lease).await;
-    let Some(lease_until_ms) = engine.leases.release(&key, &lease).await else {
+    if lease.revoked() {
+        engine.leases.forget(&key, &lease);
         tracing::warn!(sku = %work.sku, "lost the lease on a SKU's work; another worker has it");
         return;
-    };
+    }
     let Some((outcome, had_operations)) = applied else {
+        engine.leases.forget(&key, &lease);
         return;
     };
-    work.lease_until_ms = lease_until_ms;
-    crate::completions::submit_sku_outcome(engine.clone(), work, outcome, had_operations).await;
+    crate::completions::submit_sku_outcome(engine.clone(), work, outcome, lease, had_operations)
+        .await;
 }
 
 /// The outcome of one SKU's work and whether it had operations; `None` when nothing must be stored (the
@@ -410,6 +412,7 @@ async fn apply_sku(
                 dam_owns_gallery,
                 ledger: &ledger,
                 lease,
+                retried: work.attempt > 1,
             };
             if ops.is_empty() || engine.sink.state() == SinkState::Ready {
                 match engine

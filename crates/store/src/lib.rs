@@ -38,7 +38,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
     /// A PostgreSQL failure (its text names no URL and no password).
-    #[error("PostgreSQL error: {0}")]
+    #[error("PostgreSQL error: {}", postgres_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No PostgreSQL connection could be had from the pool.
     #[error("PostgreSQL connection pool: {0}")]
@@ -129,6 +129,14 @@ pub fn redact_url(url: &str) -> String {
         redacted.push_str(&params.join("&"));
     }
     redacted
+}
+
+/// A PostgreSQL error with the server's message and SQLSTATE (tokio-postgres says only "db error").
+fn postgres_detail(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 #[cfg(test)]

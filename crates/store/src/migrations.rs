@@ -122,6 +122,15 @@ pub fn postgres_migrations() -> StoreResult<Vec<Migration>> {
     migrations(POSTGRES)
 }
 
+/// The newest version this release migrates to (the same for every database).
+pub fn latest_version() -> StoreResult<i32> {
+    Ok(sqlite_migrations()?
+        .iter()
+        .map(Migration::version)
+        .max()
+        .unwrap_or(0))
+}
+
 /// Every migration in one transaction; a changed or unknown applied migration stops everything.
 fn runner(migrations: &[Migration]) -> Runner {
     Runner::new(migrations)

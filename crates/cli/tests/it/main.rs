@@ -4,6 +4,7 @@
 
 mod bench;
 mod cli;
+mod cluster;
 mod config;
 mod credentials;
 mod faults;

@@ -8,6 +8,7 @@
 use super::{Failure, MagentoSink, RemoteEntry, is_missing_entry, rejected};
 use crate::sink::{ApplyContext, PartialApply, SinkError, SinkOutcome};
 use domain::gallery::{HandmadeRecord, RefusedEntry};
+use domain::media_files::is_assetsync_file;
 use domain::{AppliedEntry, AssetId, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -69,11 +70,31 @@ impl MagentoSink {
                 .chain(entries.iter())
                 .filter_map(|a| a.remote_id.clone())
                 .collect();
-            let handmade: Vec<&RemoteEntry> = remote
+            // An entry under one of assetsync's file names that no stored entry owns was written by an attempt
+            // that never committed (its process died between the write and the commit): it is not hand-made,
+            // and it goes.
+            let (orphans, handmade): (Vec<&RemoteEntry>, Vec<&RemoteEntry>) = remote
                 .iter()
                 .filter(|r| !ours.contains(&r.id.to_string()))
-                .collect();
+                .partition(|r| r.file.as_deref().is_some_and(is_assetsync_file));
+            for orphan in orphans {
+                tracing::warn!(%sku, entry_id = orphan.id, "deleting an entry an interrupted attempt wrote");
+                match self.delete(sku, orphan.id).await {
+                    Ok(()) => {}
+                    Err(Failure::ProductGone) => return Err(Failure::ProductGone),
+                    Err(Failure::Sink(error)) => {
+                        stopped = Some(error);
+                        break;
+                    }
+                    Err(Failure::BinaryMissing(_)) => {}
+                }
+            }
             let dam_visible = entries.iter().any(|a| !a.entry.hidden);
+            let handmade = if stopped.is_some() {
+                Vec::new()
+            } else {
+                handmade
+            };
             let hide = context.dam_owns_gallery && dam_visible;
             match self.place_handmade(sku, context, &handmade, hide).await {
                 Ok(()) => {}

@@ -4,8 +4,8 @@
 use super::PostgresStore;
 use super::conn::{Tx, column, execute, optional, read_tx, row, rows, write_tx};
 use super::shared::{
-    LIVE, LeaseKey, check_lease, enqueue_sku, fenced, from_json, mark_asset_failed, mark_pending,
-    parse_sku, settle_asset, to_json,
+    LIVE, LeaseKey, check_lease, enqueue_sku, fenced, from_json, in_item_order, mark_asset_failed,
+    mark_pending, parse_sku, settle_asset, to_json,
 };
 use crate::{
     AssetOutcome, AssetQueue, AssetStatus, AssetWork, StoreError, StoreResult, SyncStatus,
@@ -64,16 +64,29 @@ impl AssetQueue for PostgresStore {
         items: Vec<(AssetWork, AssetOutcome)>,
         now_ms: i64,
     ) -> StoreResult<Vec<StoreResult<()>>> {
-        Ok(write_tx!(self, |tx| {
+        // In key order, so that concurrent batches lock rows in one order (fewer deadlocks); the results go
+        // back in the items' order.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|a, b| {
+            items[*a]
+                .0
+                .asset_id
+                .as_str()
+                .cmp(items[*b].0.asset_id.as_str())
+        });
+        let sorted = write_tx!(self, |tx| {
             let mut results = Vec::with_capacity(items.len());
-            for (work, outcome) in items {
+            // By reference: a transaction aborted as a deadlock victim runs again with the same items.
+            for &index in &order {
+                let (work, outcome) = &items[index];
                 fenced(
                     &mut results,
-                    complete_asset_in(&tx, &work, outcome, now_ms).await,
+                    complete_asset_in(&tx, work, outcome.clone(), now_ms).await,
                 )?;
             }
             results
-        }))
+        });
+        Ok(in_item_order(&order, sorted))
     }
 
     async fn requeue_stalest_assets(&self, limit: i64, now_ms: i64) -> StoreResult<u64> {

@@ -50,15 +50,57 @@ impl Db {
 }
 
 /// Runs `$body` (which may `.await` and `?`) in one read-write transaction on `$tx`; commits when it gets
-/// to the end, rolls back on an early return.
+/// to the end, rolls back on an early return. A transaction the server aborted as a deadlock victim or a
+/// serialization failure (processes locking the same rows in another order) is run again, up to
+/// [`RETRIES`] times, after a short random pause; the body must therefore only write through `$tx`.
 macro_rules! write_tx {
     ($store:expr, |$tx:ident| $body:block) => {{
-        let mut client = $store.db.client().await?;
-        let $tx = client.transaction().await?;
-        let value = $body;
-        $tx.commit().await?;
-        value
+        let mut attempt: u32 = 0;
+        loop {
+            let mut client = $store.db.client().await?;
+            let outcome: $crate::StoreResult<_> = async {
+                let $tx = client.transaction().await?;
+                let value = $body;
+                $tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match outcome {
+                Err(error)
+                    if attempt < $crate::postgres::conn::RETRIES
+                        && $crate::postgres::conn::retryable(&error) =>
+                {
+                    attempt += 1;
+                    $crate::postgres::conn::pause_before_retry(attempt).await;
+                }
+                outcome => break outcome?,
+            }
+        }
     }};
+}
+
+/// How many times a transaction aborted by a deadlock or a serialization failure is run again.
+pub(crate) const RETRIES: u32 = 8;
+
+/// Whether `error` aborted a transaction that may simply be run again (SQLSTATE 40P01, 40001).
+pub(crate) fn retryable(error: &StoreError) -> bool {
+    use tokio_postgres::error::SqlState;
+    matches!(error, StoreError::Postgres(error)
+        if error.code().is_some_and(|code| *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE))
+}
+
+/// A pause of a few milliseconds, growing with the attempt and random, so that two retrying transactions
+/// do not meet again.
+pub(crate) async fn pause_before_retry(attempt: u32) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos());
+    let ceiling_ms = 5u64 << attempt.min(6);
+    tokio::time::sleep(std::time::Duration::from_millis(
+        1 + u64::from(nanos) % ceiling_ms,
+    ))
+    .await;
 }
 
 /// Runs `$body` in one read-only transaction (one snapshot).

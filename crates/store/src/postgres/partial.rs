@@ -26,6 +26,7 @@ pub(super) async fn complete_partly_applied(
     written: Written<'_>,
     failure: Option<SkuFailure>,
     now_ms: i64,
+    resolved: &mut Vec<String>,
 ) -> StoreResult<Option<i64>> {
     let Written {
         entries,
@@ -78,7 +79,7 @@ pub(super) async fn complete_partly_applied(
             record_sku_failure(tx, work, &failure.error, failure.retry_at_ms, now_ms).await
         }
         None => {
-            resolve_pending(tx, work, now_ms).await?;
+            resolve_pending(tx, work, now_ms, resolved).await?;
             Ok(None)
         }
     }

@@ -81,7 +81,7 @@ impl ProductCalls for PostgresStore {
         write_tx!(self, |tx| {
             let sku = call.sku.as_str();
             check_lease(&tx, LeaseKey::ProductCall(sku), call.lease_until_ms).await?;
-            match outcome {
+            match outcome.clone() {
                 ProductCallOutcome::Linked(links) => {
                     super::products::add_links_in(&tx, &links, now_ms).await?;
                     execute(&tx, "DELETE FROM product_calls WHERE sku = $1", &[&sku]).await?;

@@ -201,3 +201,10 @@ pub(super) fn fenced(
     }
     Ok(())
 }
+
+/// Results computed in `order` (indexes of the items), put back in the items' order.
+pub(super) fn in_item_order<T>(order: &[usize], sorted: Vec<T>) -> Vec<T> {
+    let mut placed: Vec<(usize, T)> = order.iter().copied().zip(sorted).collect();
+    placed.sort_by_key(|(index, _)| *index);
+    placed.into_iter().map(|(_, result)| result).collect()
+}

@@ -5,8 +5,8 @@ use super::PostgresStore;
 use super::conn::{Tx, column, execute, one, read_tx, rows, write_tx};
 use super::partial::{self, Written};
 use super::shared::{
-    LIVE, LeaseKey, check_lease, enqueue_sku, fenced, from_json, load_gallery, parse_sku,
-    product_exists, settle_asset, to_json,
+    LIVE, LeaseKey, check_lease, enqueue_sku, fenced, from_json, in_item_order, load_gallery,
+    parse_sku, product_exists, settle_asset, to_json,
 };
 use crate::{GalleryQueue, SkuOutcome, SkuState, SkuWork, StoreResult};
 use async_trait::async_trait;
@@ -75,16 +75,37 @@ impl GalleryQueue for PostgresStore {
         items: Vec<(SkuWork, SkuOutcome)>,
         now_ms: i64,
     ) -> StoreResult<Vec<StoreResult<()>>> {
-        Ok(write_tx!(self, |tx| {
+        // In key order, so that concurrent batches lock rows in one order (fewer deadlocks); the results go
+        // back in the items' order.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|a, b| items[*a].0.sku.as_str().cmp(items[*b].0.sku.as_str()));
+        let (sorted, resolved) = write_tx!(self, |tx| {
             let mut results = Vec::with_capacity(items.len());
-            for (work, outcome) in items {
+            let mut resolved = Vec::new();
+            // By reference: a transaction aborted as a deadlock victim runs again with the same items.
+            for &index in &order {
+                let (work, outcome) = &items[index];
                 fenced(
                     &mut results,
-                    complete_sku_in(&tx, &work, outcome, now_ms).await,
+                    complete_sku_in(&tx, work, outcome.clone(), now_ms, &mut resolved).await,
                 )?;
             }
-            results
-        }))
+            (results, resolved)
+        });
+        // Settled again now that the batch is committed: two batches that each cleared one of an asset's last
+        // two pending SKUs saw each other's row still there (read committed), and the asset would stay
+        // Waiting. Whichever commits last sees both deletions here.
+        if !resolved.is_empty() {
+            let mut resolved = resolved;
+            resolved.sort_unstable();
+            resolved.dedup();
+            write_tx!(self, |tx| {
+                for asset in &resolved {
+                    settle_asset(&tx, asset, now_ms).await?;
+                }
+            });
+        }
+        Ok(in_item_order(&order, sorted))
     }
 
     async fn forget_applied(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64) -> StoreResult<()> {
@@ -113,13 +134,14 @@ async fn complete_sku_in(
     work: &SkuWork,
     outcome: SkuOutcome,
     now_ms: i64,
+    resolved: &mut Vec<String>,
 ) -> StoreResult<()> {
     let sku = work.sku.as_str();
     check_lease(tx, LeaseKey::Sku(sku), work.lease_until_ms).await?;
     let retry_at = match outcome {
         SkuOutcome::Applied(entries) => {
             replace_gallery(tx, sku, &entries).await?;
-            resolve_pending(tx, work, now_ms).await?;
+            resolve_pending(tx, work, now_ms, resolved).await?;
             None
         }
         SkuOutcome::PartlyApplied {
@@ -140,6 +162,7 @@ async fn complete_sku_in(
                 },
                 failure,
                 now_ms,
+                resolved,
             )
             .await?
         }
@@ -152,7 +175,7 @@ async fn complete_sku_in(
                 &[&sku, &now_ms],
             )
             .await?;
-            resolve_pending(tx, work, now_ms).await?;
+            resolve_pending(tx, work, now_ms, resolved).await?;
             None
         }
         SkuOutcome::Failed { error, retry_at_ms } => {
@@ -275,8 +298,14 @@ pub(super) async fn replace_gallery(
     Ok(())
 }
 
-/// Clears what assets waited for on this SKU (up to the claimed generation) and settles those assets.
-pub(super) async fn resolve_pending(tx: &Tx<'_>, work: &SkuWork, now_ms: i64) -> StoreResult<()> {
+/// Clears what assets waited for on this SKU (up to the claimed generation) and settles those assets; notes
+/// them in `resolved` to be settled again once the batch is committed (see [`GalleryQueue::complete_skus`]).
+pub(super) async fn resolve_pending(
+    tx: &Tx<'_>,
+    work: &SkuWork,
+    now_ms: i64,
+    resolved: &mut Vec<String>,
+) -> StoreResult<()> {
     let mut assets: Vec<String> = column(
         tx,
         "DELETE FROM asset_pending WHERE sku = $1 AND generation <= $2 RETURNING asset_id",
@@ -284,8 +313,9 @@ pub(super) async fn resolve_pending(tx: &Tx<'_>, work: &SkuWork, now_ms: i64) ->
     )
     .await?;
     assets.sort_unstable();
-    for asset in assets {
-        settle_asset(tx, &asset, now_ms).await?;
+    for asset in &assets {
+        settle_asset(tx, asset, now_ms).await?;
     }
+    resolved.extend(assets);
     Ok(())
 }
