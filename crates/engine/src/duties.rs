@@ -1,6 +1,6 @@
 //! Duties one process of a cluster performs at a time (the full sync, anti-entropy, the pruner, the journal
 //! reader), and wake-ups from the other processes. Every process tries to lead every duty; the store grants
-//! each to one ([`store::Cluster::try_lead`]). The leader runs it until shutdown or until it loses the duty
+//! each to one ([`store::Coordination::try_lead`]). The leader runs it until shutdown or until it loses the duty
 //! (its database connection ended), then stops it and tries again; a process that dies hands its duties over.
 
 use crate::Engine;

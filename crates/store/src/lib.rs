@@ -8,7 +8,7 @@
 //!
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
-mod cluster;
+mod coordination;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -16,7 +16,7 @@ mod roles;
 pub mod secrets;
 mod sqlite;
 
-pub use cluster::{Duty, Leadership, WakeUp};
+pub use coordination::{Duty, Leadership, WakeUp};
 pub use model::*;
 pub use postgres::PostgresStore;
 pub use roles::*;
@@ -26,7 +26,7 @@ use std::sync::Arc;
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
     pub use crate::roles::{
-        AssetQueue, Catalog, Cluster, Configuration, DeadLetters, EventLog, FullSyncs,
+        AssetQueue, Catalog, Configuration, Coordination, DeadLetters, EventLog, FullSyncs,
         GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
     };
 }

@@ -91,7 +91,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
         "Maintenance",
         &["prune", "database_bytes", "backlog", "sync_latencies"],
     ),
-    ("Cluster", &["exclusive", "try_lead", "wake_ups"]),
+    ("Coordination", &["exclusive", "try_lead", "wake_ups"]),
 ];
 
 /// Verified deliveries: deduplicated by event id and recorded with their effect; the journal position.
@@ -405,7 +405,7 @@ pub trait Maintenance: Send + Sync {
 /// What processes sharing one database need from it: whether it is this process's alone, one process at a time
 /// per [`Duty`], and wake-ups when another process queues work.
 #[async_trait]
-pub trait Cluster: Send + Sync {
+pub trait Coordination: Send + Sync {
     /// Whether this database belongs to this process alone (SQLite's lock file): leases found at start-up
     /// were left by an earlier run of this process and may be released.
     async fn exclusive(&self) -> bool;
@@ -431,7 +431,7 @@ pub trait Store:
     + HandmadeEntries
     + DeadLetters
     + Maintenance
-    + Cluster
+    + Coordination
     + 'static
 {
 }
@@ -448,7 +448,7 @@ impl<T> Store for T where
         + HandmadeEntries
         + DeadLetters
         + Maintenance
-        + Cluster
+        + Coordination
         + 'static
 {
 }

@@ -9,9 +9,9 @@
 
 mod assets;
 mod catalog;
-mod cluster;
 mod config;
 mod conn;
+mod coordination;
 mod events;
 mod fullsync;
 mod leases;

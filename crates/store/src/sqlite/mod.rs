@@ -5,9 +5,9 @@
 mod assets;
 mod catalog;
 mod checkpoint;
-mod cluster;
 mod config;
 mod conn;
+mod coordination;
 mod events;
 mod fullsync;
 mod leases;
@@ -42,7 +42,7 @@ pub struct SqliteStore {
     /// Seals the configuration's secrets at rest.
     secrets: Arc<SecretKey>,
     /// The duties this process leads ([`crate::Cluster::try_lead`]).
-    duties: Arc<cluster::Duties>,
+    duties: Arc<coordination::Duties>,
 }
 
 impl SqliteStore {

@@ -215,7 +215,7 @@ recording! {
         fn backlog(&self) -> StoreResult<Backlog>;
         fn sync_latencies(&self) -> StoreResult<Vec<i64>>;
     }
-    Cluster {
+    Coordination {
         fn exclusive(&self) -> bool;
         fn try_lead(&self, duty: store::Duty) -> StoreResult<Option<store::Leadership>>;
         fn wake_ups(&self)

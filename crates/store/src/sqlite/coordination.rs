@@ -1,8 +1,8 @@
-//! [`Cluster`] for SQLite: the database is this process's alone (its lock file), so every duty is led here,
+//! [`Coordination`] for SQLite: the database is this process's alone (its lock file), so every duty is led here,
 //! once at a time, and there are no other processes to wake.
 
 use super::SqliteStore;
-use crate::{Cluster, Duty, Leadership, StoreResult, WakeUp};
+use crate::{Coordination, Duty, Leadership, StoreResult, WakeUp};
 use async_trait::async_trait;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,7 +29,7 @@ impl Drop for Held {
 }
 
 #[async_trait]
-impl Cluster for SqliteStore {
+impl Coordination for SqliteStore {
     async fn exclusive(&self) -> bool {
         true
     }

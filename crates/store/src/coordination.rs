@@ -1,4 +1,4 @@
-//! The types of the [`Cluster`](crate::Cluster) role: duties one process performs at a time, the leadership
+//! The types of the [`Coordination`](crate::Coordination) role: duties one process performs at a time, the leadership
 //! that holds one, and the wake-ups processes send each other.
 
 use tokio::sync::watch;

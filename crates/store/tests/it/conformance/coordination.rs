@@ -1,4 +1,4 @@
-//! [`store::Cluster`]: one leader per duty, and wake-ups where processes share the database.
+//! [`store::Coordination`]: one leader per duty, and wake-ups where processes share the database.
 
 use super::*;
 use std::time::Duration;

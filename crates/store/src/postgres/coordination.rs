@@ -1,4 +1,4 @@
-//! [`Cluster`] for PostgreSQL: a duty is a session advisory lock held on a connection of its own (it is
+//! [`Coordination`] for PostgreSQL: a duty is a session advisory lock held on a connection of its own (it is
 //! released when that connection ends, so a process that dies hands its duties over at once), and wake-ups are
 //! `LISTEN assetsync` on another: migration 10's triggers `NOTIFY` on commit when work becomes claimable.
 //!
@@ -6,7 +6,7 @@
 //! one database neither block nor wake each other.
 
 use super::PostgresStore;
-use crate::{Cluster, Duty, Leadership, StoreResult, WakeUp};
+use crate::{Coordination, Duty, Leadership, StoreResult, WakeUp};
 use async_trait::async_trait;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -16,7 +16,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 const CHANNEL: &str = "assetsync";
 
 #[async_trait]
-impl Cluster for PostgresStore {
+impl Coordination for PostgresStore {
     async fn exclusive(&self) -> bool {
         false
     }
