@@ -24,8 +24,8 @@ use std::sync::Arc;
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
     pub use crate::roles::{
-        AssetQueue, Catalog, Configuration, DeadLetters, EventLog, FullSyncs, GalleryQueue,
-        HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
+        AssetQueue, Catalog, Cluster, Configuration, DeadLetters, EventLog, FullSyncs,
+        GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
     };
 }
 

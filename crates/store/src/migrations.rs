@@ -55,6 +55,10 @@ const SQLITE: &[(&str, &str)] = &[
         "V9__indexes_and_counters",
         include_str!("../migrations/sqlite/V9__indexes_and_counters.sql"),
     ),
+    (
+        "V10__cluster",
+        include_str!("../migrations/sqlite/V10__cluster.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order: the same versions as [`SQLITE`].
@@ -94,6 +98,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "V9__indexes_and_counters",
         include_str!("../migrations/postgres/V9__indexes_and_counters.sql"),
+    ),
+    (
+        "V10__cluster",
+        include_str!("../migrations/postgres/V10__cluster.sql"),
     ),
 ];
 
