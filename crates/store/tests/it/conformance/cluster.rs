@@ -88,7 +88,10 @@ pub async fn the_gallery_feed_reports_every_change_of_what_is_served<S: Store>(s
     )
     .await;
     assert_eq!(apply_all_skus(store, T0 + 4).await, vec![p1.clone()]);
-    store.upsert_products(&[p2.clone()], T0 + 5).await.unwrap();
+    store
+        .upsert_products(std::slice::from_ref(&p2), T0 + 5)
+        .await
+        .unwrap();
     let expected = gallery_of(&claims);
     assert_eq!(expected.len(), 2);
     served.insert(p1.clone(), Some(expected.clone()));
