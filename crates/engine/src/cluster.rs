@@ -120,7 +120,7 @@ pub struct ClusterHealth {
 pub(crate) async fn run(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
     let mut tick: u32 = 0;
     loop {
-        if tick % POLLS_PER_REPORT == 0
+        if tick.is_multiple_of(POLLS_PER_REPORT)
             && let Err(error) = engine.publish_report().await
         {
             tracing::warn!(%error, "could not publish this process's report; will retry");

@@ -14,6 +14,8 @@ mod postgres;
 mod roles;
 pub mod secrets;
 mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use model::*;
 pub use postgres::PostgresStore;
