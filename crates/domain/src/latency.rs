@@ -8,8 +8,8 @@ const LINEAR: u64 = 1024;
 /// Sub-buckets per power of two above [`LINEAR`].
 const SUB_BUCKETS: u64 = 64;
 
-/// Latencies in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Latencies in milliseconds. Serialisable, so that processes can hand theirs to each other and merge them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LatencyHistogram {
     buckets: BTreeMap<u32, u64>,
     count: u64,

@@ -8,6 +8,7 @@
 mod antientropy;
 pub mod cache;
 pub mod clock;
+pub mod cluster;
 mod completions;
 pub mod dam_guard;
 mod duties;
@@ -96,6 +97,8 @@ pub struct Engine {
     matching: matching::Matching,
     /// The leases this process's workers hold, renewed while their work runs.
     pub(crate) leases: leases::Leases,
+    /// This process among the others sharing the database (their gallery and configuration changes, reports).
+    pub(crate) cluster: cluster::ClusterState,
 }
 
 /// Errors the engine reports to its callers.
@@ -143,6 +146,8 @@ impl Engine {
         if store.exclusive().await {
             store.release_all_leases().await?;
         }
+        // Before the configuration and the galleries are loaded: what changes after is followed.
+        let cluster = cluster::ClusterState::begin(&store).await?;
         let config = store
             .integration_config()
             .await?
@@ -185,6 +190,7 @@ impl Engine {
             sku_completions,
             matching,
             leases: leases::Leases::new(settings_clock),
+            cluster,
         });
         let mut handles = vec![
             tokio::spawn(ingest::run_writer(
@@ -228,6 +234,7 @@ impl Engine {
                 engine.clone(),
                 shutdown.clone(),
             )),
+            tokio::spawn(cluster::run(engine.clone(), shutdown.clone())),
         ];
         if let Some(journal) = journal {
             handles.push(tokio::spawn(duties::lead(
@@ -265,6 +272,8 @@ impl Engine {
         change: &serde_json::Value,
     ) -> Result<ConfigUpdate, EngineError> {
         let _serial = self.config_changes.lock().await;
+        // Change what is saved: another process may have saved a change this one has not followed yet.
+        self.follow_config_locked().await?;
         let current = self.config();
         let (next, changes) = current
             .apply_change(change, &self.config_defaults, self.settings.matcher_urls)
@@ -282,14 +291,30 @@ impl Engine {
             .save_config_with_follow_ups(&next, &changes, &follow_ups, self.now_ms())
             .await?;
         let next = Arc::new(next);
-        if let Ok(mut slot) = self.config.write() {
-            *slot = next.clone();
-        }
         if full_sync.is_some() {
             self.full_sync_requested.notify_one();
         }
-        if next.visualization_owner != current.visualization_owner
-            || next.asset_custom_domain != current.asset_custom_domain
+        self.config_applied(&current, next.clone()).await?;
+        Ok(ConfigUpdate {
+            config: next,
+            changes,
+            full_sync,
+        })
+    }
+
+    /// Puts a saved configuration in force in this process (saved here, or by another process): every work
+    /// item applied from now reads it, an owner or domain change rebuilds the read cache from stored state, and
+    /// sync switched on wakes the writers.
+    pub(crate) async fn config_applied(
+        &self,
+        previous: &IntegrationConfig,
+        next: Arc<IntegrationConfig>,
+    ) -> Result<(), EngineError> {
+        if let Ok(mut slot) = self.config.write() {
+            *slot = next.clone();
+        }
+        if next.visualization_owner != previous.visualization_owner
+            || next.asset_custom_domain != previous.asset_custom_domain
         {
             self.cache
                 .set_view(view_of(&next, &self.settings.delivery_origin));
@@ -300,11 +325,7 @@ impl Engine {
         if next.sync_enabled {
             self.skus_ready.notify_one();
         }
-        Ok(ConfigUpdate {
-            config: next,
-            changes,
-            full_sync,
-        })
+        Ok(())
     }
 
     /// Asks for a full sync; returns its id (the waiting one when one waits already).

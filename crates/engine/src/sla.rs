@@ -2,7 +2,7 @@
 //! from a DAM event to its commerce write, and for webhook acknowledgements.
 
 use domain::latency::LatencyHistogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
@@ -72,6 +72,57 @@ pub struct SlaReport {
     pub last_hour: WindowReport,
     pub last_day: WindowReport,
     pub since_start: WindowReport,
+    /// How many processes' samples it covers (1: this process's alone).
+    pub processes: usize,
+}
+
+/// One window's histograms: event → commerce write, and webhook acknowledgement.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowHistograms {
+    pub apply: LatencyHistogram,
+    pub ack: LatencyHistogram,
+}
+
+impl WindowHistograms {
+    fn merge(&mut self, other: &Self) {
+        self.apply.merge(&other.apply);
+        self.ack.merge(&other.ack);
+    }
+
+    fn report(&self) -> WindowReport {
+        WindowReport {
+            event_to_applied: LatencySummary::of(&self.apply),
+            webhook_ack: LatencySummary::of(&self.ack),
+        }
+    }
+}
+
+/// The histograms behind an [`SlaReport`]: what a process hands the others (in its process report), so that
+/// the cluster's report merges every process's samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SlaHistograms {
+    pub last_hour: WindowHistograms,
+    pub last_day: WindowHistograms,
+    pub since_start: WindowHistograms,
+}
+
+impl SlaHistograms {
+    /// Adds another process's samples.
+    pub fn merge(&mut self, other: &Self) {
+        self.last_hour.merge(&other.last_hour);
+        self.last_day.merge(&other.last_day);
+        self.since_start.merge(&other.since_start);
+    }
+
+    /// The figures of these samples, covering `processes` processes.
+    pub fn report(&self, processes: usize) -> SlaReport {
+        SlaReport {
+            last_hour: self.last_hour.report(),
+            last_day: self.last_day.report(),
+            since_start: self.since_start.report(),
+            processes,
+        }
+    }
 }
 
 impl SlaRecorder {
@@ -123,31 +174,33 @@ impl SlaRecorder {
         *self.windows.lock().unwrap_or_else(PoisonError::into_inner) = Windows::default();
     }
 
-    /// The figures now.
+    /// The figures now (this process's samples).
     pub fn report(&self, now_ms: i64) -> SlaReport {
+        self.histograms(now_ms).report(1)
+    }
+
+    /// The histograms of the last hour, the last day and since start, now.
+    pub fn histograms(&self, now_ms: i64) -> SlaHistograms {
         let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         let now_minute = now_ms.div_euclid(MINUTE_MS);
         let window = |minutes: i64| {
-            let (mut apply, mut ack) = (LatencyHistogram::default(), LatencyHistogram::default());
+            let mut merged = WindowHistograms::default();
             for m in windows
                 .minutes
                 .iter()
                 .filter(|m| m.minute > now_minute - minutes)
             {
-                apply.merge(&m.apply);
-                ack.merge(&m.ack);
+                merged.apply.merge(&m.apply);
+                merged.ack.merge(&m.ack);
             }
-            WindowReport {
-                event_to_applied: LatencySummary::of(&apply),
-                webhook_ack: LatencySummary::of(&ack),
-            }
+            merged
         };
-        SlaReport {
+        SlaHistograms {
             last_hour: window(60),
             last_day: window(DAY_MINUTES),
-            since_start: WindowReport {
-                event_to_applied: LatencySummary::of(&windows.apply_total),
-                webhook_ack: LatencySummary::of(&windows.ack_total),
+            since_start: WindowHistograms {
+                apply: windows.apply_total.clone(),
+                ack: windows.ack_total.clone(),
             },
         }
     }

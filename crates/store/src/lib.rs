@@ -15,6 +15,8 @@ mod postgres;
 mod roles;
 pub mod secrets;
 mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use coordination::{Duty, Leadership, WakeUp};
 pub use model::*;
@@ -26,8 +28,8 @@ use std::sync::Arc;
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
     pub use crate::roles::{
-        AssetQueue, Catalog, Configuration, Coordination, DeadLetters, EventLog, FullSyncs,
-        GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
+        AssetQueue, Catalog, Cluster, Configuration, Coordination, DeadLetters, EventLog,
+        FullSyncs, GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
     };
 }
 

@@ -59,6 +59,10 @@ const SQLITE: &[(&str, &str)] = &[
         "V10__wake_ups",
         include_str!("../migrations/sqlite/V10__wake_ups.sql"),
     ),
+    (
+        "V11__cluster",
+        include_str!("../migrations/sqlite/V11__cluster.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order: the same versions as [`SQLITE`].
@@ -102,6 +106,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "V10__wake_ups",
         include_str!("../migrations/postgres/V10__wake_ups.sql"),
+    ),
+    (
+        "V11__cluster",
+        include_str!("../migrations/postgres/V11__cluster.sql"),
     ),
 ];
 

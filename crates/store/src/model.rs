@@ -373,3 +373,31 @@ pub struct HeldLease {
     pub key: WorkKey,
     pub lease_until_ms: i64,
 }
+
+/// A position in the gallery change feed ([`crate::Cluster::galleries_changed_since`]). Opaque: it comes from
+/// [`crate::Cluster::gallery_feed_position`] or a previous poll; `FeedCursor::default()` is the beginning (every
+/// change ever recorded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FeedCursor(pub(crate) i64);
+
+/// What one poll of the gallery change feed found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GalleryChanges {
+    /// Each product whose served gallery changed, with what the read API serves for it now: its applied
+    /// gallery (in gallery order), or `None` when it answers 404 (removed, or found missing). A product may
+    /// come again in a later poll (the same state: applying it twice changes nothing).
+    pub changes: Vec<(Sku, Option<Vec<AppliedEntry>>)>,
+    /// Where the next poll continues.
+    pub next: FeedCursor,
+}
+
+/// What one running process last reported of itself (see [`crate::Cluster::publish_process_report`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessReport {
+    /// The process's random id, chosen at start.
+    pub process_id: String,
+    /// When it reported (Unix ms, its clock).
+    pub updated_ms: i64,
+    /// What it reported (the engine's shape; the store keeps it as JSON).
+    pub report: serde_json::Value,
+}

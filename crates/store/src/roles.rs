@@ -92,6 +92,16 @@ pub const METHODS: &[(&str, &[&str])] = &[
         &["prune", "database_bytes", "backlog", "sync_latencies"],
     ),
     ("Coordination", &["exclusive", "try_lead", "wake_ups"]),
+    (
+        "Cluster",
+        &[
+            "gallery_feed_position",
+            "galleries_changed_since",
+            "config_version",
+            "publish_process_report",
+            "process_reports",
+        ],
+    ),
 ];
 
 /// Verified deliveries: deduplicated by event id and recorded with their effect; the journal position.
@@ -417,6 +427,35 @@ pub trait Coordination: Send + Sync {
     async fn wake_ups(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<WakeUp>>>;
 }
 
+/// What one process changes and the others sharing the database must see: the gallery change feed (for each
+/// process's read cache), the configuration's version, and each process's report of itself (for the cluster's
+/// SLA and health reports).
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// The gallery change feed's position now: a poll from it returns the changes committed after this call
+    /// (and possibly a few committed just before: a change may be returned more than once, never missed).
+    async fn gallery_feed_position(&self) -> StoreResult<FeedCursor>;
+
+    /// Every product whose served gallery changed since `cursor` (its gallery written, found missing, added
+    /// to or removed from the catalog), with what the read API serves for it now, and the cursor of the next
+    /// poll. Never misses a change, whatever order concurrent transactions commit in; may return one again.
+    async fn galleries_changed_since(&self, cursor: &FeedCursor) -> StoreResult<GalleryChanges>;
+
+    /// A number that changes whenever the integration configuration is saved (0 before the first save).
+    async fn config_version(&self) -> StoreResult<i64>;
+
+    /// Stores (replaces) one process's report of itself, and forgets the reports not renewed since
+    /// `forget_before_ms` (processes gone).
+    async fn publish_process_report(
+        &self,
+        report: &ProcessReport,
+        forget_before_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// The reports renewed at or after `since_ms`, by process id.
+    async fn process_reports(&self, since_ms: i64) -> StoreResult<Vec<ProcessReport>>;
+}
+
 /// Everything the engine and the API need from storage: the sum of the role traits. Implemented by every
 /// type that implements them all.
 pub trait Store:
@@ -432,6 +471,7 @@ pub trait Store:
     + DeadLetters
     + Maintenance
     + Coordination
+    + Cluster
     + 'static
 {
 }
@@ -449,6 +489,7 @@ impl<T> Store for T where
         + DeadLetters
         + Maintenance
         + Coordination
+        + Cluster
         + 'static
 {
 }

@@ -367,21 +367,41 @@ async fn replay_all_dead_letters(
     Ok(Json(json!({ "replayed": replayed })).into_response())
 }
 
-/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, events stored (all time), and a
-/// paused sink or DAM with why.
+/// `GET /api/v1/health/sync`: queue depths, oldest pending ages, dead letters, events stored (all time), a
+/// paused sink or DAM with why (paused in any process of the cluster), and the processes sharing the database
+/// with their work in flight (`processes`, `in_flight` summed, `cluster` one entry each, this one first).
 async fn sync_health(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
     let backlog = state
         .engine
         .backlog()
         .await
         .map_err(|e| ApiError::internal(&e))?;
+    let cluster = state
+        .engine
+        .cluster_health()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let now = state.engine.now_ms();
     let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
-    let pauses = Pauses::now(&state);
+    let mut pauses = Pauses::now(&state);
+    // A part paused in another process is paused for the cluster: shown when it works here.
+    for member in cluster.members.iter().filter(|m| !m.this_process) {
+        if member.sink.paused() && pauses.sink["state"] == "ready" {
+            pauses.sink["state"] = json!(member.sink.state);
+            pauses.sink["reason"] = json!(member.sink.reason);
+            pauses.sink["process"] = json!(member.process);
+        }
+        if member.dam.paused() && pauses.dam["state"] == "ready" {
+            pauses.dam = json!({ "state": member.dam.state, "reason": member.dam.reason, "process": member.process });
+        }
+    }
     Ok(Json(json!({
         "sync_enabled": state.engine.config().sync_enabled,
         "sink": pauses.sink,
         "dam": pauses.dam,
+        "processes": cluster.processes,
+        "in_flight": cluster.in_flight,
+        "cluster": cluster.members,
         "queues": {
             "asset_work": backlog.asset_work,
             "sku_work": backlog.sku_work,
@@ -427,7 +447,13 @@ async fn verify(
 }
 
 /// `GET /api/v1/sla`: event → applied and webhook acknowledgement latencies for the last hour, the last day
-/// and since start, with the shares within the reference's 5- and 30-minute SLA.
+/// and since start, with the shares within the reference's 5- and 30-minute SLA, over every process that
+/// reported within the last 10 s (`processes`: how many).
 async fn sla(State(state): State<AppState>, _: Admin) -> Result<Response, ApiError> {
-    Ok(Json(state.engine.sla().report(state.engine.now_ms())).into_response())
+    let report = state
+        .engine
+        .cluster_sla()
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
+    Ok(Json(report).into_response())
 }

@@ -91,6 +91,7 @@ async fn save_config_in(
         &[&sealed],
     )
     .await?;
+    super::cluster::bump_config_version(tx).await?;
     if !changes.is_empty() {
         execute(
             tx,

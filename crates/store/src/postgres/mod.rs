@@ -9,6 +9,7 @@
 
 mod assets;
 mod catalog;
+mod cluster;
 mod config;
 mod conn;
 mod coordination;

@@ -32,14 +32,16 @@ pub(super) async fn insert_products(
     .await?
     .into_iter()
     .collect();
-    if inserted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let new: Vec<&str> = names
+    let (new, known): (Vec<&str>, Vec<&str>) = names
         .iter()
         .copied()
-        .filter(|sku| inserted.contains(*sku))
-        .collect();
+        .partition(|sku| inserted.contains(*sku));
+    // Known ones are served again if they were found missing (the caller serves them now).
+    super::cluster::products_served_again(tx, &known).await?;
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::cluster::galleries_changed(tx, &new, true).await?;
     let claimed: Vec<String> = column(
         tx,
         "SELECT DISTINCT sku FROM claims WHERE sku = ANY($1::TEXT[]) ORDER BY sku",
@@ -76,6 +78,7 @@ pub(super) async fn is_claimed(tx: &Tx<'_>, sku: &str) -> StoreResult<bool> {
 pub(super) async fn delete_product(tx: &Tx<'_>, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
     let sku = sku.as_str();
     let removed = execute(tx, "DELETE FROM products WHERE sku = $1", &[&sku]).await? > 0;
+    super::cluster::galleries_changed(tx, &[sku], false).await?;
     execute(tx, "DELETE FROM product_calls WHERE sku = $1", &[&sku]).await?;
     let linked = optional::<i32>(
         tx,

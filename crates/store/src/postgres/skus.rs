@@ -175,6 +175,7 @@ async fn complete_sku_in(
                 &[&sku, &now_ms],
             )
             .await?;
+            super::cluster::galleries_changed(tx, &[sku], false).await?;
             resolve_pending(tx, work, now_ms, resolved).await?;
             None
         }
@@ -295,6 +296,7 @@ pub(super) async fn replace_gallery(
         .await?;
     }
     execute(tx, "DELETE FROM missing_products WHERE sku = $1", &[&sku]).await?;
+    super::cluster::galleries_changed(tx, &[sku], true).await?;
     Ok(())
 }
 

@@ -100,6 +100,7 @@ fn save_config_in(
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [sealed],
     )?;
+    super::cluster::bump_config_version(conn)?;
     if !changes.is_empty() {
         execute(
             conn,

@@ -5,6 +5,7 @@
 mod assets;
 mod catalog;
 mod checkpoint;
+mod cluster;
 mod config;
 mod conn;
 mod coordination;

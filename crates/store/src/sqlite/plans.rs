@@ -3,10 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{assets, maintenance, migrate_in};
+use super::{assets, cluster, maintenance, migrate_in};
 use rusqlite::Connection;
 
-/// The queries of prune, anti-entropy, backlog and health, the full sync's progress, and the work claims.
+/// The queries of prune, anti-entropy, backlog and health, the full sync's progress, the work claims, and the
+/// cluster's polls (gallery feed, configuration version, process reports).
 const WATCHED: &[(&str, &str)] = &[
     ("prune: events", maintenance::PRUNE_EVENTS),
     ("prune: full syncs", maintenance::PRUNE_FULL_SYNCS),
@@ -38,6 +39,20 @@ const WATCHED: &[(&str, &str)] = &[
         "SELECT sku FROM sku_work
          WHERE run_at_ms <= ?1 AND (lease_until_ms IS NULL OR lease_until_ms < ?1)
          ORDER BY priority, run_at_ms LIMIT ?2",
+    ),
+    ("cluster: gallery feed poll", cluster::FEED_SINCE),
+    (
+        "cluster: gallery feed position",
+        "SELECT COALESCE(MAX(seq), 0) FROM gallery_feed",
+    ),
+    ("cluster: process reports", cluster::REPORTS_SINCE),
+    (
+        "cluster: forget old process reports",
+        "DELETE FROM process_reports WHERE updated_ms < ?1",
+    ),
+    (
+        "cluster: configuration version",
+        "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'integration_version'",
     ),
     (
         "claim: product calls",

@@ -24,8 +24,11 @@ pub(super) fn insert_products(
             (sku.as_str(), now_ms),
         )?;
         if inserted == 0 {
+            // Known: served again if it was found missing (the caller serves it now).
+            super::cluster::product_served_again(conn, sku.as_str())?;
             continue;
         }
+        super::cluster::gallery_changed(conn, sku.as_str(), true)?;
         created.push(sku.clone());
         if is_claimed(conn, sku.as_str())? {
             enqueue_sku(conn, sku.as_str(), now_ms, now_ms, LIVE)?;
@@ -46,6 +49,7 @@ pub(super) fn is_claimed(conn: &Connection, sku: &str) -> StoreResult<bool> {
 /// dropped); its product-to-asset call goes with it. Returns whether it was known.
 pub(super) fn delete_product(conn: &Connection, sku: &Sku, now_ms: i64) -> StoreResult<bool> {
     let removed = execute(conn, "DELETE FROM products WHERE sku = ?", [sku.as_str()])? > 0;
+    super::cluster::gallery_changed(conn, sku.as_str(), false)?;
     execute(
         conn,
         "DELETE FROM product_calls WHERE sku = ?",

@@ -157,6 +157,7 @@ fn complete_sku_in(
                 "INSERT INTO missing_products (sku, since_ms) VALUES (?, ?) ON CONFLICT (sku) DO NOTHING",
                 (sku, now_ms),
             )?;
+            super::cluster::gallery_changed(conn, sku, false)?;
             resolve_pending(conn, work, now_ms)?;
             None
         }
@@ -261,6 +262,7 @@ pub(super) fn replace_gallery(
         )?;
     }
     execute(conn, "DELETE FROM missing_products WHERE sku = ?", [sku])?;
+    super::cluster::gallery_changed(conn, sku, true)?;
     Ok(())
 }
 

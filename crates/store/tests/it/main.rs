@@ -80,6 +80,9 @@ macro_rules! conformance_suite {
                 full_sync_products_queue_their_calls_in_the_same_transaction,
                 a_duty_is_led_by_one_at_a_time,
                 queued_work_wakes_the_other_processes,
+                the_gallery_feed_reports_every_change_of_what_is_served,
+                the_configuration_version_moves_with_every_save,
+                process_reports_are_replaced_and_forgotten,
             ],
             harness: [state_survives_reopening],
         );
@@ -135,6 +138,19 @@ conformance_suite!(sqlite, crate::harness::SqliteHarness);
 conformance_suite!(postgres, crate::harness::PostgresHarness);
 
 mod migrations;
+
+/// What only the shared backend must get right: many writers committing in any order.
+mod postgres_only {
+    use crate::harness::{Harness, PostgresHarness};
+
+    #[tokio::test]
+    async fn a_change_committed_out_of_order_is_not_missed() {
+        crate::conformance::a_change_committed_out_of_order_is_not_missed(
+            PostgresHarness::fresh().await,
+        )
+        .await;
+    }
+}
 
 /// What only the embedded backend promises: one process per database file.
 mod sqlite_only {

@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use store::prelude::*;
 use store::{
     AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, ConfigFollowUps,
-    DeadLetter, FullSync, FullSyncPhase, HeldLease, NewEvent, ProductCall, ProductCallOutcome,
-    ProductChange, ProductEventRecorded, ProductStatus, SkuOutcome, SkuState, SkuWork, StoreResult,
+    DeadLetter, FeedCursor, FullSync, FullSyncPhase, GalleryChanges, HeldLease, NewEvent,
+    ProcessReport, ProductCall, ProductCallOutcome, ProductChange, ProductEventRecorded,
+    ProductStatus, SkuOutcome, SkuState, SkuWork, StoreResult,
 };
 
 /// The names of the methods called, shared by every store one coverage run opens.
@@ -220,6 +221,14 @@ recording! {
         fn try_lead(&self, duty: store::Duty) -> StoreResult<Option<store::Leadership>>;
         fn wake_ups(&self)
             -> StoreResult<Option<tokio::sync::mpsc::Receiver<store::WakeUp>>>;
+    }
+    Cluster {
+        fn gallery_feed_position(&self) -> StoreResult<FeedCursor>;
+        fn galleries_changed_since(&self, cursor: &FeedCursor) -> StoreResult<GalleryChanges>;
+        fn config_version(&self) -> StoreResult<i64>;
+        fn publish_process_report(&self, report: &ProcessReport, forget_before_ms: i64)
+            -> StoreResult<()>;
+        fn process_reports(&self, since_ms: i64) -> StoreResult<Vec<ProcessReport>>;
     }
 }
 

@@ -5,6 +5,7 @@ pub use crate::hardening::*;
 use crate::harness::Harness;
 pub use assets::*;
 pub use catalog::*;
+pub use cluster::*;
 pub use config::*;
 pub use coordination::*;
 pub use events::*;
@@ -15,6 +16,7 @@ pub use maintenance::*;
 
 mod assets;
 mod catalog;
+mod cluster;
 mod config;
 mod coordination;
 mod events;
