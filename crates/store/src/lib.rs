@@ -17,6 +17,8 @@ mod sqlite;
 
 pub use model::*;
 pub use postgres::PostgresStore;
+/// Throw-away PostgreSQL databases for tests and benchmarks.
+pub use postgres::scratch;
 pub use roles::*;
 pub use sqlite::SqliteStore;
 use std::sync::Arc;
