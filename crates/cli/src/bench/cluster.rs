@@ -93,7 +93,8 @@ impl BenchDatabase {
                 )
             })?;
         let mut key = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut key).map_err(|_| anyhow::anyhow!("no random bytes for a key"))?;
+        aws_lc_rs::rand::fill(&mut key)
+            .map_err(|_| anyhow::anyhow!("no random bytes for a key"))?;
         println!(
             "  database {} on {}",
             scratch.name(),

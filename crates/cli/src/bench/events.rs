@@ -40,7 +40,8 @@ pub(super) struct EventsArgs {
     /// Assets in the DAM (synced before the clock starts).
     #[arg(long, default_value_t = 6000)]
     assets: usize,
-    /// Give up waiting for the galleries this many seconds after the last event.
+    /// Give up waiting for the galleries this many seconds after the last event (and after a full sync of
+    /// the catalog was requested).
     #[arg(long, default_value_t = 300)]
     settle_timeout: u64,
     /// Step the rate (250, 500, 1000, then 500 more each step, up to `--max-rate`), `--step-duration` seconds
@@ -236,7 +237,8 @@ async fn scenario(
             run.processes()
         );
     }
-    sync_all(&run, products, "bench: initial state").await?;
+    let settle_timeout = Duration::from_secs(args.settle_timeout);
+    sync_all(&run, products, "bench: initial state", settle_timeout).await?;
     let apply_ms_scope = if run.processes() > 1 || database.kind != "sqlite" {
         "since_start_max_over_processes"
     } else {
@@ -250,7 +252,6 @@ async fn scenario(
         backoff: Duration::from_secs(1),
         max_retry_after: Duration::from_secs(60),
     };
-    let settle_timeout = Duration::from_secs(args.settle_timeout);
     if !args.find_knee {
         let step = run_step(
             &run,
@@ -294,7 +295,7 @@ async fn scenario(
                 &run,
                 products,
                 &mut assets,
-                seed.wrapping_add(index as u64),
+                (seed.wrapping_add(index as u64), settle_timeout),
             )
             .await?;
         }
@@ -354,18 +355,20 @@ async fn scenario(
 }
 
 /// A full sync, then waits until every gallery is the expected one.
-async fn sync_all(run: &BenchRun, products: &[Sku], reason: &str) -> anyhow::Result<()> {
+/// Gives up after `timeout`.
+async fn sync_all(
+    run: &BenchRun,
+    products: &[Sku],
+    reason: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     run.request_full_sync(reason).await?;
     let expected = expected_galleries(&run.emulator, products)?;
-    if !settle(
-        run,
-        &expected,
-        products,
-        Instant::now() + Duration::from_secs(600),
-    )
-    .await?
-    {
-        bail!("the catalog did not sync within 600 s ({reason})");
+    if !settle(run, &expected, products, Instant::now() + timeout).await? {
+        bail!(
+            "the catalog did not sync within {} s ({reason})",
+            timeout.as_secs()
+        );
     }
     Ok(())
 }
@@ -376,14 +379,14 @@ async fn replenish(
     run: &BenchRun,
     products: &[Sku],
     assets: &mut Vec<Loaded>,
-    seed: u64,
+    (seed, timeout): (u64, Duration),
 ) -> anyhow::Result<()> {
     let before = assets.len();
     assets.retain(|asset| asset.alive);
     let deleted = before - assets.len();
     if deleted > 0 {
         assets.extend(load_assets(&run.emulator, products, deleted, seed)?);
-        sync_all(run, products, "bench: deleted assets replaced").await?;
+        sync_all(run, products, "bench: deleted assets replaced", timeout).await?;
     }
     Ok(())
 }

@@ -88,13 +88,8 @@ async fn scenario(
             store.create_product(sku.as_str());
         }
     }
-    let cluster = Cluster::start(
-        &emulators.config,
-        dir,
-        args.database.processes(),
-        database,
-    )
-    .await?;
+    let cluster =
+        Cluster::start(&emulators.config, dir, args.database.processes(), database).await?;
     let service = cluster.first()?;
     service.add_products(&products).await?;
     load_assets(&emulators.emulator, &products, args.assets, seed)?;

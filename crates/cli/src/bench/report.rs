@@ -103,6 +103,8 @@ pub(super) fn tick_offset(k: usize, rate: f64) -> Duration {
 }
 
 /// The writes to one product that overlapped in the emulated commerce store (`None` without one).
-pub(super) fn overlapping_writes(store: Option<&sandbox::commerce::CommerceEmulator>) -> Option<u64> {
+pub(super) fn overlapping_writes(
+    store: Option<&sandbox::commerce::CommerceEmulator>,
+) -> Option<u64> {
     store.map(|store| store.stats().overlapping_writes)
 }

@@ -34,7 +34,8 @@ impl BenchRun {
     ) -> anyhow::Result<Self> {
         database.configure(&mut emulators.config);
         if args.needs_children() {
-            let cluster = Cluster::start(&emulators.config, dir, args.processes(), database).await?;
+            let cluster =
+                Cluster::start(&emulators.config, dir, args.processes(), database).await?;
             return Ok(Self {
                 emulator: emulators.emulator,
                 store_emulator: emulators.store_emulator,

@@ -3,9 +3,9 @@
 
 use super::report::tick_offset;
 use super::workload::{Loaded, random_positions, random_roles};
-use sandbox::aem::AemEmulator;
 use anyhow::bail;
 use sandbox::PreparedDelivery;
+use sandbox::aem::AemEmulator;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 

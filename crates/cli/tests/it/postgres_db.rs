@@ -42,7 +42,10 @@ pub async fn postgres_database() -> ScratchDatabase {
 async fn a_fresh_postgres_database_is_dropped_after() {
     let database = postgres_database().await;
     let url = database.url().to_owned();
-    assert!(url.starts_with("postgres") && url.contains("/assetsync_t_"), "{url}");
+    assert!(
+        url.starts_with("postgres") && url.contains("/assetsync_t_"),
+        "{url}"
+    );
     let opened = store::open_with_secret_key(&url, Some(secret_key()))
         .await
         .unwrap();
@@ -54,7 +57,9 @@ async fn a_fresh_postgres_database_is_dropped_after() {
     drop(database);
     drop(held);
     assert!(
-        store::open_with_secret_key(&url, Some(secret_key())).await.is_err(),
+        store::open_with_secret_key(&url, Some(secret_key()))
+            .await
+            .is_err(),
         "the database is gone"
     );
 }
