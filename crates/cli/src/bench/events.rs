@@ -206,7 +206,7 @@ async fn scenario(
         dir,
         args.sink,
         args.commerce_latency_ms,
-        &products,
+        products,
         args.assets,
         seed,
         args.max_requests,
