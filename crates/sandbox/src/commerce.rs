@@ -8,6 +8,8 @@
 //! axum handlers only parse, lock and answer. Control operations (no auth) are offered both as methods
 //! and as HTTP endpoints under `/control`.
 
+mod writes;
+
 use crate::aem::ControlError;
 use aws_lc_rs::{constant_time, hmac};
 use axum::body::Bytes;
@@ -25,6 +27,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use writes::{WriteInFlight, WritesInFlight};
 
 /// The integration's credentials, and whether a plain bearer token is accepted.
 #[derive(Clone)]
@@ -84,6 +87,9 @@ pub struct CommerceStats {
     /// The most write requests (POST, PUT, DELETE of media) ever in flight at once on one product, counted
     /// from arrival (before any standing latency) to the reply: one writer per product keeps it at 1.
     pub max_concurrent_writes_per_sku: u64,
+    /// Write requests that began while another write on the same product was in flight (see
+    /// `commerce/writes.rs`): one writer per product, across every process, keeps it at 0.
+    pub overlapping_writes: u64,
 }
 
 /// Why a control operation failed.
@@ -1017,8 +1023,8 @@ struct Inner {
     error_rate: f64,
     blocked_until: Option<Instant>,
     stats: CommerceStats,
-    /// Write requests in flight, per product (the raw SKU path segment).
-    writes_in_flight: HashMap<String, u64>,
+    /// Write requests in flight, per product.
+    writes_in_flight: WritesInFlight,
     /// The latest requests (method, path as received), control requests excluded, at most [`REQUEST_LOG`].
     requests: VecDeque<(String, String)>,
 }
@@ -1029,7 +1035,7 @@ const REQUEST_LOG: usize = 10_000;
 impl Inner {
     fn new() -> Self {
         Self {
-            writes_in_flight: HashMap::new(),
+            writes_in_flight: WritesInFlight::default(),
             requests: VecDeque::new(),
             gallery: Gallery::default(),
             nonces: NonceCache::default(),
@@ -1213,48 +1219,6 @@ fn router(shared: Arc<Shared>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(shared.clone(), log_request))
         .with_state(shared)
-}
-
-/// A media write in flight on one product, counted until dropped (the reply went, or the client left).
-struct WriteInFlight {
-    shared: Arc<Shared>,
-    sku: String,
-}
-
-impl WriteInFlight {
-    fn begin(shared: &Arc<Shared>, method: &Method, uri: &Uri) -> Option<Self> {
-        if !matches!(*method, Method::POST | Method::PUT | Method::DELETE) {
-            return None;
-        }
-        // /rest/{store}/V1/products/{sku}/media[/{id}]
-        let segments: Vec<&str> = uri.path().split('/').collect();
-        if segments.get(4) != Some(&"products") || segments.get(6) != Some(&"media") {
-            return None;
-        }
-        let sku = (*segments.get(5)?).to_owned();
-        let mut inner = shared.lock();
-        let count = inner.writes_in_flight.entry(sku.clone()).or_default();
-        *count += 1;
-        let now = *count;
-        inner.stats.max_concurrent_writes_per_sku =
-            inner.stats.max_concurrent_writes_per_sku.max(now);
-        Some(Self {
-            shared: shared.clone(),
-            sku,
-        })
-    }
-}
-
-impl Drop for WriteInFlight {
-    fn drop(&mut self) {
-        let mut inner = self.shared.lock();
-        if let Some(count) = inner.writes_in_flight.get_mut(&self.sku) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
-                inner.writes_in_flight.remove(&self.sku);
-            }
-        }
-    }
 }
 
 /// Records every request but control ones in the request log.
@@ -1605,6 +1569,7 @@ async fn control_stats(State(shared): State<Arc<Shared>>) -> Response {
         "throttled": s.throttled,
         "requests_during_retry_after": s.requests_during_retry_after,
         "max_concurrent_writes_per_sku": s.max_concurrent_writes_per_sku,
+        "overlapping_writes": s.overlapping_writes,
     }))
     .into_response()
 }

@@ -21,6 +21,8 @@ pub mod testing;
 pub use coordination::{Duty, Leadership, WakeUp};
 pub use model::*;
 pub use postgres::PostgresStore;
+/// Throw-away PostgreSQL databases for tests and benchmarks.
+pub use postgres::scratch;
 pub use roles::*;
 pub use sqlite::SqliteStore;
 use std::sync::Arc;

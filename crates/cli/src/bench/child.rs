@@ -25,13 +25,24 @@ pub(super) struct ServiceProcess {
 
 impl ServiceProcess {
     /// Writes `config` to `<dir>/assetsync.toml` and starts `assetsync serve` on it (its log goes to
-    /// `<dir>/service.log`); returns once it says where it listens.
-    pub(super) async fn start(config: &Config, dir: &Path) -> anyhow::Result<Self> {
+    /// `<dir>/service.log`), with `ASSETSYNC_SECRET_KEY` set to `secret_key` when given; returns once it
+    /// says where it listens.
+    pub(super) async fn start(
+        config: &Config,
+        dir: &Path,
+        secret_key: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
         let path = dir.join("assetsync.toml");
         std::fs::write(&path, toml::to_string(config)?)
             .with_context(|| format!("could not write {}", path.display()))?;
         let log = std::fs::File::create(dir.join("service.log"))?;
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(key) = secret_key {
+            command.env(store::secrets::SECRET_KEY_ENV, key);
+        }
+        let mut child = command
             .arg("serve")
             .arg("--config")
             .arg(&path)
@@ -109,6 +120,23 @@ impl ServiceProcess {
             .admin(self.http.post(format!("{}/api/v1/sync", self.url)))
             .await?;
         body["id"].as_i64().context("no full sync id in the reply")
+    }
+
+    /// The queued asset and SKU work (`GET /api/v1/health/sync`: the database's, whichever process asks).
+    pub(super) async fn backlog(&self) -> anyhow::Result<(u64, u64)> {
+        let health = self
+            .admin(self.http.get(format!("{}/api/v1/health/sync", self.url)))
+            .await?;
+        let queued = |name: &str| health["queues"][name].as_u64().unwrap_or(0);
+        Ok((queued("asset_work"), queued("sku_work")))
+    }
+
+    /// This process's event → applied latencies since it started (`GET /api/v1/sla`).
+    pub(super) async fn applied_since_start(&self) -> anyhow::Result<Value> {
+        let sla = self
+            .admin(self.http.get(format!("{}/api/v1/sla", self.url)))
+            .await?;
+        Ok(sla["since_start"]["event_to_applied"].clone())
     }
 
     /// Whether the full sync is done and nothing is queued, and a line saying where it is.

@@ -1,12 +1,14 @@
 //! `bench events`: signed asset events at a fixed rate (open loop), acknowledgement and event → applied
 //! latency; with `--find-knee`, the rate stepped up until the apply p99 reaches a second.
 
+use super::cluster::{BenchDatabase, DatabaseArgs};
 use super::deliveries::{Delivered, DeliveryTally, Redelivery, deliver};
-use super::report::{Percentiles, machine, now_ms, peak_rss_mb, rss_mb};
+use super::report::{Percentiles, machine, now_ms, overlapping_writes, peak_rss_mb, rss_mb};
+use super::run::BenchRun;
 use super::schedule::{Change, estimate_signing, plan_changes, sign_all};
 use super::sink_name;
 use super::workload::{Loaded, catalog, load_assets, prepared_run, settle};
-use crate::demo::{DemoSink, SandboxRun};
+use crate::demo::DemoSink;
 use crate::galleries::expected_galleries;
 use anyhow::bail;
 use clap::Args;
@@ -38,7 +40,8 @@ pub(super) struct EventsArgs {
     /// Assets in the DAM (synced before the clock starts).
     #[arg(long, default_value_t = 6000)]
     assets: usize,
-    /// Give up waiting for the galleries this many seconds after the last event.
+    /// Give up waiting for the galleries this many seconds after the last event (and after a full sync of
+    /// the catalog was requested).
     #[arg(long, default_value_t = 300)]
     settle_timeout: u64,
     /// Step the rate (250, 500, 1000, then 500 more each step, up to `--max-rate`), `--step-duration` seconds
@@ -60,6 +63,8 @@ pub(super) struct EventsArgs {
     /// when not its default.
     #[arg(long)]
     max_requests: Option<usize>,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 /// One run of events at one rate.
@@ -75,7 +80,8 @@ pub(super) struct StepReport {
     /// `acknowledged_after_redelivery`.
     #[serde(flatten)]
     deliveries: DeliveryTally,
-    /// Gallery writes (one per product and burst of changes) and their event → applied latency.
+    /// Gallery writes (one per product and burst of changes) and their event → applied latency (with
+    /// `--processes` or PostgreSQL: since each process started, merged, see `apply_ms_scope`).
     sku_writes: u64,
     /// From each delivery's scheduled time to its 2xx (its redeliveries included).
     ack_ms: Percentiles,
@@ -94,6 +100,17 @@ pub(super) struct StepReport {
 #[derive(Serialize)]
 struct EventsReport {
     scenario: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    /// `assetsync serve` processes on the database (1: in this process on SQLite, else child processes).
+    processes: usize,
+    /// `step`: the latencies of the run alone; `since_start_max_over_processes`: child processes report
+    /// theirs since they started (the initial sync included), each percentile the highest of theirs.
+    apply_ms_scope: &'static str,
+    /// Writes to the emulated commerce store that began while another write to the same product was in
+    /// flight (`--sink adobe-commerce` only): more than 0 fails the run, as a wrong gallery does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlapping_writes: Option<u64>,
     sink: &'static str,
     commerce_latency_ms: u64,
     products: usize,
@@ -112,6 +129,17 @@ struct EventsReport {
 #[derive(Serialize)]
 struct KneeReport {
     scenario: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    /// `assetsync serve` processes on the database (1: in this process on SQLite, else child processes).
+    processes: usize,
+    /// `step`: the latencies of the run alone; `since_start_max_over_processes`: child processes report
+    /// theirs since they started (the initial sync included), each percentile the highest of theirs.
+    apply_ms_scope: &'static str,
+    /// Writes to the emulated commerce store that began while another write to the same product was in
+    /// flight (`--sink adobe-commerce` only): more than 0 fails the run, as a wrong gallery does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlapping_writes: Option<u64>,
     find_knee: bool,
     sink: &'static str,
     commerce_latency_ms: u64,
@@ -160,14 +188,29 @@ pub(super) async fn events_scenario(
     }
     let setup = Instant::now();
     let products = catalog(args.products)?;
+    let database = BenchDatabase::prepare(&args.database).await?;
+    let result = scenario(args, dir, seed, setup, &products, &database).await;
+    database.finish().await;
+    result
+}
+
+async fn scenario(
+    args: &EventsArgs,
+    dir: &Path,
+    seed: u64,
+    setup: Instant,
+    products: &[Sku],
+    database: &BenchDatabase,
+) -> anyhow::Result<(Value, bool)> {
     let (run, mut assets) = prepared_run(
         dir,
         args.sink,
         args.commerce_latency_ms,
-        &products,
+        products,
         args.assets,
         seed,
         args.max_requests,
+        (database, &args.database),
     )
     .await?;
     let max_requests = args
@@ -184,15 +227,23 @@ pub(super) async fn events_scenario(
         );
     } else {
         println!(
-            "bench events: {} products, {} assets, {} events/s for {} s, sink {}",
+            "bench events: {} products, {} assets, {} events/s for {} s, sink {}, {} on {} process(es)",
             args.products,
             args.assets,
             args.rate,
             args.duration,
-            sink_name(args.sink)
+            sink_name(args.sink),
+            database.kind,
+            run.processes()
         );
     }
-    sync_all(&run, &products, "bench: initial state").await?;
+    let settle_timeout = Duration::from_secs(args.settle_timeout);
+    sync_all(&run, products, "bench: initial state", settle_timeout).await?;
+    let apply_ms_scope = if run.processes() > 1 || database.kind != "sqlite" {
+        "since_start_max_over_processes"
+    } else {
+        "step"
+    };
     let setup_s = setup.elapsed().as_secs_f64();
     println!("  initial catalog synced in {setup_s:.1} s");
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed);
@@ -201,11 +252,10 @@ pub(super) async fn events_scenario(
         backoff: Duration::from_secs(1),
         max_retry_after: Duration::from_secs(60),
     };
-    let settle_timeout = Duration::from_secs(args.settle_timeout);
     if !args.find_knee {
         let step = run_step(
             &run,
-            &products,
+            products,
             &mut assets,
             &mut rng,
             (args.rate, args.duration),
@@ -214,9 +264,14 @@ pub(super) async fn events_scenario(
         )
         .await?;
         print_step(&step);
-        let ok = step.galleries_ok;
+        let overlapping_writes = overlapping_writes(run.store_emulator.as_ref());
+        let ok = step.galleries_ok && overlapping_writes.unwrap_or(0) == 0;
         let report = EventsReport {
             scenario: "events",
+            database: database.kind,
+            processes: run.processes(),
+            apply_ms_scope,
+            overlapping_writes,
             sink: sink_name(args.sink),
             commerce_latency_ms: args.commerce_latency_ms,
             products: args.products,
@@ -228,7 +283,7 @@ pub(super) async fn events_scenario(
             setup_s,
             machine: machine(),
         };
-        run.service.stop().await;
+        run.stop().await;
         return Ok((serde_json::to_value(report)?, ok));
     }
     let mut steps: Vec<StepReport> = Vec::new();
@@ -238,15 +293,15 @@ pub(super) async fn events_scenario(
         if index > 0 {
             replenish(
                 &run,
-                &products,
+                products,
                 &mut assets,
-                seed.wrapping_add(index as u64),
+                (seed.wrapping_add(index as u64), settle_timeout),
             )
             .await?;
         }
         let step = run_step(
             &run,
-            &products,
+            products,
             &mut assets,
             &mut rng,
             (rate, args.step_duration),
@@ -271,9 +326,14 @@ pub(super) async fn events_scenario(
         "  knee: {} (apply p99 < {APPLY_P99_LIMIT_MS:.0} ms), stopped by {stopped_by}",
         knee_eps.map_or_else(|| "none".to_owned(), |rate| format!("{rate} events/s"))
     );
-    let ok = steps.iter().all(|step| step.galleries_ok);
+    let overlapping_writes = overlapping_writes(run.store_emulator.as_ref());
+    let ok = steps.iter().all(|step| step.galleries_ok) && overlapping_writes.unwrap_or(0) == 0;
     let report = KneeReport {
         scenario: "events",
+        database: database.kind,
+        processes: run.processes(),
+        apply_ms_scope,
+        overlapping_writes,
         find_knee: true,
         sink: sink_name(args.sink),
         commerce_latency_ms: args.commerce_latency_ms,
@@ -290,23 +350,25 @@ pub(super) async fn events_scenario(
         setup_s,
         machine: machine(),
     };
-    run.service.stop().await;
+    run.stop().await;
     Ok((serde_json::to_value(report)?, ok))
 }
 
 /// A full sync, then waits until every gallery is the expected one.
-async fn sync_all(run: &SandboxRun, products: &[Sku], reason: &str) -> anyhow::Result<()> {
-    run.service.engine.request_full_sync(reason).await?;
+/// Gives up after `timeout`.
+async fn sync_all(
+    run: &BenchRun,
+    products: &[Sku],
+    reason: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    run.request_full_sync(reason).await?;
     let expected = expected_galleries(&run.emulator, products)?;
-    if !settle(
-        run,
-        &expected,
-        products,
-        Instant::now() + Duration::from_secs(600),
-    )
-    .await?
-    {
-        bail!("the catalog did not sync within 600 s ({reason})");
+    if !settle(run, &expected, products, Instant::now() + timeout).await? {
+        bail!(
+            "the catalog did not sync within {} s ({reason})",
+            timeout.as_secs()
+        );
     }
     Ok(())
 }
@@ -314,17 +376,17 @@ async fn sync_all(run: &SandboxRun, products: &[Sku], reason: &str) -> anyhow::R
 /// Replaces the assets the last step deleted (created without events, then a full sync), so that every step
 /// changes a catalog of the same size.
 async fn replenish(
-    run: &SandboxRun,
+    run: &BenchRun,
     products: &[Sku],
     assets: &mut Vec<Loaded>,
-    seed: u64,
+    (seed, timeout): (u64, Duration),
 ) -> anyhow::Result<()> {
     let before = assets.len();
     assets.retain(|asset| asset.alive);
     let deleted = before - assets.len();
     if deleted > 0 {
         assets.extend(load_assets(&run.emulator, products, deleted, seed)?);
-        sync_all(run, products, "bench: deleted assets replaced").await?;
+        sync_all(run, products, "bench: deleted assets replaced", timeout).await?;
     }
     Ok(())
 }
@@ -355,7 +417,7 @@ fn print_step(step: &StepReport) {
 /// Sends `rate` events a second for `duration` seconds (signed before the clock starts, each sent at its due
 /// time and redelivered under `policy`), then waits for the galleries.
 async fn run_step(
-    run: &SandboxRun,
+    run: &BenchRun,
     products: &[Sku],
     assets: &mut [Loaded],
     rng: &mut fastrand::Rng,
@@ -367,12 +429,12 @@ async fn run_step(
     let plan = plan_changes(assets, total, rng);
     let signing = Instant::now();
     let rss_before = rss_mb();
-    let per_signature = estimate_signing(run)?;
+    let per_signature = estimate_signing(&run.emulator)?;
     let threads = std::thread::available_parallelism().map_or(2, usize::from) as f64;
     // Three times the estimate: on a busy machine the signing threads get less of the CPU than the estimate did.
     let lead = per_signature.mul_f64(plan.len() as f64 * 3.0 / threads) + Duration::from_secs(2);
     let start_ms = now_ms() + i64::try_from(lead.as_millis()).unwrap_or(0);
-    let steps = sign_all(run, assets, plan, start_ms, rate)?;
+    let steps = sign_all(&run.emulator, assets, plan, start_ms, rate)?;
     let sign_s = signing.elapsed().as_secs_f64();
     let signed_workload_mb = (rss_mb() - rss_before).max(0.0);
     let wait_ms = start_ms - now_ms();
@@ -383,14 +445,15 @@ async fn run_step(
         "  {rate} events/s for {duration} s: {} deliveries signed in {sign_s:.1} s ({signed_workload_mb:.0} MB)",
         steps.len()
     );
-    run.service.engine.sla().clear();
+    run.clear_latencies();
 
     let clock = Instant::now() + Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
         .timeout(Duration::from_secs(10))
         .build()?;
-    let url = format!("{}/events/aem", run.service.url);
+    // Webhooks go to the processes in turn (a redelivery to the same one).
+    let urls = run.webhook_urls();
     let mut tally = DeliveryTally::default();
     let mut sends = tokio::task::JoinSet::new();
     let sent = steps.len() as u64;
@@ -410,20 +473,22 @@ async fn run_step(
             Change::Reject => run.emulator.reject(id)?,
             Change::Delete => run.emulator.delete_asset(id)?,
         }
-        let (http, url, delivery) = (http.clone(), url.clone(), step.delivery);
+        let url = urls
+            .get(index % urls.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        let (http, delivery) = (http.clone(), step.delivery);
         sends.spawn(async move { deliver(&delivery, &http, &url, intended, policy).await });
         while let Some(done) = sends.try_join_next() {
             tally.add(done.unwrap_or_else(|_| lost()));
         }
         if last_print.elapsed() >= Duration::from_secs(5) {
-            let backlog = run.service.engine.backlog().await?;
+            let (asset_work, sku_work) = run.backlog().await?;
             println!(
-                "  {:>5.1}s  sent {}  awaiting acknowledgement {}  assets queued {}  SKUs queued {}",
+                "  {:>5.1}s  sent {}  awaiting acknowledgement {}  assets queued {asset_work}  SKUs queued {sku_work}",
                 clock.elapsed().as_secs_f64(),
                 index + 1,
                 sends.len(),
-                backlog.asset_work,
-                backlog.sku_work
             );
             last_print = Instant::now();
         }
@@ -434,7 +499,7 @@ async fn run_step(
     let expected = expected_galleries(&run.emulator, products)?;
     let galleries_ok = settle(run, &expected, products, Instant::now() + settle_timeout).await?;
     let seconds = clock.elapsed().as_secs_f64();
-    let sla = run.service.engine.sla().report(run.service.engine.now_ms());
+    let (sku_writes, apply_ms) = run.applied().await?;
     let refused = tally.unacknowledged();
     let ack_ms = Percentiles::of_micros(&mut tally.ack_micros);
     Ok(StepReport {
@@ -444,9 +509,9 @@ async fn run_step(
         events_refused: refused,
         events_applied: if galleries_ok { sent - refused } else { 0 },
         deliveries: tally,
-        sku_writes: sla.since_start.event_to_applied.count,
+        sku_writes,
         ack_ms,
-        apply_ms: Percentiles::of_summary(&sla.since_start.event_to_applied),
+        apply_ms,
         throughput_eps: if galleries_ok {
             (sent - refused) as f64 / seconds
         } else {

@@ -2,8 +2,8 @@
 //! runs in a child process (`assetsync serve`), so that its peak memory is measured apart from the
 //! emulators' (which stay in this process with the catalog and the oracle).
 
-use super::child::ServiceProcess;
-use super::report::{machine, peak_rss_mb};
+use super::cluster::{BenchDatabase, Cluster, DatabaseArgs, first_difference};
+use super::report::{machine, overlapping_writes, peak_rss_mb};
 use super::sink_name;
 use super::workload::{catalog, load_assets};
 use crate::demo::{DemoMatching, DemoSink, Emulators};
@@ -29,11 +29,21 @@ pub(super) struct FullSyncArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 900)]
     timeout: u64,
+    #[command(flatten)]
+    database: DatabaseArgs,
 }
 
 #[derive(Serialize)]
 pub(super) struct FullSyncReport {
     scenario: &'static str,
+    /// `sqlite` or `postgres`.
+    database: &'static str,
+    /// `assetsync serve` processes on the database (the sync is requested from the first).
+    processes: usize,
+    /// Writes to the emulated commerce store that began while another write to the same product was in
+    /// flight (`--sink adobe-commerce` only): more than 0 fails the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    overlapping_writes: Option<u64>,
     assets: usize,
     products: usize,
     sink: &'static str,
@@ -43,7 +53,7 @@ pub(super) struct FullSyncReport {
     assets_per_s: f64,
     galleries_ok: bool,
     entries: usize,
-    /// The service's own peak resident set (`assetsync serve`, a child process).
+    /// The service's own peak resident set (`assetsync serve`, a child process; the highest of them).
     service_peak_rss_mb: f64,
     /// This process's: the AEM and commerce emulators with the whole catalog, the oracle, the bench.
     emulators_peak_rss_mb: f64,
@@ -56,33 +66,50 @@ pub(super) async fn full_sync_scenario(
     dir: &Path,
     seed: u64,
 ) -> anyhow::Result<(Value, bool)> {
+    let database = BenchDatabase::prepare(&args.database).await?;
+    let result = scenario(args, dir, seed, &database).await;
+    database.finish().await;
+    result
+}
+
+async fn scenario(
+    args: &FullSyncArgs,
+    dir: &Path,
+    seed: u64,
+    database: &BenchDatabase,
+) -> anyhow::Result<(Value, bool)> {
     let setup = Instant::now();
     let products = catalog(args.products)?;
-    let emulators = Emulators::start(dir, args.sink, DemoMatching::Sku, false).await?;
+    let mut emulators = Emulators::start(dir, args.sink, DemoMatching::Sku, false).await?;
+    database.configure(&mut emulators.config);
     if let Some(store) = &emulators.store_emulator {
         store.set_conditions(args.commerce_latency_ms, 0.0);
         for sku in &products {
             store.create_product(sku.as_str());
         }
     }
-    let service = ServiceProcess::start(&emulators.config, dir).await?;
+    let cluster =
+        Cluster::start(&emulators.config, dir, args.database.processes(), database).await?;
+    let service = cluster.first()?;
     service.add_products(&products).await?;
     load_assets(&emulators.emulator, &products, args.assets, seed)?;
     let expected = expected_galleries(&emulators.emulator, &products)?;
     let setup_s = setup.elapsed().as_secs_f64();
     println!(
-        "bench full-sync: {} assets onto {} products ({} entries), sink {}, service in process {}; loaded in {setup_s:.1} s",
+        "bench full-sync: {} assets onto {} products ({} entries), sink {}, {} on {} service process(es), the first at {}; loaded in {setup_s:.1} s",
         args.assets,
         args.products,
         expected.values().map(Vec::len).sum::<usize>(),
         sink_name(args.sink),
+        database.kind,
+        cluster.processes().len(),
         service.url
     );
     let started = Instant::now();
     let sync = service.request_full_sync().await?;
     let deadline = started + Duration::from_secs(args.timeout);
     let (galleries_ok, seconds) = consistent(
-        &service,
+        &cluster,
         &emulators,
         (sync, started),
         &expected,
@@ -93,8 +120,12 @@ pub(super) async fn full_sync_scenario(
     let seconds = seconds
         .unwrap_or_else(|| started.elapsed().as_secs_f64())
         .max(0.001);
+    let overlapping_writes = overlapping_writes(emulators.store_emulator.as_ref());
     let report = FullSyncReport {
         scenario: "full-sync",
+        database: database.kind,
+        processes: cluster.processes().len(),
+        overlapping_writes,
         assets: args.assets,
         products: args.products,
         sink: sink_name(args.sink),
@@ -103,7 +134,7 @@ pub(super) async fn full_sync_scenario(
         assets_per_s: args.assets as f64 / seconds,
         galleries_ok,
         entries: expected.values().map(Vec::len).sum(),
-        service_peak_rss_mb: service.peak_rss_mb(),
+        service_peak_rss_mb: cluster.peak_rss_mb(),
         emulators_peak_rss_mb: peak_rss_mb(),
         setup_s,
         machine: machine(),
@@ -115,21 +146,23 @@ pub(super) async fn full_sync_scenario(
         report.service_peak_rss_mb,
         report.emulators_peak_rss_mb
     );
-    drop(service);
-    Ok((serde_json::to_value(report)?, galleries_ok))
+    drop(cluster);
+    let ok = galleries_ok && overlapping_writes.unwrap_or(0) == 0;
+    Ok((serde_json::to_value(report)?, ok))
 }
 
 /// Waits until the full sync is done, nothing is queued and every gallery (served, and in the emulated store)
 /// is the expected one: whether it came to that, and when (seconds from `started`, the request, to the start
 /// of the check that found it so).
 async fn consistent(
-    service: &ServiceProcess,
+    cluster: &Cluster,
     emulators: &Emulators,
     (sync, started): (i64, Instant),
     expected: &Expected,
     products: &[Sku],
     deadline: Instant,
 ) -> anyhow::Result<(bool, Option<f64>)> {
+    let service = cluster.first()?;
     let mut last_print = Instant::now();
     loop {
         let checked_at = started.elapsed().as_secs_f64();
@@ -139,16 +172,18 @@ async fn consistent(
             last_print = Instant::now();
         }
         if idle {
-            let served = service.served_galleries(products).await;
+            let served = cluster.served_galleries(products).await;
             let store = emulators
                 .store_emulator
                 .as_ref()
                 .map(|store| store_galleries(store, products));
-            if served == *expected && store.as_ref().is_none_or(|store| store == expected) {
+            let wrong = first_difference(&served, expected);
+            if wrong.is_none() && store.as_ref().is_none_or(|store| store == expected) {
                 return Ok((true, Some(checked_at)));
             }
             if Instant::now() > deadline {
-                println!("  the galleries are not the expected ones:");
+                let (process, served) = wrong.or(served.first()).cloned().unwrap_or_default();
+                println!("  the galleries are not the expected ones (served: by {process}):");
                 for line in difference_report(expected, &served, store.as_ref(), 10) {
                     println!("    {line}");
                 }

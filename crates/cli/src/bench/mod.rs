@@ -10,11 +10,13 @@
 //! (percentiles, memory, the machine).
 
 mod child;
+mod cluster;
 mod deliveries;
 mod events;
 mod full_sync;
 mod read;
 mod report;
+mod run;
 mod schedule;
 mod workload;
 
@@ -63,8 +65,12 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("could not write the report {}", path.display()))?;
         println!("report written to {}", path.display());
     }
+    let overlaps = report["overlapping_writes"].as_u64().unwrap_or(0);
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if overlaps > 0 {
+        println!("FAILED: {overlaps} writes to one product overlapped in the commerce store");
+        ExitCode::FAILURE
     } else {
         println!("FAILED: the galleries are not the expected ones");
         ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! `bench read`: the storefront read API against a trivial axum handler measured in the same run.
 
+use super::cluster::{BenchDatabase, DatabaseArgs};
 use super::report::{Percentiles, machine, tick_offset};
 use super::workload::{catalog, prepared_run, settle};
 use crate::demo::DemoSink;
@@ -91,6 +92,7 @@ pub(super) async fn read_scenario(
         bail!("--rate must be a positive number of requests per second");
     }
     let products = catalog(args.products)?;
+    let database = BenchDatabase::prepare(&DatabaseArgs::default()).await?;
     let (run, _) = prepared_run(
         dir,
         DemoSink::Builtin,
@@ -99,12 +101,10 @@ pub(super) async fn read_scenario(
         args.assets,
         seed,
         None,
+        (&database, &DatabaseArgs::default()),
     )
     .await?;
-    run.service
-        .engine
-        .request_full_sync("bench: initial state")
-        .await?;
+    run.request_full_sync("bench: initial state").await?;
     let expected = expected_galleries(&run.emulator, &products)?;
     let galleries_ok = settle(
         &run,
@@ -119,10 +119,11 @@ pub(super) async fn read_scenario(
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
         .timeout(Duration::from_secs(10))
         .build()?;
+    let service_url = run.in_process()?.url.clone();
     let media: Arc<Vec<String>> = Arc::new(
         products
             .iter()
-            .map(|sku| format!("{}/api/v1/products/{sku}/media", run.service.url))
+            .map(|sku| format!("{}/api/v1/products/{sku}/media", service_url))
             .collect(),
     );
     println!(
@@ -156,7 +157,7 @@ pub(super) async fn read_scenario(
         yardstick_open.latency_ms.p999,
         yardstick_open.latency_ms.max,
     );
-    run.service.stop().await;
+    run.stop().await;
     let report = ReadReport {
         scenario: "read",
         duration_s: args.duration,

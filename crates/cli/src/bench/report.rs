@@ -101,3 +101,10 @@ pub(super) fn now_ms() -> i64 {
 pub(super) fn tick_offset(k: usize, rate: f64) -> Duration {
     Duration::from_millis((k as f64 * 1000.0 / rate.max(0.001)).ceil() as u64)
 }
+
+/// The writes to one product that overlapped in the emulated commerce store (`None` without one).
+pub(super) fn overlapping_writes(
+    store: Option<&sandbox::commerce::CommerceEmulator>,
+) -> Option<u64> {
+    store.map(|store| store.stats().overlapping_writes)
+}

@@ -3,9 +3,9 @@
 
 use super::report::tick_offset;
 use super::workload::{Loaded, random_positions, random_roles};
-use crate::demo::SandboxRun;
 use anyhow::bail;
 use sandbox::PreparedDelivery;
+use sandbox::aem::AemEmulator;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};
 
@@ -77,7 +77,7 @@ pub(super) fn plan_changes(
 
 /// Signs every delivery before the clock starts, on every core.
 pub(super) fn sign_all(
-    run: &SandboxRun,
+    emulator: &AemEmulator,
     assets: &[Loaded],
     plan: Vec<(usize, Change)>,
     start_ms: i64,
@@ -93,13 +93,11 @@ pub(super) fn sign_all(
                 Change::Delete => "aem.assets.asset.deleted",
                 _ => "aem.assets.asset.metadata_updated",
             };
-            let (id, body) = run
-                .emulator
-                .event_body(event_type, &assets[asset].id, time_ms);
+            let (id, body) = emulator.event_body(event_type, &assets[asset].id, time_ms);
             (asset, change, offset, id, event_type.to_owned(), body)
         })
         .collect();
-    let keys = &*run.emulator.keys();
+    let keys = &*emulator.keys();
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     let chunk = unsigned.len().div_ceil(threads).max(1);
     let mut pending = unsigned;
@@ -144,10 +142,10 @@ pub(super) fn sign_all(
 }
 
 /// Time of one delivery's two signatures.
-pub(super) fn estimate_signing(run: &SandboxRun) -> anyhow::Result<Duration> {
+pub(super) fn estimate_signing(emulator: &AemEmulator) -> anyhow::Result<Duration> {
     let started = Instant::now();
     for _ in 0..20 {
-        run.emulator.keys().sign(b"estimate")?;
+        emulator.keys().sign(b"estimate")?;
     }
     Ok(started.elapsed() / 20)
 }

@@ -1,8 +1,10 @@
 //! The generated workload: a catalog of products, approved assets spread over them, and waiting until the
 //! galleries are the ones the DAM calls for.
 
-use crate::demo::{DemoMatching, DemoSink, Emulators, SandboxRun, add_products};
-use crate::galleries::{Expected, difference_report, served_galleries, store_galleries};
+use super::cluster::{BenchDatabase, DatabaseArgs, first_difference};
+use super::run::BenchRun;
+use crate::demo::{DemoMatching, DemoSink, Emulators};
+use crate::galleries::{Expected, difference_report, store_galleries};
 use anyhow::bail;
 use domain::Sku;
 use sandbox::aem::{AemEmulator, NewAsset};
@@ -96,22 +98,24 @@ pub(super) fn random_positions(rng: &mut fastrand::Rng, count: usize) -> Vec<i64
     (0..count).map(|_| i64::from(rng.u8(1..30))).collect()
 }
 
-/// Waits until nothing is queued and the galleries (served, and in the emulated store) are the expected ones.
+/// Waits until nothing is queued and the galleries (served by every process, and in the emulated store) are
+/// the expected ones.
 pub(super) async fn settle(
-    run: &SandboxRun,
+    run: &BenchRun,
     expected: &Expected,
     products: &[Sku],
     deadline: Instant,
 ) -> anyhow::Result<bool> {
     loop {
-        let backlog = run.service.engine.backlog().await?;
-        if backlog.asset_work == 0 && backlog.sku_work == 0 {
-            let served_ok = served_galleries(&run.service, products) == *expected;
+        let (asset_work, sku_work) = run.backlog().await?;
+        let idle = asset_work == 0 && sku_work == 0;
+        if idle {
+            let served = run.served(products).await;
             let store_ok = run
                 .store_emulator
                 .as_ref()
                 .is_none_or(|store| store_galleries(store, products) == *expected);
-            if served_ok && store_ok {
+            if first_difference(&served, expected).is_none() && store_ok {
                 return Ok(true);
             }
         }
@@ -120,16 +124,17 @@ pub(super) async fn settle(
                 .store_emulator
                 .as_ref()
                 .map(|store| store_galleries(store, products));
-            let served = served_galleries(&run.service, products);
-            let queued = if backlog.asset_work == 0 && backlog.sku_work == 0 {
+            let served = run.served(products).await;
+            let (process, served) = first_difference(&served, expected)
+                .or(served.first())
+                .map(|(process, galleries)| (process.clone(), galleries.clone()))
+                .unwrap_or_default();
+            let queued = if idle {
                 String::new()
             } else {
-                format!(
-                    " ({} assets and {} SKUs still queued)",
-                    backlog.asset_work, backlog.sku_work
-                )
+                format!(" ({asset_work} assets and {sku_work} SKUs still queued)")
             };
-            println!("  the galleries are not the expected ones{queued}:");
+            println!("  the galleries are not the expected ones{queued} (served: by {process}):");
             for line in difference_report(expected, &served, store.as_ref(), 10) {
                 println!("    {line}");
             }
@@ -139,8 +144,10 @@ pub(super) async fn settle(
     }
 }
 
-/// Starts the sandbox with `products` in the catalog and `assets` loaded in the DAM (not synced yet: no
-/// event was sent); `max_requests` overrides the service's `[http] max_requests`.
+/// Starts the emulators and the service (on `database`, as `database_args` says) with `products` in the
+/// catalog and `assets` loaded in the DAM (not synced yet: no event was sent); `max_requests` overrides the
+/// service's `[http] max_requests`.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn prepared_run(
     dir: &Path,
     sink: DemoSink,
@@ -149,16 +156,17 @@ pub(super) async fn prepared_run(
     assets: usize,
     seed: u64,
     max_requests: Option<usize>,
-) -> anyhow::Result<(SandboxRun, Vec<Loaded>)> {
+    (database, database_args): (&BenchDatabase, &DatabaseArgs),
+) -> anyhow::Result<(BenchRun, Vec<Loaded>)> {
     let mut emulators = Emulators::start(dir, sink, DemoMatching::Sku, false).await?;
     if let Some(max) = max_requests {
         emulators.config.http.max_requests = max;
     }
-    let run = SandboxRun::serve(emulators).await?;
+    let run = BenchRun::start(emulators, database, database_args, dir).await?;
     if let Some(store) = &run.store_emulator {
         store.set_conditions(commerce_latency_ms, 0.0);
     }
-    add_products(&run.service, run.store_emulator.as_ref(), products).await?;
+    run.add_products(products).await?;
     let loaded = load_assets(&run.emulator, products, assets, seed)?;
     Ok((run, loaded))
 }

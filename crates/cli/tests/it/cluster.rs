@@ -8,6 +8,7 @@ use crate::harness::{
     ACCESS_TOKEN, ADMIN_TOKEN, CLIENT_ID, COMMERCE_TOKEN, COMMERCE_TOKEN_SECRET, CONSUMER_KEY,
     CONSUMER_SECRET, event_body, http_client,
 };
+use crate::postgres_db::{TEST_SECRET_KEY, postgres_database};
 use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
 use sandbox::commerce::{CommerceEmulator, CommerceSettings};
 use serde_json::{Value, json};
@@ -16,61 +17,6 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The local server the PostgreSQL tests use (`ASSETSYNC_TEST_POSTGRES` overrides it).
-fn postgres_server() -> String {
-    std::env::var("ASSETSYNC_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
-}
-
-/// A database created for one test and dropped after it.
-struct FreshDatabase {
-    name: String,
-}
-
-impl FreshDatabase {
-    async fn create(prefix: &str) -> Self {
-        let name = format!("{prefix}_{}_{}", std::process::id(), fastrand::u32(..));
-        admin(&format!("CREATE DATABASE {name}")).await;
-        Self { name }
-    }
-
-    fn url(&self) -> String {
-        format!("{}/{}", postgres_server(), self.name)
-    }
-}
-
-impl Drop for FreshDatabase {
-    fn drop(&mut self) {
-        if std::thread::panicking() && std::env::var_os("ASSETSYNC_KEEP_FAILED_DATABASE").is_some()
-        {
-            eprintln!("kept the database {} for inspection", self.name);
-            return;
-        }
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        // Off the test's runtime: a runtime of its own on another thread.
-        let _ = std::thread::spawn(move || {
-            if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                runtime.block_on(admin(&sql));
-            }
-        })
-        .join();
-    }
-}
-
-async fn admin(sql: &str) {
-    let (client, connection) = tokio_postgres::connect(
-        &format!("{}/postgres", postgres_server()),
-        tokio_postgres::NoTls,
-    )
-    .await
-    .expect("the local PostgreSQL server (see README, PostgreSQL)");
-    tokio::spawn(connection);
-    client.batch_execute(sql).await.unwrap();
-}
 
 /// The two roles a process of the cluster runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -108,10 +54,7 @@ impl Process {
             .arg("--config")
             .arg(&self.config)
             .env("RUST_LOG", "warn")
-            .env(
-                "ASSETSYNC_SECRET_KEY",
-                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-            )
+            .env("ASSETSYNC_SECRET_KEY", TEST_SECRET_KEY)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -267,7 +210,7 @@ async fn deliver(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
-    let database = FreshDatabase::create("assetsync_cluster").await;
+    let database = postgres_database().await;
     let dam = AemEmulator::start(
         AemSettings {
             program_id: "142461".into(),
@@ -311,7 +254,7 @@ async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let url = database.url();
+    let url = database.url().to_owned();
     let config = |name: &str| write_config(dir.path(), name, &url, &dam, store.url());
     let mut processes = vec![
         Process::start(Role::Serve, config("serve-a")),

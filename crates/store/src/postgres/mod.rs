@@ -20,6 +20,7 @@ mod maintenance;
 mod partial;
 mod product_calls;
 mod products;
+pub mod scratch;
 mod shared;
 mod skus;
 

@@ -1,9 +1,12 @@
 //! One harness per backend: how to get a fresh, empty store, and how to reopen the same database.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 #[allow(unused_imports)]
 use store::prelude::*;
+use store::scratch::{self, ScratchDatabase};
 use store::secrets::SecretKey;
 use store::{PostgresStore, SqliteStore, Store};
 use tempfile::TempDir;
@@ -19,6 +22,12 @@ pub(crate) trait Harness: Sized + Send {
 
     /// Drops the store (as a process exit would) and opens the same database again.
     fn reopen(self) -> impl Future<Output = Self> + Send;
+
+    /// Another empty, migrated store beside this one (PostgreSQL: a new schema of the same database, cheaper
+    /// than a database for a test that needs dozens of stores).
+    fn sibling(&self) -> impl Future<Output = Self> + Send {
+        Self::fresh()
+    }
 }
 
 /// SQLite on a real file in a temporary directory.
@@ -57,9 +66,13 @@ impl Harness for SqliteHarness {
     }
 }
 
-/// The PostgreSQL server the tests use (a database that exists; each test makes a schema of its own in it).
+/// The PostgreSQL server the tests use: each test makes a database of its own on it.
 pub(crate) const POSTGRES_ENV: &str = "ASSETSYNC_TEST_POSTGRES";
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
+/// The names of the tests' databases begin with this (and the Unix time of their creation).
+const DATABASE_PREFIX: &str = "assetsync_t_";
+/// A test database older than this was left by a run that was killed: the next test drops it.
+const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
 /// The key the test stores seal secrets with (a PostgreSQL store needs one given).
 const TEST_KEY: &str = "dGVzdC1rZXktb2YtdGhlLXBvc3RncmVzLWhhcm5lc3M=";
 
@@ -71,104 +84,51 @@ pub(crate) fn test_key() -> SecretKey {
     SecretKey::from_base64(TEST_KEY).expect("the test key is 32 bytes in base64")
 }
 
-/// A connection to the test server, or a failure that says how to point the tests at one.
-pub(crate) async fn postgres_admin() -> tokio_postgres::Client {
+/// A fresh, empty database on the test server, dropped (`WITH (FORCE)`) when the value is dropped, also
+/// when the test fails; creating one first drops the test databases a killed run left (older than an hour).
+/// Without a server, a failure that says how to point the tests at one.
+pub(crate) async fn test_database() -> ScratchDatabase {
     let server = postgres_server();
-    let (client, connection) = match tokio_postgres::connect(&server, tokio_postgres::NoTls).await {
-        Ok(connected) => connected,
-        Err(error) => panic!(
-            "cannot reach the test PostgreSQL server at {} ({error}): start one there, or set {POSTGRES_ENV} \
-             to the URL of a database the tests may create schemas in",
+    let unreachable = |error: store::StoreError| -> ! {
+        panic!(
+            "cannot create a database on the test PostgreSQL server at {} ({error}): start one there, or set \
+             {POSTGRES_ENV} to the URL of a server where the tests may create databases",
             store::redact_url(&server)
-        ),
+        )
     };
+    if let Err(error) = scratch::sweep(&server, DATABASE_PREFIX, LEFTOVER_AGE).await {
+        unreachable(error);
+    }
+    ScratchDatabase::create(&server, DATABASE_PREFIX)
+        .await
+        .unwrap_or_else(|error| unreachable(error))
+}
+
+/// A plain connection to `url` (a test's database), for statements the store does not offer.
+pub(crate) async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the test database");
     tokio::spawn(connection);
     client
 }
 
-/// A schema of its own on the test server, dropped (with everything in it) when the test ends.
-pub(crate) struct Schema {
-    pub(crate) name: String,
-}
-
-impl Schema {
-    pub(crate) async fn create() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        let name = format!(
-            "it_{}_{}_{}",
-            std::process::id(),
-            nanos % 1_000_000_000_000,
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        postgres_admin()
-            .await
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .await
-            .expect("create the test schema");
-        Self { name }
-    }
-
-    /// The store's URL: the test server, with the schema as the connections' search path (and as their
-    /// application name, so that the schema's connections can be told apart).
-    pub(crate) fn url(&self) -> String {
-        let server = postgres_server();
-        let separator = if server.contains('?') { '&' } else { '?' };
-        format!(
-            "{server}{separator}options=-c%20search_path%3D{name}&application_name={name}",
-            name = self.name
-        )
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        // The test's runtime is blocked while this runs, so its connections cannot finish what they were
-        // doing (a rollback queued by a dropped transaction): end them first, then drop the schema.
-        let sql = format!(
-            "SET lock_timeout = '20s';
-             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-              WHERE application_name = '{name}' AND pid <> pg_backend_pid();
-             DROP SCHEMA IF EXISTS {name} CASCADE",
-            name = self.name
-        );
-        // The test's runtime may be the one dropping this: drop the schema from a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|runtime| {
-                    runtime.block_on(async {
-                        let _ = postgres_admin().await.batch_execute(&sql).await;
-                    })
-                })
-        })
-        .join();
-        if dropped.is_err() {
-            eprintln!("could not drop the test schema {}", self.name);
-        }
-    }
-}
-
-/// PostgreSQL, in a schema of its own on the test server ([`POSTGRES_ENV`]).
+/// PostgreSQL, in a database of its own on the test server ([`POSTGRES_ENV`]), or in a schema of its own
+/// in a database the caller holds ([`PostgresHarness::in_database`]).
 pub(crate) struct PostgresHarness {
     store: PostgresStore,
-    // Declared last so the store's connections close before the schema is dropped.
-    schema: Schema,
+    url: String,
+    // Declared last so the store's connections close before the database is dropped.
+    database: Arc<ScratchDatabase>,
 }
 
 impl Harness for PostgresHarness {
     type Store = PostgresStore;
 
     async fn fresh() -> Self {
-        let schema = Schema::create().await;
-        let store = PostgresStore::open_with_key(&schema.url(), Some(test_key()))
-            .await
-            .expect("open a new PostgreSQL store");
-        Self { store, schema }
+        let database = Arc::new(test_database().await);
+        let url = database.url().to_owned();
+        Self::open(url, database).await
     }
 
     fn store(&self) -> &PostgresStore {
@@ -176,21 +136,56 @@ impl Harness for PostgresHarness {
     }
 
     async fn reopen(self) -> Self {
-        let Self { store, schema } = self;
+        let Self {
+            store,
+            url,
+            database,
+        } = self;
         drop(store);
-        let store = PostgresStore::open_with_key(&schema.url(), Some(test_key()))
-            .await
-            .expect("reopen the PostgreSQL store");
-        Self { store, schema }
+        Self::open(url, database).await
+    }
+
+    async fn sibling(&self) -> Self {
+        Self::in_database(&self.database).await
     }
 }
 
 impl PostgresHarness {
-    pub(crate) fn schema_url(&self) -> String {
-        self.schema.url()
+    async fn open(url: String, database: Arc<ScratchDatabase>) -> Self {
+        let store = PostgresStore::open_with_key(&url, Some(test_key()))
+            .await
+            .expect("open a new PostgreSQL store");
+        Self {
+            store,
+            url,
+            database,
+        }
     }
 
-    pub(crate) fn schema_name(&self) -> &str {
-        &self.schema.name
+    /// A store in a new schema of `database` (many in one database: a property test's cases, which would
+    /// spend more time creating databases than testing).
+    pub(crate) async fn in_database(database: &Arc<ScratchDatabase>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!("it_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        connect(database.url())
+            .await
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create the test schema");
+        let separator = if database.url().contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        let url = format!(
+            "{}{separator}options=-c%20search_path%3D{schema}",
+            database.url()
+        );
+        Self::open(url, database.clone()).await
+    }
+
+    /// The store's URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 }

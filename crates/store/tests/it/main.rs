@@ -110,20 +110,22 @@ macro_rules! conformance_suite {
                 }
             )*
 
-            /// Runs every check, each on a fresh store, noting the methods called: each one of
-            /// `store::METHODS` must be.
+            /// Runs every check, each on a fresh store (beside the first: PostgreSQL, a schema of one
+            /// database), noting the methods called: each one of `store::METHODS` must be.
             #[tokio::test]
             async fn every_storage_method_is_called() {
+                use crate::harness::Harness as _;
                 let calls = Calls::default();
+                let first = <$harness>::fresh().await;
                 $(
                     {
-                        let harness = Recording::over(<$harness>::fresh().await, calls.clone());
+                        let harness = Recording::over(first.sibling().await, calls.clone());
                         crate::conformance::$check(harness.store()).await;
                     }
                 )*
                 $(
                     crate::conformance::$reopening(
-                        Recording::over(<$harness>::fresh().await, calls.clone()),
+                        Recording::over(first.sibling().await, calls.clone()),
                     )
                     .await;
                 )*

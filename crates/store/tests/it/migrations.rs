@@ -2,7 +2,7 @@
 //! by the migrator of earlier releases opens with its data —, `open` picks the backend by the URL's scheme
 //! without ever showing a password, and two PostgreSQL stores on one database share its work.
 
-use crate::harness::{PostgresHarness, Schema, postgres_admin, test_key};
+use crate::harness::{PostgresHarness, connect, test_database, test_key};
 use domain::AssetId;
 use store::prelude::*;
 use store::{NewEvent, StoreError};
@@ -72,21 +72,18 @@ async fn a_changed_sqlite_migration_is_refused() {
 
 #[tokio::test]
 async fn a_changed_postgres_migration_is_refused() {
-    let schema = Schema::create().await;
+    let database = test_database().await;
     drop(
-        store::open_with_secret_key(&schema.url(), Some(test_key()))
+        store::open_with_secret_key(database.url(), Some(test_key()))
             .await
             .unwrap(),
     );
-    postgres_admin()
+    connect(database.url())
         .await
-        .batch_execute(&format!(
-            "UPDATE {}.refinery_schema_history SET checksum = '1' WHERE version = 9",
-            schema.name
-        ))
+        .batch_execute("UPDATE refinery_schema_history SET checksum = '1' WHERE version = 9")
         .await
         .unwrap();
-    let Err(error) = store::open_with_secret_key(&schema.url(), Some(test_key())).await else {
+    let Err(error) = store::open_with_secret_key(database.url(), Some(test_key())).await else {
         panic!("a database whose migration 9 changed opened");
     };
     let message = error.to_string();
@@ -191,12 +188,12 @@ async fn the_scheme_picks_the_backend_and_passwords_never_show() {
     }
 
     // A PostgreSQL store needs the key given: it has no file beside it to keep one in.
-    let schema = Schema::create().await;
+    let database = test_database().await;
     assert!(matches!(
-        store::open(&schema.url()).await,
+        store::open(database.url()).await,
         Err(StoreError::SecretKeyRequired)
     ));
-    let opened = store::open_with_secret_key(&schema.url(), Some(test_key()))
+    let opened = store::open_with_secret_key(database.url(), Some(test_key()))
         .await
         .unwrap();
     assert!(opened.backlog().await.is_ok());
@@ -222,16 +219,10 @@ async fn the_matcher_secret_is_sealed_in_postgres() {
         .save_integration_config(&config, &changes, 1)
         .await
         .unwrap();
-    let url = harness.schema_url();
-    let stored: String = postgres_admin()
+    let url = harness.url().to_owned();
+    let stored: String = connect(&url)
         .await
-        .query_one(
-            &format!(
-                "SELECT value FROM {}.settings WHERE key = 'integration'",
-                harness.schema_name()
-            ),
-            &[],
-        )
+        .query_one("SELECT value FROM settings WHERE key = 'integration'", &[])
         .await
         .unwrap()
         .get(0);
@@ -255,9 +246,9 @@ async fn the_matcher_secret_is_sealed_in_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_postgres_stores_claim_disjoint_work() {
     use std::collections::BTreeSet;
-    let schema = Schema::create().await;
+    let database = test_database().await;
     let open = || async {
-        store::open_with_secret_key(&schema.url(), Some(test_key()))
+        store::open_with_secret_key(database.url(), Some(test_key()))
             .await
             .unwrap()
     };
