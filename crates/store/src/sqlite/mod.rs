@@ -3,6 +3,7 @@
 //! reader threads. One module per role; shared statements in `shared`.
 
 mod assets;
+mod bulk;
 mod catalog;
 mod checkpoint;
 mod config;
@@ -18,6 +19,8 @@ mod queue;
 mod shared;
 mod skus;
 
+#[cfg(test)]
+mod bulk_tests;
 #[cfg(test)]
 mod plans;
 #[cfg(test)]
