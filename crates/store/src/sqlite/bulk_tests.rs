@@ -12,11 +12,11 @@ use proptest::prelude::*;
 use rusqlite::Connection;
 use rusqlite::types::Value;
 
-const ASSETS: u8 = 6;
-const SKUS: u8 = 4;
-const SYNC: i64 = 7;
+pub(super) const ASSETS: u8 = 6;
+pub(super) const SKUS: u8 = 4;
+pub(super) const SYNC: i64 = 7;
 
-fn asset(n: u8) -> AssetId {
+pub(super) fn asset(n: u8) -> AssetId {
     AssetId::parse(&format!("urn:aaid:aem:00000000-0000-4000-8000-{n:012}")).unwrap()
 }
 
@@ -38,7 +38,7 @@ fn link(asset_n: u8, sku: u8, variant: u8) -> DesiredLink {
 }
 
 #[derive(Debug, Clone)]
-enum Item {
+pub(super) enum Item {
     Links {
         links: Vec<(u8, u8)>,
         eligible: bool,
@@ -54,7 +54,7 @@ enum Step {
     Noise(u8, u8, u8),
 }
 
-fn item() -> impl Strategy<Value = Item> {
+pub(super) fn item() -> impl Strategy<Value = Item> {
     prop_oneof![
         4 => (prop::collection::vec((0..SKUS, 0..3u8), 0..4), any::<bool>(), any::<bool>())
             .prop_map(|(links, eligible, warned)| Item::Links { links, eligible, warned }),
@@ -73,7 +73,7 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
-fn page(items: &[(u8, Item)]) -> Vec<BulkAsset> {
+pub(super) fn page(items: &[(u8, Item)]) -> Vec<BulkAsset> {
     items
         .iter()
         .map(|(n, item)| match item {
@@ -99,7 +99,7 @@ fn page(items: &[(u8, Item)]) -> Vec<BulkAsset> {
         .collect()
 }
 
-fn noise(conn: &Connection, op: u8, a: u8, s: u8, now: i64) {
+pub(super) fn noise(conn: &Connection, op: u8, a: u8, s: u8, now: i64) {
     let (a, s) = (asset(a).as_str().to_owned(), format!("SKU-{s}"));
     let sql = match op {
         0 => "INSERT INTO asset_work (asset_id, generation, run_at_ms) VALUES (?1, 1, ?3) ON CONFLICT DO NOTHING",
@@ -120,7 +120,7 @@ fn noise(conn: &Connection, op: u8, a: u8, s: u8, now: i64) {
     conn.execute(sql, (a, s, now)).unwrap();
 }
 
-fn dump(conn: &Connection) -> Vec<(String, Vec<Vec<Value>>)> {
+pub(super) fn dump(conn: &Connection) -> Vec<(String, Vec<Vec<Value>>)> {
     [
         "assets",
         "claims",
@@ -129,6 +129,9 @@ fn dump(conn: &Connection) -> Vec<(String, Vec<Vec<Value>>)> {
         "counters",
         "asset_work",
         "refused_entries",
+        "gallery",
+        "missing_products",
+        "dead_letters",
     ]
     .iter()
     .map(|table| {
@@ -150,7 +153,7 @@ fn dump(conn: &Connection) -> Vec<(String, Vec<Vec<Value>>)> {
     .collect()
 }
 
-fn database() -> Connection {
+pub(super) fn database() -> Connection {
     let conn = Connection::open_in_memory().unwrap();
     migrate_in(&conn).unwrap();
     conn

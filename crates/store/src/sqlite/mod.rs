@@ -4,6 +4,7 @@
 
 mod assets;
 mod bulk;
+mod bulk_skus;
 mod catalog;
 mod checkpoint;
 mod config;
@@ -19,6 +20,8 @@ mod queue;
 mod shared;
 mod skus;
 
+#[cfg(test)]
+mod bulk_skus_tests;
 #[cfg(test)]
 mod bulk_tests;
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{assets, bulk, maintenance, migrate_in};
+use super::{assets, bulk, bulk_skus, maintenance, migrate_in};
 use rusqlite::Connection;
 
 /// The queries of prune, anti-entropy, backlog and health, the full sync's progress, and the work claims.
@@ -100,6 +100,19 @@ const BATCH: &[(&str, &str)] = &[
     ("full sync page: refused assets", bulk::MARK_REFUSED),
     ("full sync page: invalid assets", bulk::UPSERT_INVALID),
     ("full sync page: seen assets", bulk::MARK_SEEN),
+    ("applied galleries: leases", bulk_skus::LEASES),
+    ("applied galleries: cleared", bulk_skus::CLEAR_GALLERIES),
+    ("applied galleries: entries", bulk_skus::INSERT_ENTRIES),
+    (
+        "applied galleries: products found",
+        bulk_skus::FOUND_PRODUCTS,
+    ),
+    (
+        "applied galleries: pending resolved",
+        bulk_skus::RESOLVE_PENDING,
+    ),
+    ("applied galleries: work finished", bulk_skus::FINISH_WORK),
+    ("applied galleries: work released", bulk_skus::RELEASE_WORK),
 ];
 
 fn scans(steps: &[String]) -> bool {
