@@ -83,6 +83,9 @@ pub(super) const UPSERT_INVALID: &str =
 pub(super) const MARK_SEEN: &str =
     "UPDATE assets SET seen_sync = ?2 WHERE asset_id IN (SELECT value FROM json_each(?1))";
 
+/// An asset of the page with its links: id, eligible, warnings, and the link (JSON) of each SKU.
+type Linked<'a> = (&'a str, bool, &'a [String], BTreeMap<&'a str, String>);
+
 /// Whether the page lists an asset more than once (then it is stored asset by asset).
 pub(super) fn has_repeats(assets: &[BulkAsset]) -> bool {
     let mut seen = HashSet::with_capacity(assets.len());
@@ -104,7 +107,7 @@ pub(super) fn store_page(
     assets: &[BulkAsset],
     now_ms: i64,
 ) -> StoreResult<()> {
-    let mut linked: Vec<(&str, bool, &[String], BTreeMap<&str, String>)> = Vec::new();
+    let mut linked: Vec<Linked<'_>> = Vec::new();
     let mut invalid = Vec::new();
     for asset in assets {
         match asset {
@@ -136,8 +139,6 @@ pub(super) fn store_page(
     execute(conn, MARK_SEEN, (to_json(&all)?, id))?;
     Ok(())
 }
-
-type Linked<'a> = (&'a str, bool, &'a [String], BTreeMap<&'a str, String>);
 
 /// Replaces the claims of the page's assets with their links, queues the SKUs whose claims changed, and
 /// records and settles the assets.
