@@ -33,6 +33,13 @@ pub(super) fn gallery_changed(conn: &Connection, sku: &str, served: bool) -> Sto
     Ok(())
 }
 
+/// [`gallery_changed`] (served) for a JSON array of distinct SKUs, in one statement: their feed rows take the
+/// next sequence numbers in array order.
+pub(super) const GALLERIES_CHANGED: &str = "INSERT INTO gallery_feed (sku, served, seq)
+     SELECT j.value, 1, (SELECT COALESCE(MAX(seq), 0) FROM gallery_feed) + j.key + 1 FROM json_each(?1) j
+     WHERE true
+     ON CONFLICT (sku) DO UPDATE SET served = excluded.served, seq = excluded.seq";
+
 /// A known product was added again: served again if it was not (found missing). Writes nothing otherwise.
 pub(super) fn product_served_again(conn: &Connection, sku: &str) -> StoreResult<()> {
     execute(

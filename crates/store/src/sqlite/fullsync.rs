@@ -3,6 +3,7 @@
 
 use super::SqliteStore;
 use super::assets::store_links;
+use super::bulk;
 use super::conn::{Durability, execute, optional, row};
 use super::products::insert_products;
 use super::shared::{BULK, count, settle_asset};
@@ -65,10 +66,14 @@ impl FullSyncs for SqliteStore {
         let (assets, next_cursor) = (assets.to_vec(), next_cursor.map(str::to_owned));
         self.db
             .write(Durability::Normal, move |conn| {
-                let mut errors = 0;
-                for asset in &assets {
-                    store_bulk_asset(conn, id, asset, now_ms, &mut errors)?;
+                if bulk::has_repeats(&assets) {
+                    for asset in &assets {
+                        store_bulk_asset(conn, id, asset, now_ms)?;
+                    }
+                } else {
+                    bulk::store_page(conn, id, &assets, now_ms)?;
                 }
+                let errors = invalid_count(&assets);
                 execute(
                     conn,
                     "UPDATE full_syncs SET cursor = ?2, done = done + ?3, total = MAX(?4, done + ?3),
@@ -168,13 +173,21 @@ impl FullSyncs for SqliteStore {
     }
 }
 
-/// Stores one asset of a full sync's page and marks it seen by this sync.
-fn store_bulk_asset(
+/// How many assets of a page break the contract (the sync's errors).
+fn invalid_count(assets: &[BulkAsset]) -> i64 {
+    let invalid = assets
+        .iter()
+        .filter(|asset| matches!(asset, BulkAsset::Invalid { .. }))
+        .count();
+    i64::try_from(invalid).unwrap_or(i64::MAX)
+}
+
+/// Stores one asset of a full sync's page and marks it seen by this sync (a page that lists an asset twice).
+pub(super) fn store_bulk_asset(
     conn: &Connection,
     id: i64,
     asset: &BulkAsset,
     now_ms: i64,
-    errors: &mut i64,
 ) -> StoreResult<()> {
     let asset_id = match asset {
         BulkAsset::Links {
@@ -196,7 +209,6 @@ fn store_bulk_asset(
             asset_id
         }
         BulkAsset::Invalid { asset_id, error } => {
-            *errors += 1;
             execute(
                 conn,
                 "INSERT INTO assets (asset_id, status, processing_ms, last_error, failure_kind)

@@ -3,6 +3,8 @@
 //! reader threads. One module per role; shared statements in `shared`.
 
 mod assets;
+mod bulk;
+mod bulk_skus;
 mod catalog;
 mod checkpoint;
 mod cluster;
@@ -20,6 +22,10 @@ mod queue;
 mod shared;
 mod skus;
 
+#[cfg(test)]
+mod bulk_skus_tests;
+#[cfg(test)]
+mod bulk_tests;
 #[cfg(test)]
 mod plans;
 #[cfg(test)]

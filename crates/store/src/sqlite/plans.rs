@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use super::{assets, cluster, maintenance, migrate_in};
+use super::{assets, bulk, bulk_skus, cluster, maintenance, migrate_in};
 use rusqlite::Connection;
 
 /// The queries of prune, anti-entropy, backlog and health, the full sync's progress, the work claims, and the
@@ -46,6 +46,9 @@ const WATCHED: &[(&str, &str)] = &[
         "SELECT COALESCE(MAX(seq), 0) FROM gallery_feed",
     ),
     ("cluster: process reports", cluster::REPORTS_SINCE),
+    // A batch's statement, but its one search not by a batch key is the feed's newest sequence number: the
+    // end of an index, whatever the catalog's size.
+    ("cluster: applied galleries in the feed", cluster::GALLERIES_CHANGED),
     (
         "cluster: forget old process reports",
         "DELETE FROM process_reports WHERE updated_ms < ?1",
@@ -77,13 +80,72 @@ fn plan(conn: &Connection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// A plan step that reads a whole table, or sorts what it read.
-fn is_full_scan(step: &str) -> bool {
+/// A plan step that reads a whole table, or sorts what it read. Reading the JSON array a batch is bound as
+/// (`json_each`, a virtual table) reads the batch, not a table; a sort right after a search by one key sorts
+/// that key's rows (one asset's refusals), not a table.
+fn is_full_scan(step: &str, previous: Option<&str>) -> bool {
     let scans = step.starts_with("SCAN ")
+        && !step.contains("VIRTUAL TABLE")
         && !step.contains("USING INDEX")
         && !step.contains("USING COVERING INDEX")
         && !step.contains("USING INTEGER PRIMARY KEY");
-    scans || step.contains("USE TEMP B-TREE") || step.starts_with("does not")
+    let sorts_one_key = step == "USE TEMP B-TREE FOR ORDER BY" && previous.is_some_and(by_key);
+    scans || (step.contains("USE TEMP B-TREE") && !sorts_one_key) || step.starts_with("does not")
+}
+
+/// A search by an asset's, a SKU's or a row's key (not by a status or a time, which many rows share).
+fn by_key(step: &str) -> bool {
+    step.starts_with("SEARCH ")
+        && step.rsplit_once(" (").is_some_and(|(_, terms)| {
+            ["asset_id=?", "sku=?", "rowid=?"]
+                .iter()
+                .any(|key| terms.starts_with(key))
+        })
+}
+
+/// The statements a batch (a full sync's page, a group of outcomes) runs: each must be driven by the batch's
+/// keys, so that its cost does not grow with the catalog. Every search is by a key: a search through an index
+/// that many rows share (assets in a status) reads more the larger the catalog is.
+const BATCH: &[(&str, &str)] = &[
+    ("full sync page: old claims", bulk::OLD_CLAIMS),
+    ("full sync page: waiting since", bulk::WAITING_SINCE),
+    ("full sync page: dropped claims", bulk::DELETE_CLAIMS),
+    ("full sync page: written claims", bulk::UPSERT_CLAIMS),
+    ("full sync page: queued SKUs", bulk::ENQUEUE_SKUS),
+    ("full sync page: pending assets", bulk::MARK_PENDING),
+    ("full sync page: assets", bulk::UPSERT_ASSETS),
+    ("full sync page: settled assets", bulk::SETTLE_ASSETS),
+    ("full sync page: refused assets", bulk::MARK_REFUSED),
+    ("full sync page: invalid assets", bulk::UPSERT_INVALID),
+    ("full sync page: seen assets", bulk::MARK_SEEN),
+    ("applied galleries: leases", bulk_skus::LEASES),
+    ("applied galleries: cleared", bulk_skus::CLEAR_GALLERIES),
+    ("applied galleries: entries", bulk_skus::INSERT_ENTRIES),
+    (
+        "applied galleries: products found",
+        bulk_skus::FOUND_PRODUCTS,
+    ),
+    (
+        "applied galleries: pending resolved",
+        bulk_skus::RESOLVE_PENDING,
+    ),
+    ("applied galleries: work finished", bulk_skus::FINISH_WORK),
+    ("applied galleries: work released", bulk_skus::RELEASE_WORK),
+];
+
+fn scans(steps: &[String]) -> bool {
+    steps
+        .iter()
+        .enumerate()
+        .any(|(i, step)| is_full_scan(step, i.checked_sub(1).map(|p| steps[p].as_str())))
+}
+
+/// A batch statement's search that is not by a key.
+fn searches_beside_the_keys(steps: &[String]) -> bool {
+    steps
+        .iter()
+        .any(|step| step.starts_with("SEARCH ") && !by_key(step))
+        || steps.iter().any(|step| step.starts_with("MULTI-INDEX OR"))
 }
 
 #[test]
@@ -91,10 +153,16 @@ fn every_watched_query_uses_an_index() {
     let conn = Connection::open_in_memory().unwrap();
     migrate_in(&conn).unwrap();
     let mut offenders = Vec::new();
-    for (name, sql) in WATCHED {
+    for (name, sql) in WATCHED.iter().chain(BATCH) {
         let steps = plan(&conn, sql);
-        if steps.iter().any(|step| is_full_scan(step)) {
+        if scans(&steps) {
             offenders.push(format!("{name}: {steps:?}"));
+        }
+    }
+    for (name, sql) in BATCH {
+        let steps = plan(&conn, sql);
+        if searches_beside_the_keys(&steps) {
+            offenders.push(format!("{name} (not by the batch's keys): {steps:?}"));
         }
     }
     assert!(
@@ -109,5 +177,18 @@ fn the_check_catches_a_query_without_an_index() {
     let conn = Connection::open_in_memory().unwrap();
     migrate_in(&conn).unwrap();
     let steps = plan(&conn, "SELECT COUNT(*) FROM assets WHERE last_error = 'x'");
-    assert!(steps.iter().any(|step| is_full_scan(step)), "{steps:?}");
+    assert!(scans(&steps), "{steps:?}");
+}
+
+#[test]
+fn the_check_catches_a_batch_read_through_a_shared_index() {
+    let conn = Connection::open_in_memory().unwrap();
+    migrate_in(&conn).unwrap();
+    let steps = plan(
+        &conn,
+        "UPDATE assets SET seen_sync = 1
+         WHERE asset_id IN (SELECT value FROM json_each(?1)) AND (status = 'Waiting' OR status = 'Failed')",
+    );
+    assert!(!scans(&steps), "{steps:?}");
+    assert!(searches_beside_the_keys(&steps), "{steps:?}");
 }

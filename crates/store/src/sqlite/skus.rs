@@ -2,6 +2,7 @@
 //! write at a time per SKU), what is applied, and how each write ended.
 
 use super::SqliteStore;
+use super::bulk_skus;
 use super::conn::{Durability, column, execute, one, rows};
 use super::partial::{self, Written};
 use super::shared::{
@@ -85,9 +86,7 @@ impl GalleryQueue for SqliteStore {
     ) -> StoreResult<Vec<StoreResult<()>>> {
         self.db
             .write(Durability::Normal, move |conn| {
-                each_fenced(items, |(work, outcome)| {
-                    complete_sku_in(conn, &work, outcome, now_ms)
-                })
+                complete_batch(conn, items, now_ms)
             })
             .await
     }
@@ -116,8 +115,47 @@ impl GalleryQueue for SqliteStore {
     }
 }
 
+/// Completes a batch in order: each run of applied galleries of different SKUs together
+/// ([`bulk_skus::complete_applied`]), every other outcome on its own.
+pub(super) fn complete_batch(
+    conn: &Connection,
+    items: Vec<(SkuWork, SkuOutcome)>,
+    now_ms: i64,
+) -> StoreResult<Vec<StoreResult<()>>> {
+    let mut results = Vec::with_capacity(items.len());
+    let mut rest = items.as_slice();
+    while let Some(((work, outcome), after)) = rest.split_first() {
+        let run = applied_run(rest);
+        if !run.is_empty() {
+            results.extend(bulk_skus::complete_applied(conn, &run, now_ms)?);
+            rest = &rest[run.len()..];
+            continue;
+        }
+        results.extend(each_fenced(
+            vec![(work, outcome.clone())],
+            |(work, outcome)| complete_sku_in(conn, work, outcome, now_ms),
+        )?);
+        rest = after;
+    }
+    Ok(results)
+}
+
+/// The applied galleries of different SKUs at the head of `items`.
+fn applied_run(items: &[(SkuWork, SkuOutcome)]) -> Vec<(&SkuWork, &[AppliedEntry])> {
+    let mut seen = std::collections::HashSet::new();
+    items
+        .iter()
+        .map_while(|(work, outcome)| match outcome {
+            SkuOutcome::Applied(entries) if seen.insert(work.sku.as_str()) => {
+                Some((work, entries.as_slice()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// One SKU's completion inside a write transaction (see [`GalleryQueue::complete_sku`]).
-fn complete_sku_in(
+pub(super) fn complete_sku_in(
     conn: &Connection,
     work: &SkuWork,
     outcome: SkuOutcome,

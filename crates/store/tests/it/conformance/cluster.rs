@@ -197,10 +197,9 @@ pub async fn a_change_committed_out_of_order_is_not_missed(
     let (a, b, c) = (sku("A"), sku("B"), sku("C"));
     let start = store.gallery_feed_position().await.unwrap();
 
-    let (mut holder, connection) =
-        tokio_postgres::connect(&harness.schema_url(), tokio_postgres::NoTls)
-            .await
-            .unwrap();
+    let (mut holder, connection) = tokio_postgres::connect(harness.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(connection);
     let hold = holder.transaction().await.unwrap();
     hold.execute(
@@ -216,13 +215,13 @@ pub async fn a_change_committed_out_of_order_is_not_missed(
         tokio::spawn(async move { store.upsert_products(&skus, T0).await })
     };
     // Wait until the store's transaction (which wrote `A`) waits for the held row.
-    let watcher = crate::harness::postgres_admin().await;
+    let watcher = crate::harness::connect(harness.url()).await;
     let mut waiting = false;
     for _ in 0..200 {
         let row = watcher
             .query_one(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'",
-                &[&harness.schema_name()],
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                &[],
             )
             .await
             .unwrap();
