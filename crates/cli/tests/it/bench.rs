@@ -295,8 +295,6 @@ async fn bench_refuses_several_processes_on_sqlite() {
 /// Two `assetsync serve` processes on a fresh PostgreSQL database (on the test server, dropped after):
 /// webhooks round-robin, every process's served galleries and the store's checked, no overlapping write.
 #[tokio::test]
-#[ignore = "PostgreSQL deadlocks between a full sync's SKU queueing and SKU completions, and each process's read \
-            cache sees only its own writes, until the cluster work merges"]
 async fn bench_events_on_two_processes_sharing_postgres() {
     let server = crate::postgres_db::postgres_server();
     let (ok, report, output) = bench_run(&[

@@ -408,6 +408,7 @@ async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
     }
     assert_eq!(entries, assets.len());
     let stats = store.stats();
+    assert_eq!(stats.overlapping_writes, 0, "{stats:?}");
     assert_eq!(
         stats.max_concurrent_writes_per_sku, 1,
         "two processes wrote one product at once: {stats:?}"
