@@ -86,6 +86,14 @@ impl AssetQueue for PostgresStore {
             }
             results
         });
+        // The asset's own work row is gone now: settled again once that is committed (see `settle_again`).
+        let completed: Vec<String> = order
+            .iter()
+            .zip(&sorted)
+            .filter(|(_, result)| result.is_ok())
+            .map(|(index, _)| items[*index].0.asset_id.as_str().to_owned())
+            .collect();
+        self.settle_again(completed, now_ms).await?;
         Ok(in_item_order(&order, sorted))
     }
 

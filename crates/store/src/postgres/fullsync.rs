@@ -82,7 +82,14 @@ impl FullSyncs for PostgresStore {
             )
             .await?;
         });
-        Ok(())
+        let linked = assets
+            .iter()
+            .filter_map(|asset| match asset {
+                BulkAsset::Links { asset_id, .. } => Some(asset_id.as_str().to_owned()),
+                BulkAsset::Invalid { .. } => None,
+            })
+            .collect();
+        self.settle_again(linked, now_ms).await
     }
 
     async fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64> {

@@ -1,7 +1,7 @@
 //! Statements shared by the roles: queuing a SKU, an asset waiting on a SKU, settling an asset, fencing a
 //! lease (the work row locked), loading a gallery, and stored-value conversions.
 
-use super::conn::{Tx, column, execute, one, optional};
+use super::conn::{Tx, column, execute, one, optional, write_tx};
 use crate::{StoreError, StoreResult};
 use domain::{AppliedEntry, Sku};
 
@@ -207,4 +207,28 @@ pub(super) fn in_item_order<T>(order: &[usize], sorted: Vec<T>) -> Vec<T> {
     let mut placed: Vec<(usize, T)> = order.iter().copied().zip(sorted).collect();
     placed.sort_by_key(|(index, _)| *index);
     placed.into_iter().map(|(_, result)| result).collect()
+}
+
+impl super::PostgresStore {
+    /// Settles `assets` again in a transaction of its own, after the one that cleared what they waited for has
+    /// committed. Under read committed, two transactions that each remove one of an asset's last two reasons to
+    /// wait (a pending SKU, its asset work) each see the other's row still there, and the asset would stay
+    /// Waiting; whichever commits last sees both here. Settling an asset with nothing to settle changes nothing.
+    pub(super) async fn settle_again(
+        &self,
+        mut assets: Vec<String>,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        if assets.is_empty() {
+            return Ok(());
+        }
+        assets.sort_unstable();
+        assets.dedup();
+        write_tx!(self, |tx| {
+            for asset in &assets {
+                settle_asset(&tx, asset, now_ms).await?;
+            }
+        });
+        Ok(())
+    }
 }

@@ -95,16 +95,7 @@ impl GalleryQueue for PostgresStore {
         // Settled again now that the batch is committed: two batches that each cleared one of an asset's last
         // two pending SKUs saw each other's row still there (read committed), and the asset would stay
         // Waiting. Whichever commits last sees both deletions here.
-        if !resolved.is_empty() {
-            let mut resolved = resolved;
-            resolved.sort_unstable();
-            resolved.dedup();
-            write_tx!(self, |tx| {
-                for asset in &resolved {
-                    settle_asset(&tx, asset, now_ms).await?;
-                }
-            });
-        }
+        self.settle_again(resolved, now_ms).await?;
         Ok(in_item_order(&order, sorted))
     }
 
