@@ -152,7 +152,7 @@ lease_seconds = 15
 const PRODUCTS: usize = 200;
 const ASSETS_BEFORE: usize = 100;
 const ASSETS_AFTER: usize = 50;
-const EVENTS: usize = 1_500;
+const EVENTS: usize = 2_000;
 
 fn sku(n: usize) -> String {
     format!("CL-{n:03}")
@@ -440,4 +440,101 @@ async fn admin_get(http: &reqwest::Client, url: &str, path: &str) -> Value {
         .json()
         .await
         .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn migrate_brings_a_postgres_database_to_the_newest_version_and_says_so() {
+    let database = postgres_database().await;
+    let dam = AemEmulator::start(
+        AemSettings {
+            program_id: "142461".into(),
+            environment_id: "1463137".into(),
+            access_token: ACCESS_TOKEN.into(),
+            recipient_client_id: CLIENT_ID.into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "migrate",
+        database.url(),
+        &dam,
+        "http://127.0.0.1:9",
+    );
+    let migrate = move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+            .args(["migrate", "--config"])
+            .arg(&config)
+            .env("ASSETSYNC_SECRET_KEY", TEST_SECRET_KEY)
+            .output()
+            .unwrap()
+    };
+    let newest = store::migrations::latest_version().unwrap();
+    for _ in 0..2 {
+        // Twice: the second finds nothing to apply and says the same.
+        let output = tokio::task::spawn_blocking(migrate.clone()).await.unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{stdout} {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("is migrated to version {newest}")),
+            "{stdout}"
+        );
+        assert!(!stdout.contains(TEST_SECRET_KEY), "{stdout}");
+    }
+    let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let applied: i64 = client
+        .query_one("SELECT COUNT(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, i64::from(newest));
+}
+
+#[tokio::test]
+async fn a_worker_beside_a_serve_on_one_sqlite_file_is_refused_with_a_sentence() {
+    let dam = AemEmulator::start(
+        AemSettings {
+            program_id: "142461".into(),
+            environment_id: "1463137".into(),
+            access_token: ACCESS_TOKEN.into(),
+            recipient_client_id: CLIENT_ID.into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("one.db").display());
+    let serve = Process::start(
+        Role::Serve,
+        write_config(dir.path(), "serve", &url, &dam, "http://127.0.0.1:9"),
+    );
+    let worker_config = write_config(dir.path(), "worker", &url, &dam, "http://127.0.0.1:9");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"))
+            .args(["worker", "--config"])
+            .arg(&worker_config)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("another assetsync process uses the database")
+            && stderr.contains("one process per SQLite file"),
+        "{stderr}"
+    );
+    drop(serve);
 }
