@@ -1,6 +1,7 @@
 //! Several processes on one PostgreSQL database: two `serve` and one `worker` against the commerce emulator.
 //! Events are delivered through both `serve`s (each event to one, some again to the other), a full sync runs,
-//! and each process is SIGKILLed once at a random moment and restarted. Then every gallery is exact, no entry
+//! and each process is SIGKILLed twice (once while the full sync runs, so its leader dies during it, and once
+//! at a random moment) and restarted. Then every gallery is exact, no entry
 //! is written twice, no product was ever written by two processes at once, every delivery was acknowledged
 //! (a refused or failed one is retried, as I/O Events retries), and the full sync finished once.
 
@@ -69,7 +70,8 @@ impl Process {
                     .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
                     .trim()
                     .to_owned();
-                // Restarts listen where the first start did.
+                // Restarts listen where the first start did (the first `listen` line is the service's; the
+                // metrics listener's stays on a free port).
                 let port = url.rsplit(':').next().unwrap();
                 let config = std::fs::read_to_string(&self.config).unwrap();
                 let config = config.replacen(
@@ -77,7 +79,9 @@ impl Process {
                     &format!("listen = \"127.0.0.1:{port}\""),
                     1,
                 );
-                std::fs::write(&self.config, config).unwrap();
+                if self.url.is_empty() {
+                    std::fs::write(&self.config, config).unwrap();
+                }
                 self.url = url;
             }
             Role::Worker => assert_eq!(first, "assetsync worker running"),
@@ -150,7 +154,7 @@ lease_seconds = 15
 }
 
 const PRODUCTS: usize = 200;
-const ASSETS_BEFORE: usize = 100;
+const ASSETS_BEFORE: usize = 300;
 const ASSETS_AFTER: usize = 50;
 const EVENTS: usize = 2_000;
 
@@ -289,7 +293,21 @@ async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
         .as_i64()
         .unwrap_or_else(|| panic!("no full sync id in {reply}"));
 
-    // Each process dies once: the first early (while the full sync runs), the others at random moments.
+    // While the full sync runs, every process dies once, one after the other, so that the one leading the
+    // full sync dies during it (another resumes it from its checkpoint); then three more at random moments.
+    let mut first_round = vec![0, 1, 2];
+    fastrand::shuffle(&mut first_round);
+    let mut running_through_the_kills = true;
+    for victim in first_round {
+        let sync = admin_get(&http, &serves[0], &format!("/api/v1/sync/{full_sync}")).await;
+        running_through_the_kills &= sync["state"] != "done";
+        let victim = &mut processes[victim];
+        victim.kill();
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..300))).await;
+        victim.spawn();
+    }
+    let sync = admin_get(&http, &serves[1], &format!("/api/v1/sync/{full_sync}")).await;
+    running_through_the_kills &= sync["state"] != "done";
     let mut victims = vec![0, 1, 2];
     fastrand::shuffle(&mut victims);
     let mut kill_at: Vec<usize> = vec![
@@ -356,6 +374,7 @@ async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
         failed_attempts += failed.unwrap();
     }
     assert_eq!(kills, 3);
+    let kills = kills + 3;
 
     // Settled: the full sync done, nothing queued, no asset waiting (the report is the cluster's).
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -425,21 +444,27 @@ async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
         .unwrap();
     assert_eq!(next["id"].as_i64(), Some(full_sync + 1), "{next}");
     eprintln!(
-        "cluster: {EVENTS} events ({duplicates_sent} delivered twice), {kills} kills, \
+        "cluster: {EVENTS} events ({duplicates_sent} delivered twice), {kills} kills (the full sync running \
+         through the first three: {running_through_the_kills}), \
          {failed_attempts} delivery attempts refused or failed and retried, {entries} entries"
     );
     drop(processes);
 }
 
 async fn admin_get(http: &reqwest::Client, url: &str, path: &str) -> Value {
-    http.get(format!("{url}{path}"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap_or(Value::Null)
+    // A connection the client kept to a process killed since fails once: asked again.
+    for _ in 0..50 {
+        if let Ok(reply) = http
+            .get(format!("{url}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+        {
+            return reply.json().await.unwrap_or(Value::Null);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url}{path} never answered")
 }
 
 #[tokio::test]
