@@ -97,6 +97,37 @@ fn failed(error: impl std::fmt::Display) -> Stop {
     Stop::Failed(error.to_string())
 }
 
+/// Runs `call` until it succeeds, [`PAGE_ATTEMPTS`] times at most with a growing pause between: a store shared
+/// by several processes may abort a large transaction again and again while others hold its rows, and the
+/// platform may fail a page once; neither should end a full sync of hours. The calls are idempotent.
+async fn persistently<T, E, F, Fut>(
+    what: &str,
+    shutdown: &mut watch::Receiver<bool>,
+    mut call: F,
+) -> Result<T, Stop>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Ok(value) => return Ok(value),
+            Err(error) if attempt < PAGE_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "full sync: {what} failed; retrying");
+                let delay = retry_delay_ms(attempt, None, fastrand::f64());
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(delay)) => {}
+                    _ = shutdown.changed() => return Err(Stop::Interrupted),
+                }
+            }
+            Err(error) => return Err(failed(format!("{what}: {error}"))),
+        }
+    }
+}
+
 async fn run_one(
     engine: &Engine,
     sync: &FullSync,
@@ -139,6 +170,7 @@ async fn sync_assets(
     // database's writer. Pages are stored in order, each with the cursor of the page after it (the checkpoint).
     let (pages, mut to_store) = mpsc::channel::<ReadPage>(PAGES_AHEAD);
     let mut reader_shutdown = shutdown.clone();
+    let mut storer_shutdown = shutdown.clone();
     let reader = async move {
         let mut cursor = sync.cursor.clone();
         loop {
@@ -158,18 +190,17 @@ async fn sync_assets(
     // Moved in, so that a storer that stops drops the channel and the reader's next send ends it.
     let storer = async move {
         while let Some(page) = to_store.recv().await {
-            stopping(shutdown)?;
-            engine
-                .store
-                .store_full_sync_page(
+            stopping(&storer_shutdown)?;
+            persistently("storing a page", &mut storer_shutdown, || {
+                engine.store.store_full_sync_page(
                     sync.id,
                     &page.assets,
                     page.next.as_deref(),
                     page.total,
                     engine.now_ms(),
                 )
-                .await
-                .map_err(failed)?;
+            })
+            .await?;
             engine.skus_ready.notify_one();
         }
         Ok(())
@@ -177,11 +208,12 @@ async fn sync_assets(
     let (read, stored): (Result<(), Stop>, Result<(), Stop>) = tokio::join!(reader, storer);
     stored?;
     read?;
-    let requeued = engine
-        .store
-        .finish_full_sync_assets(sync.id, engine.now_ms())
-        .await
-        .map_err(failed)?;
+    let requeued = persistently("finishing the assets", shutdown, || {
+        engine
+            .store
+            .finish_full_sync_assets(sync.id, engine.now_ms())
+    })
+    .await?;
     if requeued > 0 {
         tracing::info!(requeued, "assets the DAM no longer lists are read again");
         engine.assets_ready.notify_one();
@@ -266,11 +298,10 @@ async fn sync_products(
     let mut page: u32 = cursor.and_then(|c| c.parse().ok()).unwrap_or(1);
     loop {
         stopping(shutdown)?;
-        let Some(products) = engine
-            .sink
-            .list_products(page, PRODUCT_PAGE)
-            .await
-            .map_err(|e| failed(format!("products: {e}")))?
+        let Some(products) = persistently("products", shutdown, || {
+            engine.sink.list_products(page, PRODUCT_PAGE)
+        })
+        .await?
         else {
             return Ok(());
         };
@@ -280,17 +311,16 @@ async fn sync_products(
         let next_cursor = (!last).then(|| next.to_string());
         let skus = engine.product_keys(products.skus);
         let call = engine.product_call_data(&serde_json::json!({ "source": "full_sync" }));
-        let added = engine
-            .store
-            .store_full_sync_products(
+        let added = persistently("storing products", shutdown, || {
+            engine.store.store_full_sync_products(
                 sync.id,
                 &skus,
                 next_cursor.as_deref(),
                 call.as_ref(),
                 engine.now_ms(),
             )
-            .await
-            .map_err(failed)?;
+        })
+        .await?;
         engine.products_added(&skus, &added);
         if last {
             return Ok(());

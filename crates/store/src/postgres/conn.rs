@@ -80,7 +80,7 @@ macro_rules! write_tx {
 }
 
 /// How many times a transaction aborted by a deadlock or a serialization failure is run again.
-pub(crate) const RETRIES: u32 = 8;
+pub(crate) const RETRIES: u32 = 20;
 
 /// Whether `error` aborted a transaction that may simply be run again (SQLSTATE 40P01, 40001).
 pub(crate) fn retryable(error: &StoreError) -> bool {
