@@ -126,17 +126,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let signals = ShutdownSignals::install();
             let service = launch::Service::start(&config, listener).await?;
             tracing::info!(url = %service.url, sink = service.engine.sink_kind(), "assetsync is serving");
-            // One write, and a closed stdout is not an error: the service must not stop because whoever
-            // started it stopped reading.
-            let mut banner = format!("assetsync listening on {}\n", service.url);
-            if let Some(metrics) = &service.metrics_url {
-                banner.push_str(&format!("assetsync metrics on {metrics}\n"));
-            }
-            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
-            signals.wait().await;
-            tracing::info!("shutting down");
-            service.stop().await;
-            Ok(ExitCode::SUCCESS)
+            let banner = format!("assetsync listening on {}", service.url);
+            run_until_signal(service, signals, banner).await
         }
         Command::Worker { config } => {
             let config = config::Config::load(&config)?;
@@ -146,15 +137,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 sink = service.engine.sink_kind(),
                 "assetsync worker running"
             );
-            let mut banner = String::from("assetsync worker running\n");
-            if let Some(metrics) = &service.metrics_url {
-                banner.push_str(&format!("assetsync metrics on {metrics}\n"));
-            }
-            let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
-            signals.wait().await;
-            tracing::info!("shutting down");
-            service.stop().await;
-            Ok(ExitCode::SUCCESS)
+            run_until_signal(service, signals, "assetsync worker running".to_owned()).await
         }
         Command::Migrate { config } => {
             let config = config::Config::load(&config)?;
@@ -189,6 +172,25 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Prints the banner (and the metrics address) in one write, then runs until SIGINT or SIGTERM and stops the
+/// service. A closed stdout is not an error: the service must not stop because whoever started it stopped
+/// reading.
+async fn run_until_signal(
+    service: launch::Service,
+    signals: ShutdownSignals,
+    banner: String,
+) -> anyhow::Result<ExitCode> {
+    let mut banner = banner + "\n";
+    if let Some(metrics) = &service.metrics_url {
+        banner.push_str(&format!("assetsync metrics on {metrics}\n"));
+    }
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
+    signals.wait().await;
+    tracing::info!("shutting down");
+    service.stop().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -74,33 +74,27 @@ pub fn image_extension(mime: &str) -> Option<&'static str> {
 
 /// True when a stored file path (`/a/b/<stem>.png`, or with a clash suffix `<stem>_1.png`) carries `stem`.
 pub fn path_carries_stem(path: &str, stem: &str) -> bool {
+    file_base(path).eq_ignore_ascii_case(stem)
+}
+
+/// A stored file path's name without its directory, extension and clash suffix (`/a/b/<stem>_1.png` → `<stem>`).
+fn file_base(path: &str) -> &str {
     let name = path.rsplit('/').next().unwrap_or(path);
     let base = name.rsplit_once('.').map_or(name, |(base, _)| base);
-    let base = match base.rsplit_once('_') {
+    match base.rsplit_once('_') {
         Some((head, suffix))
             if !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_digit()) =>
         {
             head
         }
         _ => base,
-    };
-    base.eq_ignore_ascii_case(stem)
+    }
 }
 
 /// True when a stored file path carries a name assetsync gives (`<asset-uuid>-<16 hex>`, with any clash
 /// suffix and extension): an entry no one else makes.
 pub fn is_assetsync_file(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let base = name.rsplit_once('.').map_or(name, |(base, _)| base);
-    let base = match base.rsplit_once('_') {
-        Some((head, suffix))
-            if !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_digit()) =>
-        {
-            head
-        }
-        _ => base,
-    };
-    let groups: Vec<&str> = base.split('-').collect();
+    let groups: Vec<&str> = file_base(path).split('-').collect();
     let lengths = [8, 4, 4, 4, 12, 16];
     groups.len() == lengths.len()
         && groups.iter().zip(lengths).all(|(group, length)| {

@@ -19,6 +19,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The AEM emulator the processes read.
+async fn dam() -> AemEmulator {
+    AemEmulator::start(
+        AemSettings {
+            program_id: "142461".into(),
+            environment_id: "1463137".into(),
+            access_token: ACCESS_TOKEN.into(),
+            recipient_client_id: CLIENT_ID.into(),
+        },
+        0,
+    )
+    .await
+    .unwrap()
+}
+
 /// The two roles a process of the cluster runs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Role {
@@ -215,17 +230,7 @@ async fn deliver(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_serves_and_a_worker_survive_kills_and_leave_exact_galleries() {
     let database = postgres_database().await;
-    let dam = AemEmulator::start(
-        AemSettings {
-            program_id: "142461".into(),
-            environment_id: "1463137".into(),
-            access_token: ACCESS_TOKEN.into(),
-            recipient_client_id: CLIENT_ID.into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
+    let dam = dam().await;
     let store = CommerceEmulator::start(
         CommerceSettings {
             consumer_key: CONSUMER_KEY.into(),
@@ -470,17 +475,7 @@ async fn admin_get(http: &reqwest::Client, url: &str, path: &str) -> Value {
 #[tokio::test]
 async fn migrate_brings_a_postgres_database_to_the_newest_version_and_says_so() {
     let database = postgres_database().await;
-    let dam = AemEmulator::start(
-        AemSettings {
-            program_id: "142461".into(),
-            environment_id: "1463137".into(),
-            access_token: ACCESS_TOKEN.into(),
-            recipient_client_id: CLIENT_ID.into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
+    let dam = dam().await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(
         dir.path(),
@@ -527,17 +522,7 @@ async fn migrate_brings_a_postgres_database_to_the_newest_version_and_says_so() 
 
 #[tokio::test]
 async fn a_worker_beside_a_serve_on_one_sqlite_file_is_refused_with_a_sentence() {
-    let dam = AemEmulator::start(
-        AemSettings {
-            program_id: "142461".into(),
-            environment_id: "1463137".into(),
-            access_token: ACCESS_TOKEN.into(),
-            recipient_client_id: CLIENT_ID.into(),
-        },
-        0,
-    )
-    .await
-    .unwrap();
+    let dam = dam().await;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("one.db").display());
     let serve = Process::start(
