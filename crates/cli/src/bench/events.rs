@@ -111,6 +111,10 @@ struct EventsReport {
     /// flight (`--sink adobe-commerce` only): more than 0 fails the run, as a wrong gallery does.
     #[serde(skip_serializing_if = "Option::is_none")]
     overlapping_writes: Option<u64>,
+    /// The media API requests the emulated commerce store answered during the run (`--sink adobe-commerce`
+    /// only), by method: what the gallery writes cost in store calls.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store_calls: Option<StoreCalls>,
     sink: &'static str,
     commerce_latency_ms: u64,
     products: usize,
@@ -124,6 +128,38 @@ struct EventsReport {
     /// Seconds spent before the clock started: loading and syncing the catalog.
     setup_s: f64,
     machine: Value,
+}
+
+/// Media API requests answered by the emulated commerce store, by method.
+#[derive(Serialize)]
+struct StoreCalls {
+    get: u64,
+    post: u64,
+    put: u64,
+    delete: u64,
+}
+
+impl StoreCalls {
+    fn of(store: Option<&sandbox::commerce::CommerceEmulator>) -> Option<Self> {
+        store.map(|store| {
+            let stats = store.stats();
+            Self {
+                get: stats.gets,
+                post: stats.posts,
+                put: stats.puts,
+                delete: stats.deletes,
+            }
+        })
+    }
+
+    fn since(&self, before: &Self) -> Self {
+        Self {
+            get: self.get.saturating_sub(before.get),
+            post: self.post.saturating_sub(before.post),
+            put: self.put.saturating_sub(before.put),
+            delete: self.delete.saturating_sub(before.delete),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -253,6 +289,7 @@ async fn scenario(
         max_retry_after: Duration::from_secs(60),
     };
     if !args.find_knee {
+        let calls_before = StoreCalls::of(run.store_emulator.as_ref());
         let step = run_step(
             &run,
             products,
@@ -264,6 +301,9 @@ async fn scenario(
         )
         .await?;
         print_step(&step);
+        let store_calls = StoreCalls::of(run.store_emulator.as_ref())
+            .zip(calls_before)
+            .map(|(after, before)| after.since(&before));
         let overlapping_writes = overlapping_writes(run.store_emulator.as_ref());
         let ok = step.galleries_ok && overlapping_writes.unwrap_or(0) == 0;
         let report = EventsReport {
@@ -272,6 +312,7 @@ async fn scenario(
             processes: run.processes(),
             apply_ms_scope,
             overlapping_writes,
+            store_calls,
             sink: sink_name(args.sink),
             commerce_latency_ms: args.commerce_latency_ms,
             products: args.products,
