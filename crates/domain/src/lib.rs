@@ -14,9 +14,11 @@ pub mod matching;
 pub mod media_files;
 pub mod metadata;
 pub mod retry;
+pub mod store_views;
 pub mod time;
 pub mod urls;
 
 pub use gallery::{AppliedEntry, GalleryEntry, Operation, RefusedEntry};
 pub use ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
 pub use metadata::{AssetMetadata, DesiredLink, Evaluation, MatchSettings};
+pub use store_views::StoreView;

@@ -5,6 +5,9 @@
 //! the contract says: the asset fails and its existing links stay.
 
 use crate::ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
+use crate::store_views::{
+    DEFAULT_HIDDEN_PROPERTY, Labels, StoreView, cut_label, read_hidden, read_labels,
+};
 use crate::time::parse_rfc3339_ms;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -84,6 +87,12 @@ pub struct DesiredLink {
     /// Explicit gallery position; `None` = after the positioned entries.
     pub position: Option<u32>,
     pub label: Option<String>,
+    /// Alt texts by store view (the default view's is also `label`).
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
+    /// Store views the entry is hidden in.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
     pub content_id: ContentId,
     /// `repo:modifyDate` in Unix ms (0 when absent): decides which asset holds a contested role.
@@ -157,6 +166,8 @@ type Links = (Vec<DesiredLink>, Vec<String>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkFacts {
     pub label: Option<String>,
+    pub labels: Labels,
+    pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
     pub content_id: ContentId,
     pub modified_ms: i64,
@@ -166,7 +177,9 @@ impl LinkFacts {
     /// Reads the shared facts from the metadata (warnings for values that are cut); an unreadable modify date
     /// breaks the contract.
     pub fn read(meta: &AssetMetadata, warnings: &mut Vec<String>) -> Result<Self, String> {
-        let label = label(meta, warnings)?;
+        let labels = read_labels(meta, warnings)?;
+        let label = label(&labels, meta, warnings);
+        let hidden_in = read_hidden(meta, DEFAULT_HIDDEN_PROPERTY, warnings)?;
         let media_type = MediaType::from_format(
             meta.repo_str("dc:format")
                 .or_else(|| meta.asset_str("dc:format")),
@@ -190,6 +203,8 @@ impl LinkFacts {
         };
         Ok(Self {
             label,
+            labels,
+            hidden_in,
             media_type,
             content_id,
             modified_ms,
@@ -210,6 +225,8 @@ impl LinkFacts {
             roles,
             position,
             label: self.label.clone(),
+            labels: self.labels.clone(),
+            hidden_in: self.hidden_in.clone(),
             media_type: self.media_type,
             content_id: self.content_id.clone(),
             modified_ms: self.modified_ms,
@@ -278,7 +295,10 @@ fn desired_links(meta: &AssetMetadata, settings: &MatchSettings) -> Result<Links
 }
 
 /// A list of strings: a single string counts as one item; `null` items are kept as gaps; missing = empty.
-fn string_list(value: Option<&Value>, name: &str) -> Result<Vec<Option<String>>, String> {
+pub(crate) fn string_list(
+    value: Option<&Value>,
+    name: &str,
+) -> Result<Vec<Option<String>>, String> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![Some(s.clone())]),
@@ -331,49 +351,21 @@ fn positions(value: Option<&Value>) -> Result<Vec<Option<i64>>, String> {
     }
 }
 
-/// The all-store-views label: alt text of store view `default`, else the first alt text, else `dc:title`.
-fn label(meta: &AssetMetadata, warnings: &mut Vec<String>) -> Result<Option<String>, String> {
-    let views = string_list(
-        meta.asset.get("commerce:altTextStoreViews"),
-        "commerce:altTextStoreViews",
-    )?;
-    let values = string_list(
-        meta.asset.get("commerce:altTextValues"),
-        "commerce:altTextValues",
-    )?;
-    let alt_texts: Vec<(String, String)> = views
+/// The all-store-views label: the alt text of store view `default`, else `dc:title`, else the first alt text
+/// (so that an asset with alt texts has a label); the other views' texts are written for their views only.
+fn label(labels: &Labels, meta: &AssetMetadata, warnings: &mut Vec<String>) -> Option<String> {
+    let default = labels
         .iter()
-        .zip(values.iter())
-        .filter_map(|(view, value)| {
-            let value = value.as_deref()?.trim();
-            (!value.is_empty()).then(|| {
-                (
-                    view.as_deref().unwrap_or("").trim().to_lowercase(),
-                    value.to_owned(),
-                )
-            })
-        })
-        .collect();
-    let chosen = alt_texts
-        .iter()
-        .find(|(view, _)| view == "default")
-        .or_else(|| alt_texts.first())
-        .map(|(_, v)| v.clone())
+        .find(|(view, _)| view.is_default())
+        .map(|(_, text)| text.clone());
+    default
         .or_else(|| {
             single_string(meta.asset.get("dc:title"))
-                .map(|t| t.trim().to_owned())
+                .map(str::trim)
                 .filter(|t| !t.is_empty())
-        });
-    Ok(chosen.map(|text| {
-        if text.chars().count() > MAX_LABEL_CHARS {
-            warnings.push(format!(
-                "label is longer than {MAX_LABEL_CHARS} characters; cut"
-            ));
-            text.chars().take(MAX_LABEL_CHARS).collect()
-        } else {
-            text
-        }
-    }))
+                .map(|title| cut_label(title, warnings))
+        })
+        .or_else(|| labels.values().next().cloned())
 }
 
 fn kind(v: &Value) -> &'static str {

@@ -8,5 +8,6 @@ mod gallery;
 mod matching;
 mod properties;
 mod rules;
+mod store_views;
 mod support;
 mod time;

@@ -659,23 +659,32 @@ mod labels {
     }
 
     #[test]
-    fn without_a_default_view_the_first_alt_text_is_used() {
+    fn without_a_default_view_the_title_is_the_label_of_all_store_views() {
         let (label, _) = label_of(json!({
             "commerce:altTextStoreViews": ["en_US", "fr_FR"],
             "commerce:altTextValues": ["English", "Français"],
             "dc:title": "Title",
         }));
+        assert_eq!(label.as_deref(), Some("Title"));
+    }
+
+    #[test]
+    fn without_a_default_view_or_a_title_the_first_view_by_code_gives_the_label() {
+        let (label, _) = label_of(json!({
+            "commerce:altTextStoreViews": ["fr_FR", "en_US"],
+            "commerce:altTextValues": ["Français", "English"],
+        }));
         assert_eq!(label.as_deref(), Some("English"));
     }
 
     #[test]
-    fn empty_alt_texts_are_skipped() {
+    fn an_empty_default_alt_text_falls_back_to_the_title() {
         let (label, _) = label_of(json!({
             "commerce:altTextStoreViews": ["default", "en_US"],
             "commerce:altTextValues": ["  ", "English"],
             "dc:title": "Title",
         }));
-        assert_eq!(label.as_deref(), Some("English"));
+        assert_eq!(label.as_deref(), Some("Title"));
     }
 
     #[test]

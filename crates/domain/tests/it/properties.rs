@@ -70,6 +70,8 @@ fn arb_claims() -> impl Strategy<Value = Vec<DesiredLink>> {
                         roles,
                         position,
                         label,
+                        labels: Default::default(),
+                        hidden_in: Default::default(),
                         media_type,
                         content_id,
                         modified_ms,

@@ -100,6 +100,8 @@ pub fn claim(
         roles: roles(role_codes),
         position,
         label: None,
+        labels: Default::default(),
+        hidden_in: Default::default(),
         media_type: MediaType::Image,
         content_id: ContentId(format!("sha-{}", asset.uuid())),
         modified_ms,

@@ -31,6 +31,8 @@ fn link(asset_n: u8, sku: u8, variant: u8) -> DesiredLink {
         },
         position: (variant == 2).then_some(1),
         label: None,
+        labels: Default::default(),
+        hidden_in: Default::default(),
         media_type: MediaType::Image,
         content_id: ContentId(format!("c-{asset_n}")),
         modified_ms: 0,

@@ -52,6 +52,8 @@ fn link(asset: &AssetId, sku: &Sku) -> DesiredLink {
         roles: [Role::parse("image").unwrap()].into_iter().collect(),
         position: Some(1),
         label: None,
+        labels: Default::default(),
+        hidden_in: Default::default(),
         media_type: MediaType::Image,
         content_id: ContentId(format!("sha1-{}", asset.uuid())),
         modified_ms: 1_700_000_000_000,

@@ -93,6 +93,8 @@ fn link(asset: &AssetId, sku: &Sku, roles: &[&str], position: Option<u32>) -> De
         roles: roles.iter().map(|r| Role::parse(r).unwrap()).collect(),
         position,
         label: Some(format!("{} on {sku}", asset.uuid())),
+        labels: Default::default(),
+        hidden_in: Default::default(),
         media_type: MediaType::Image,
         content_id: ContentId(format!("sha1-{}", asset.uuid())),
         modified_ms: 1_700_000_000_000,
