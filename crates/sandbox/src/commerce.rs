@@ -13,6 +13,7 @@ mod gallery;
 mod oauth;
 mod routes;
 mod state;
+mod store_views;
 mod validate;
 mod writes;
 
@@ -38,6 +39,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use store_views::*;
 use validate::*;
 use writes::{WriteInFlight, WritesInFlight};
 
@@ -180,7 +182,21 @@ impl CommerceEmulator {
     /// Exactly what `GET .../products/{sku}/media` returns (sorted by position then id); `None` when the
     /// product does not exist.
     pub fn entries(&self, sku: &str) -> Option<Vec<Value>> {
-        self.shared.lock().gallery.entries(sku)
+        self.shared.lock().gallery.entries(sku, &Scope::All)
+    }
+
+    /// What `GET /rest/{store}/V1/products/{sku}/media` returns: the entries as store view `store` reads them
+    /// (its own values over the defaults); `None` when the product or the store view does not exist.
+    pub fn entries_in(&self, sku: &str, store: &str) -> Option<Vec<Value>> {
+        let inner = self.shared.lock();
+        let scope = inner.gallery.store_views.scope(store).ok()?;
+        inner.gallery.entries(sku, &scope)
+    }
+
+    /// The store's views (`default` is always one of them), as `POST /control/store-views` sets them.
+    pub fn set_store_views(&self, codes: &[&str]) {
+        let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
+        self.shared.lock().gallery.store_views.set(&codes);
     }
 
     /// Deletes an entry as if by hand in the admin (its roles are freed).

@@ -16,17 +16,35 @@ pub(super) struct Entry {
     pub(super) id: u64,
     pub(super) fields: EntryFields,
     pub(super) file: String,
+    /// Rows of the store views written at their scope (by lower-cased code).
+    pub(super) views: BTreeMap<String, ViewValues>,
 }
 
 impl Entry {
-    pub(super) fn to_json(&self) -> Value {
+    /// The entry's fields as read at `scope`: a view's non-NULL values over the defaults.
+    pub(super) fn fields_in(&self, scope: &Scope) -> EntryFields {
+        let mut fields = self.fields.clone();
+        if let Scope::View(code) = scope
+            && let Some(row) = self.views.get(code)
+        {
+            if row.label.is_some() {
+                fields.label = row.label.clone();
+            }
+            fields.position = row.position.unwrap_or(fields.position);
+            fields.disabled = row.disabled.unwrap_or(fields.disabled);
+        }
+        fields
+    }
+
+    pub(super) fn to_json_in(&self, scope: &Scope) -> Value {
+        let fields = self.fields_in(scope);
         json!({
             "id": self.id,
             "media_type": "image",
-            "label": self.fields.label,
-            "position": self.fields.position,
-            "disabled": self.fields.disabled,
-            "types": self.fields.types,
+            "label": fields.label,
+            "position": fields.position,
+            "disabled": fields.disabled,
+            "types": fields.types,
             "file": self.file,
         })
     }
@@ -55,6 +73,7 @@ pub(super) struct Gallery {
     pub(super) next_entry_id: u64,
     /// Every stored file path (`/a/b/name.ext`), for the clash suffix.
     pub(super) files: HashSet<String>,
+    pub(super) store_views: StoreViews,
 }
 
 impl Gallery {
@@ -74,28 +93,31 @@ impl Gallery {
         true
     }
 
-    pub(super) fn entries(&self, sku: &str) -> Option<Vec<Value>> {
+    /// The product's entries as read at `scope`, by position (at that scope) then id.
+    pub(super) fn entries(&self, sku: &str, scope: &Scope) -> Option<Vec<Value>> {
         let product = self.products.get(&sku_key(sku))?;
         let mut entries: Vec<&Entry> = product.entries.values().collect();
-        entries.sort_by_key(|e| (e.fields.position, e.id));
-        Some(entries.into_iter().map(Entry::to_json).collect())
+        entries.sort_by_key(|e| (e.fields_in(scope).position, e.id));
+        Some(entries.into_iter().map(|e| e.to_json_in(scope)).collect())
     }
 
-    pub(super) fn entry(&self, sku: &str, id: u64) -> Result<Value, Missing> {
+    pub(super) fn entry(&self, sku: &str, id: u64, scope: &Scope) -> Result<Value, Missing> {
         let product = self.products.get(&sku_key(sku)).ok_or(Missing::Product)?;
         product
             .entries
             .get(&id)
-            .map(Entry::to_json)
+            .map(|e| e.to_json_in(scope))
             .ok_or(Missing::Image)
     }
 
     /// Stores a new entry for the (validated, sanitized) file name; returns its id.
+    /// Stores a new entry; at a store view's scope that view also gets its row (as Magento saves one).
     pub(super) fn add(
         &mut self,
         sku: &str,
         fields: EntryFields,
         file_name: &str,
+        scope: &Scope,
     ) -> Result<u64, Missing> {
         if !self.products.contains_key(&sku_key(sku)) {
             return Err(Missing::Product);
@@ -108,12 +130,17 @@ impl Gallery {
         self.next_entry_id += 1;
         let id = self.next_entry_id;
         take_roles(product, id, &fields.types);
+        let mut views = BTreeMap::new();
+        if let Scope::View(code) = scope {
+            views.insert(code.clone(), ViewValues::written(&fields));
+        }
         product.entries.insert(
             id,
             Entry {
                 id,
                 fields,
                 file: file.clone(),
+                views,
             },
         );
         self.files.insert(file);
@@ -122,15 +149,17 @@ impl Gallery {
 
     pub(super) fn add_handmade(&mut self, sku: &str, fields: EntryFields) -> Result<u64, Missing> {
         let name = format!("handmade_{}.jpg", self.next_entry_id + 1);
-        self.add(sku, fields, &name)
+        self.add(sku, fields, &name, &Scope::All)
     }
 
-    /// Replaces the mutable fields of the entry `id` (the file stays); roles given are taken from others.
+    /// Replaces the mutable fields of the entry `id` at `scope` (the file stays): the defaults at `all`, that
+    /// view's row at a store view's scope; roles given are the product's (taken from other entries) either way.
     pub(super) fn update(
         &mut self,
         sku: &str,
         id: Option<u64>,
         fields: EntryFields,
+        scope: &Scope,
     ) -> Result<(), Missing> {
         let product = self
             .products
@@ -141,7 +170,15 @@ impl Gallery {
             .ok_or(Missing::Image)?;
         take_roles(product, id, &fields.types);
         let entry = product.entries.get_mut(&id).ok_or(Missing::Image)?;
-        entry.fields = fields;
+        match scope {
+            Scope::All => entry.fields = fields,
+            Scope::View(code) => {
+                entry.fields.types = fields.types.clone();
+                entry
+                    .views
+                    .insert(code.clone(), ViewValues::written(&fields));
+            }
+        }
         Ok(())
     }
 

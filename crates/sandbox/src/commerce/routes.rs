@@ -5,6 +5,8 @@ use super::*;
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/rest/{store}/V1/products", get(list_products))
+        .route("/rest/V1/store/storeViews", get(list_store_views))
+        .route("/rest/{store}/V1/store/storeViews", get(list_store_views))
         .route(
             "/rest/{store}/V1/products/{sku}/media",
             get(list_media).post(post_media),
@@ -25,7 +27,8 @@ pub(super) fn router(shared: Arc<Shared>) -> Router {
         .route("/control/credentials", post(control_credentials))
         .route("/control/faults", post(control_fault))
         .route("/control/conditions", post(control_conditions))
-        .route("/control/stats", get(control_stats));
+        .route("/control/stats", get(control_stats))
+        .route("/control/store-views", post(control_store_views));
     api.merge(control)
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
@@ -108,25 +111,28 @@ pub(super) fn answer(result: Result<Value, ApiError>) -> Response {
 
 pub(super) async fn list_media(
     State(shared): State<Arc<Shared>>,
-    Path((_store, sku)): Path<(String, String)>,
+    Path((store, sku)): Path<(String, String)>,
 ) -> Response {
-    let entries = shared.lock().gallery.entries(&sku);
-    answer(
-        entries
+    let inner = shared.lock();
+    answer(inner.gallery.store_views.scope(&store).and_then(|scope| {
+        inner
+            .gallery
+            .entries(&sku, &scope)
             .map(Value::Array)
-            .ok_or_else(|| Missing::Product.into()),
-    )
+            .ok_or_else(|| Missing::Product.into())
+    }))
 }
 
 pub(super) async fn get_media(
     State(shared): State<Arc<Shared>>,
-    Path((_store, sku, entry_id)): Path<(String, String, String)>,
+    Path((store, sku, entry_id)): Path<(String, String, String)>,
 ) -> Response {
-    let result = parse_entry_id(&entry_id).and_then(|id| {
-        shared
-            .lock()
+    let inner = shared.lock();
+    let result = inner.gallery.store_views.scope(&store).and_then(|scope| {
+        let id = parse_entry_id(&entry_id)?;
+        inner
             .gallery
-            .entry(&sku, id)
+            .entry(&sku, id, &scope)
             .map_err(ApiError::from)
     });
     answer(result)
@@ -134,7 +140,7 @@ pub(super) async fn get_media(
 
 pub(super) async fn post_media(
     State(shared): State<Arc<Shared>>,
-    Path((_store, sku)): Path<(String, String)>,
+    Path((store, sku)): Path<(String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -144,7 +150,13 @@ pub(super) async fn post_media(
     };
     let (result, delay) = {
         let mut inner = shared.lock();
-        let result = inner.gallery.add(&sku, upload.fields, &upload.file_name);
+        let scope = match inner.gallery.store_views.scope(&store) {
+            Ok(scope) => scope,
+            Err(error) => return error.into_response(),
+        };
+        let result = inner
+            .gallery
+            .add(&sku, upload.fields, &upload.file_name, &scope);
         let delay = match result {
             Ok(_) => inner.take_fault(|f| matches!(f, Fault::DelayAfterCommit { .. })),
             Err(_) => None,
@@ -163,17 +175,18 @@ pub(super) async fn post_media(
 
 pub(super) async fn put_media(
     State(shared): State<Arc<Shared>>,
-    Path((_store, sku, _url_entry_id)): Path<(String, String, String)>,
+    Path((store, sku, _url_entry_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let result = parse_body(&headers, &body)
         .and_then(|body| parse_update(&body))
         .and_then(|(id, fields)| {
-            shared
-                .lock()
+            let mut inner = shared.lock();
+            let scope = inner.gallery.store_views.scope(&store)?;
+            inner
                 .gallery
-                .update(&sku, id, fields)
+                .update(&sku, id, fields, &scope)
                 .map_err(ApiError::from)
         });
     answer(result.map(|()| Value::Bool(true)))
@@ -309,7 +322,7 @@ pub(super) async fn control_product(
     State(shared): State<Arc<Shared>>,
     Path(sku): Path<String>,
 ) -> Response {
-    let entries = shared.lock().gallery.entries(&sku);
+    let entries = shared.lock().gallery.entries(&sku, &Scope::All);
     match entries {
         Some(entries) => Json(json!({ "sku": sku, "entries": entries })).into_response(),
         None => control_missing(Missing::Product, &sku, None),

@@ -127,8 +127,11 @@ impl Shared {
             tracing::debug!(?failure, %method, path = uri.path(), "commerce emulator refused a request");
             return Some(unauthorized());
         }
-        if !matches!(uri.path().split('/').nth(2), Some("all" | "default")) {
-            return Some(ApiError::not_found(NO_STORE).into_response());
+        // `/rest/V1/...` is the default store view; any other prefix must be `all` or a store view's code.
+        match uri.path().split('/').nth(2) {
+            Some("V1") => {}
+            Some(store) if inner.gallery.store_views.scope(store).is_ok() => {}
+            _ => return Some(ApiError::not_found(NO_STORE).into_response()),
         }
         let stats = &mut inner.stats;
         match *method {

@@ -1,6 +1,7 @@
 //! The emulator's own tests: the gallery state machine, validation and the HTTP surface (OAuth in `oauth`).
 
 mod oauth;
+mod store_views;
 
 use oauth::sign;
 
@@ -39,28 +40,39 @@ fn file_paths_with_clash_suffix() {
     assert!(!g.create_product("A"));
     g.create_product("B");
     let path = |g: &Gallery, sku: &str, id: u64| {
-        g.entry(sku, id).unwrap()["file"]
+        g.entry(sku, id, &Scope::All).unwrap()["file"]
             .as_str()
             .unwrap()
             .to_owned()
     };
-    let a = g.add("A", fields(&[]), "test_image.jpg").unwrap();
-    let b = g.add("A", fields(&[]), "test_image.jpg").unwrap();
-    let c = g.add("B", fields(&[]), "test_image.jpg").unwrap();
+    let a = g
+        .add("A", fields(&[]), "test_image.jpg", &Scope::All)
+        .unwrap();
+    let b = g
+        .add("A", fields(&[]), "test_image.jpg", &Scope::All)
+        .unwrap();
+    let c = g
+        .add("B", fields(&[]), "test_image.jpg", &Scope::All)
+        .unwrap();
     assert_eq!(path(&g, "A", a), "/t/e/test_image.jpg");
     assert_eq!(path(&g, "A", b), "/t/e/test_image_1.jpg");
     assert_eq!(path(&g, "B", c), "/t/e/test_image_2.jpg");
-    let d = g.add("A", fields(&[]), "AB.png").unwrap();
+    let d = g.add("A", fields(&[]), "AB.png", &Scope::All).unwrap();
     assert_eq!(path(&g, "A", d), "/a/b/AB.png");
-    let e = g.add("A", fields(&[]), ".x.png").unwrap();
+    let e = g.add("A", fields(&[]), ".x.png", &Scope::All).unwrap();
     assert_eq!(path(&g, "A", e), "/_/x/.x.png");
     // Deleting frees the file name.
     g.remove("A", a).unwrap();
-    let f = g.add("A", fields(&[]), "test_image.jpg").unwrap();
+    let f = g
+        .add("A", fields(&[]), "test_image.jpg", &Scope::All)
+        .unwrap();
     assert_eq!(path(&g, "A", f), "/t/e/test_image.jpg");
     let h = g.add_handmade("A", fields(&[])).unwrap();
     assert_eq!(path(&g, "A", h), format!("/h/a/handmade_{h}.jpg"));
-    assert_eq!(g.add("nope", fields(&[]), "x.png"), Err(Missing::Product));
+    assert_eq!(
+        g.add("nope", fields(&[]), "x.png", &Scope::All),
+        Err(Missing::Product)
+    );
     // Names as Magento stores them.
     assert_eq!(
         file_name("test_image", "image/jpeg").unwrap(),
@@ -84,34 +96,55 @@ fn roles_move_between_entries() {
     g.create_product("A");
     g.create_product("B");
     let a = g
-        .add("A", fields(&["image", "small_image", "bogus"]), "a.png")
+        .add(
+            "A",
+            fields(&["image", "small_image", "bogus"]),
+            "a.png",
+            &Scope::All,
+        )
         .unwrap();
-    let other = g.add("B", fields(&["image"]), "o.png").unwrap();
+    let other = g
+        .add("B", fields(&["image"]), "o.png", &Scope::All)
+        .unwrap();
     assert_eq!(
-        g.entry("A", a).unwrap()["types"],
+        g.entry("A", a, &Scope::All).unwrap()["types"],
         json!(["image", "small_image"])
     );
     let b = g
-        .add("A", fields(&["image", "thumbnail"]), "b.png")
+        .add("A", fields(&["image", "thumbnail"]), "b.png", &Scope::All)
         .unwrap();
-    assert_eq!(g.entry("A", a).unwrap()["types"], json!(["small_image"]));
     assert_eq!(
-        g.entry("A", b).unwrap()["types"],
+        g.entry("A", a, &Scope::All).unwrap()["types"],
+        json!(["small_image"])
+    );
+    assert_eq!(
+        g.entry("A", b, &Scope::All).unwrap()["types"],
         json!(["image", "thumbnail"])
     );
     // Another product keeps its roles.
-    assert_eq!(g.entry("B", other).unwrap()["types"], json!(["image"]));
-    // An update takes roles too (even from an entry with a higher id).
-    g.update("A", Some(a), fields(&["thumbnail", "small_image"]))
-        .unwrap();
-    assert_eq!(g.entry("A", b).unwrap()["types"], json!(["image"]));
     assert_eq!(
-        g.entry("A", a).unwrap()["types"],
+        g.entry("B", other, &Scope::All).unwrap()["types"],
+        json!(["image"])
+    );
+    // An update takes roles too (even from an entry with a higher id).
+    g.update(
+        "A",
+        Some(a),
+        fields(&["thumbnail", "small_image"]),
+        &Scope::All,
+    )
+    .unwrap();
+    assert_eq!(
+        g.entry("A", b, &Scope::All).unwrap()["types"],
+        json!(["image"])
+    );
+    assert_eq!(
+        g.entry("A", a, &Scope::All).unwrap()["types"],
         json!(["small_image", "thumbnail"])
     );
     // A deleted entry frees its roles.
     g.remove("A", b).unwrap();
-    let entries = g.entries("A").unwrap();
+    let entries = g.entries("A", &Scope::All).unwrap();
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["types"], json!(["small_image", "thumbnail"]));
     assert_eq!(g.remove("A", b), Err(Missing::Image));
@@ -131,6 +164,7 @@ fn put_replaces_fields_and_ignores_content() {
                 types: vec!["image", "small_image"],
             },
             "keep.png",
+            &Scope::All,
         )
         .unwrap();
     let body = json!({ "entry": {
@@ -140,17 +174,26 @@ fn put_replaces_fields_and_ignores_content() {
     }});
     let (parsed_id, fields) = parse_update(&body).unwrap();
     assert_eq!(parsed_id, Some(id));
-    g.update("A", parsed_id, fields).unwrap();
+    g.update("A", parsed_id, fields, &Scope::All).unwrap();
     assert_eq!(
-        g.entry("A", id).unwrap(),
+        g.entry("A", id, &Scope::All).unwrap(),
         json!({ "id": id, "media_type": "image", "label": null, "position": 0, "disabled": false,
                 "types": ["thumbnail"], "file": "/k/e/keep.png" })
     );
     // The id comes from the body; a missing or unknown one is "no image".
     let (none, f) = parse_update(&json!({ "entry": { "label": "x" } })).unwrap();
-    assert_eq!(g.update("A", none, f.clone()), Err(Missing::Image));
-    assert_eq!(g.update("A", Some(999), f.clone()), Err(Missing::Image));
-    assert_eq!(g.update("Z", Some(id), f), Err(Missing::Product));
+    assert_eq!(
+        g.update("A", none, f.clone(), &Scope::All),
+        Err(Missing::Image)
+    );
+    assert_eq!(
+        g.update("A", Some(999), f.clone(), &Scope::All),
+        Err(Missing::Image)
+    );
+    assert_eq!(
+        g.update("Z", Some(id), f, &Scope::All),
+        Err(Missing::Product)
+    );
     assert_eq!(
         parse_update(&json!({ "entry": { "id": "7" } })).unwrap().0,
         Some(7)
