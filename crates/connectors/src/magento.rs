@@ -5,6 +5,7 @@
 //! entries assetsync owns are ever touched, 401/403 pause the sink, `Retry-After` is honoured per host.
 
 mod apply;
+mod store_views;
 
 use crate::hosts::{Admission, HostGates};
 use crate::oauth1::{OAuth1Credentials, percent_encode};
@@ -71,6 +72,7 @@ pub struct MagentoSink {
     gates: HostGates,
     paused: Mutex<Option<String>>,
     calls: CallCounts,
+    views: Mutex<store_views::KnownViews>,
 }
 
 /// A gallery entry as Magento lists it.
@@ -130,6 +132,7 @@ impl MagentoSink {
             gates: HostGates::default(),
             paused: Mutex::new(None),
             calls: CallCounts::default(),
+            views: Mutex::default(),
         })
     }
 

@@ -7,6 +7,7 @@
 
 use crate::ids::{AssetId, ContentId, MediaType, Role};
 use crate::metadata::DesiredLink;
+use crate::store_views::{Labels, StoreView};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +18,12 @@ pub struct GalleryEntry {
     pub roles: BTreeSet<Role>,
     pub position: u32,
     pub label: Option<String>,
+    /// Alt texts by store view (the default view's is also `label`).
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
+    /// Store views the entry is hidden in (beside `hidden`, which hides it everywhere).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
     pub content_id: ContentId,
     /// Hidden from the storefront (the visualization owner is the commerce platform); never deleted for it.
@@ -131,6 +138,8 @@ pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
                     .collect(),
                 position,
                 label: claim.label.clone(),
+                labels: claim.labels.clone(),
+                hidden_in: claim.hidden_in.clone(),
                 media_type: claim.media_type,
                 content_id: claim.content_id.clone(),
                 hidden: false,

@@ -17,6 +17,11 @@ pub fn base_url(origin: &str, asset_id: &AssetId) -> String {
     format!("{}/adobe/assets/{}", origin.trim_end_matches('/'), asset_id)
 }
 
+/// The video player of an asset (reference §8.1): `<base>/play`.
+pub fn play_url(base: &str) -> String {
+    format!("{base}/play")
+}
+
 /// The shape of a rendition URL (reference §8.1): `<base>/as/<seo>.<format>?<params>`, params in a fixed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendition {

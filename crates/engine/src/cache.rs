@@ -2,9 +2,11 @@
 //! with rendition parameters, which never re-parse the JSON), swapped whole on change.
 
 use bytes::Bytes;
-use domain::urls::{Rendition, base_url, rendition_from_base};
-use domain::{AppliedEntry, Sku};
+use domain::MediaType;
+use domain::urls::{Rendition, base_url, play_url, rendition_from_base};
+use domain::{AppliedEntry, Sku, StoreView};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -42,13 +44,22 @@ struct MediaView {
 struct EntryView {
     asset_id: String,
     url: String,
+    /// For an image its rendition; for a video its poster image (the image rendition of the video).
     rendition_url: String,
+    /// A video's player (`<url>/play`); absent for an image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    play_url: Option<String>,
     media_type: &'static str,
     roles: Vec<String>,
     position: u32,
     label: Option<String>,
+    /// Alt texts by store view; `label` is the one of all store views (or of `?store=`).
+    labels: BTreeMap<String, String>,
     hidden: bool,
     source: &'static str,
+    /// Store views the entry is hidden in (shapes `hidden` for `?store=`).
+    #[serde(skip)]
+    hidden_in: Vec<StoreView>,
 }
 
 impl GalleryCache {
@@ -100,13 +111,20 @@ impl GalleryCache {
                     EntryView {
                         asset_id: e.asset_id.as_str().to_owned(),
                         rendition_url: rendition_from_base(&url, sku, &default),
+                        play_url: (e.media_type == MediaType::Video).then(|| play_url(&url)),
                         url,
                         media_type: e.media_type.as_str(),
                         roles: e.roles.iter().map(|r| r.as_str().to_owned()).collect(),
                         position: e.position,
                         label: e.label.clone(),
+                        labels: e
+                            .labels
+                            .iter()
+                            .map(|(store, text)| (store.as_str().to_owned(), text.clone()))
+                            .collect(),
                         hidden: view.hidden,
                         source: "aem_assets",
+                        hidden_in: e.hidden_in.iter().cloned().collect(),
                     }
                 })
                 .collect(),
@@ -151,6 +169,18 @@ impl GalleryCache {
     /// The gallery of `sku` with every `rendition_url` shaped by `rendition`, serialised from the parsed form
     /// kept beside the bytes (the JSON is never parsed again); `None` for an unknown product.
     pub fn get_with_rendition(&self, sku: &Sku, rendition: &Rendition) -> Option<Bytes> {
+        self.get_shaped(sku, rendition, None)
+    }
+
+    /// The gallery of `sku` as [`Self::get_with_rendition`] gives it, as seen from `store` when given: each
+    /// entry's `label` is that store view's alt text (else the one of all store views) and `hidden` is also
+    /// true where the entry is hidden in that view.
+    pub fn get_shaped(
+        &self,
+        sku: &Sku,
+        rendition: &Rendition,
+        store: Option<&StoreView>,
+    ) -> Option<Bytes> {
         let view = self
             .galleries
             .read()
@@ -161,6 +191,12 @@ impl GalleryCache {
         let mut shaped = MediaView::clone(&view);
         for entry in &mut shaped.entries {
             entry.rendition_url = rendition_from_base(&entry.url, sku, rendition);
+            if let Some(store) = store {
+                if let Some(text) = entry.labels.get(store.as_str()) {
+                    entry.label = Some(text.clone());
+                }
+                entry.hidden |= entry.hidden_in.contains(store);
+            }
         }
         serialise(&shaped)
     }

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use connectors::sink::SinkState;
-use domain::Sku;
 use domain::urls::Rendition;
+use domain::{Sku, StoreView};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -95,7 +95,7 @@ async fn product_media(
         )
             .into_response());
     };
-    let pairs: Vec<(String, String)> = query
+    let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
@@ -103,12 +103,20 @@ async fn product_media(
             (percent_decode(name), percent_decode(value))
         })
         .collect();
+    // `store` picks a store view's labels and visibility; the other parameters shape renditions.
+    let store = match pairs.iter().position(|(name, _)| name == "store") {
+        Some(at) => Some(
+            StoreView::parse(&pairs.remove(at).1)
+                .map_err(|e| ApiError::bad_request("invalid_store_view", format!("store: {e}")))?,
+        ),
+        None => None,
+    };
     let rendition = Rendition::from_query(pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())))
         .map_err(|message| ApiError::bad_request("invalid_rendition", message))?;
     let shaped = state
         .engine
         .cache()
-        .get_with_rendition(&sku, &rendition)
+        .get_shaped(&sku, &rendition, store.as_ref())
         .ok_or_else(unknown)?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],

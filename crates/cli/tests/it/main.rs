@@ -22,6 +22,7 @@ mod misconfiguration;
 mod postgres_db;
 mod products;
 mod slow_store;
+mod store_views;
 mod sync;
 mod verify;
 mod webhook;

@@ -139,6 +139,7 @@ impl MagentoSink {
                 remote_id: Some(id),
             })
         };
+
         match op {
             Operation::Delete(from) => {
                 if let Some(id) = remote_id(from) {
@@ -148,16 +149,18 @@ impl MagentoSink {
             }
             Operation::Update { from, to } => {
                 let existing = remote_id(from).and_then(|id| remote.iter().find(|r| r.id == id));
-                let id = match existing {
+                let (id, before) = match existing {
                     Some(found) if self.put(sku, found.id, to, found.file.as_deref()).await? => {
-                        found.id.to_string()
+                        (found.id.to_string(), Some(&from.entry))
                     }
-                    _ => self.create(sku, to, remote).await?,
+                    _ => (self.create(sku, to, remote).await?, None),
                 };
+                self.write_store_views(sku, &id, to, before).await?;
                 Ok(applied(to, id))
             }
             Operation::Replace { from, to } => {
                 let id = self.create(sku, to, remote).await?;
+                self.write_store_views(sku, &id, to, None).await?;
                 if let Some(old) = remote_id(from).filter(|old| old.to_string() != id) {
                     self.delete(sku, old).await?;
                 }
@@ -165,6 +168,7 @@ impl MagentoSink {
             }
             Operation::Create(to) => {
                 let id = self.create(sku, to, remote).await?;
+                self.write_store_views(sku, &id, to, None).await?;
                 Ok(applied(to, id))
             }
         }

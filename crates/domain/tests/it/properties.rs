@@ -107,6 +107,8 @@ fn arb_applied() -> impl Strategy<Value = Vec<AppliedEntry>> {
                             roles,
                             position,
                             label,
+                            labels: Default::default(),
+                            hidden_in: Default::default(),
                             media_type,
                             content_id,
                             hidden: false,

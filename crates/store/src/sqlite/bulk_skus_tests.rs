@@ -61,6 +61,8 @@ fn entry(n: u8, position: u32) -> AppliedEntry {
             roles: Default::default(),
             position,
             label: None,
+            labels: Default::default(),
+            hidden_in: Default::default(),
             media_type: MediaType::Image,
             content_id: ContentId(format!("c-{n}")),
             hidden: false,
