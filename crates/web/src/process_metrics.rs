@@ -2,7 +2,7 @@
 //! scrape time on Linux. Elsewhere, or when `/proc` cannot be read, the collector exposes none of them.
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeGaugeValue, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 
@@ -30,13 +30,13 @@ impl Collector for ProcessCollector {
             &mut encoder,
             "process_resident_memory_bytes",
             "Resident memory size in bytes.",
-            ConstGauge::new(stats.resident_bytes as f64),
+            ConstGauge::new(stats.resident_bytes),
         )?;
         gauge(
             &mut encoder,
             "process_virtual_memory_bytes",
             "Virtual memory size in bytes.",
-            ConstGauge::new(stats.virtual_bytes as f64),
+            ConstGauge::new(stats.virtual_bytes),
         )?;
         let cpu = ConstCounter::new(stats.cpu_seconds);
         cpu.encode(encoder.encode_descriptor(
@@ -56,7 +56,7 @@ impl Collector for ProcessCollector {
                 &mut encoder,
                 "process_open_fds",
                 "Number of open file descriptors.",
-                ConstGauge::new(open as f64),
+                ConstGauge::new(open),
             )?;
         }
         if let Some(max) = stats.max_fds {
@@ -64,18 +64,18 @@ impl Collector for ProcessCollector {
                 &mut encoder,
                 "process_max_fds",
                 "Maximum number of open file descriptors.",
-                ConstGauge::new(max as f64),
+                ConstGauge::new(max),
             )?;
         }
         Ok(())
     }
 }
 
-fn gauge(
+fn gauge<N: EncodeGaugeValue>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    value: ConstGauge<f64>,
+    value: ConstGauge<N>,
 ) -> Result<(), std::fmt::Error> {
     value.encode(encoder.encode_descriptor(name, help, None, value.metric_type())?)
 }

@@ -143,7 +143,10 @@ async fn metrics_count_commerce_calls_and_full_sync_progress() {
     );
     assert_eq!(sample(&text, "assetsync_full_sync_running"), Some(0.0));
     let items = sample(&text, "assetsync_full_sync_phase_items").unwrap();
-    assert!(items >= 1.0, "renamed from assetsync_full_sync_total: {items}");
+    assert!(
+        items >= 1.0,
+        "renamed from assetsync_full_sync_total: {items}"
+    );
     assert_eq!(sample(&text, "assetsync_full_sync_total"), None);
     assert!(sample(&text, "assetsync_full_sync_done").unwrap() >= 1.0);
 }
