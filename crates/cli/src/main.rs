@@ -198,6 +198,7 @@ async fn run_until_signal(
 }
 
 /// Waits for Ctrl-C or SIGTERM.
+#[cfg(feature = "sandbox")]
 pub(crate) async fn wait_for_signal() {
     ShutdownSignals::install().wait().await;
 }
