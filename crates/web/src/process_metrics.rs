@@ -16,7 +16,7 @@ struct ProcessStats {
     resident_bytes: u64,
     virtual_bytes: u64,
     cpu_seconds: f64,
-    start_time_seconds: f64,
+    start_time_seconds: Option<f64>,
     open_fds: Option<u64>,
     max_fds: Option<u64>,
 }
@@ -45,12 +45,14 @@ impl Collector for ProcessCollector {
             None,
             cpu.metric_type(),
         )?)?;
-        gauge(
-            &mut encoder,
-            "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
-            ConstGauge::new(stats.start_time_seconds),
-        )?;
+        if let Some(started) = stats.start_time_seconds {
+            gauge(
+                &mut encoder,
+                "process_start_time_seconds",
+                "Start time of the process since unix epoch in seconds.",
+                ConstGauge::new(started),
+            )?;
+        }
         if let Some(open) = stats.open_fds {
             gauge(
                 &mut encoder,
@@ -88,7 +90,8 @@ fn read() -> Option<ProcessStats> {
 #[cfg(target_os = "linux")]
 fn read() -> Option<ProcessStats> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    let boot = std::fs::read_to_string("/proc/stat").ok()?;
+    // /proc/stat is hidden under systemd's ProcSubset=pid: then no start time.
+    let boot = std::fs::read_to_string("/proc/stat").unwrap_or_default();
     let mut stats = parse_stat(
         &stat,
         &boot,
@@ -104,7 +107,8 @@ fn read() -> Option<ProcessStats> {
     Some(stats)
 }
 
-/// Memory, CPU time and start time from `/proc/self/stat` (see proc(5)) and `/proc/stat`'s `btime`.
+/// Memory, CPU time and start time from `/proc/self/stat` (see proc(5)) and `/proc/stat`'s `btime` (no start
+/// time without it).
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn parse_stat(stat: &str, proc_stat: &str, ticks: u64, page_size: u64) -> Option<ProcessStats> {
     // The command name (field 2) is in parentheses and may hold spaces or parentheses itself.
@@ -113,15 +117,14 @@ fn parse_stat(stat: &str, proc_stat: &str, ticks: u64, page_size: u64) -> Option
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let field = |number: usize| -> Option<u64> { fields.get(number - 3)?.parse().ok() };
     let ticks = ticks.max(1) as f64;
-    let boot_seconds: u64 = proc_stat
+    let boot_seconds = proc_stat
         .lines()
-        .find_map(|line| line.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
+        .find_map(|line| line.strip_prefix("btime "))
+        .and_then(|seconds| seconds.trim().parse::<u64>().ok());
+    let started_ticks = field(22)?;
     Some(ProcessStats {
         cpu_seconds: (field(14)? + field(15)?) as f64 / ticks,
-        start_time_seconds: boot_seconds as f64 + field(22)? as f64 / ticks,
+        start_time_seconds: boot_seconds.map(|boot| boot as f64 + started_ticks as f64 / ticks),
         virtual_bytes: field(23)?,
         resident_bytes: field(24)?.saturating_mul(page_size),
         open_fds: None,
@@ -162,11 +165,13 @@ mod tests {
                 resident_bytes: 300 * 4096,
                 virtual_bytes: 123_456_789,
                 cpu_seconds: 3.0,
-                start_time_seconds: 1_700_000_010.0,
+                start_time_seconds: Some(1_700_000_010.0),
                 open_fds: None,
                 max_fds: None,
             })
         );
+        let hidden = parse_stat(stat, "", 100, 4096).unwrap();
+        assert_eq!((hidden.start_time_seconds, hidden.cpu_seconds), (None, 3.0));
         assert_eq!(parse_stat("4242 (short) S 1", "btime 1\n", 100, 4096), None);
     }
 
