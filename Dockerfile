@@ -9,12 +9,8 @@
 # outside the container) and keep its database at sqlite:///var/lib/assetsync/assetsync.db. See README.md,
 # "Running in production".
 
+# The slim Rust image has gcc and libc6-dev: enough for the bundled SQLite and aws-lc-sys (built with cc).
 FROM rust:1.95-slim-bookworm AS builder
-# aws-lc-sys builds its C sources with cc; cmake is its fallback on targets without that path.
-# hadolint ignore=DL3008
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends cmake \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
