@@ -1,5 +1,5 @@
 //! `assetsync`: keeps commerce product galleries in sync with AEM Assets. One binary whose subcommands are
-//! roles: `serve`, `worker`, `migrate`, `sandbox`, `demo`, `bench`, `sync`, `verify`, `default-config`.
+//! roles: `serve`, `worker`, `migrate`, `sandbox`, `demo`, `bench`, `sync`, `verify`, `healthcheck`, `default-config`.
 
 #[cfg(feature = "sandbox")]
 mod bench;
@@ -8,6 +8,7 @@ mod config;
 mod demo;
 #[cfg(feature = "sandbox")]
 mod galleries;
+mod healthcheck;
 mod launch;
 mod sync_command;
 
@@ -77,6 +78,8 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Exits 0 when the service's health URL answers 2xx (a container's HEALTHCHECK).
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Prints a commented example configuration.
     DefaultConfig,
 }
@@ -167,6 +170,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify { repair, config } => {
             sync_command::verify(&config::Config::load(&config)?, repair).await
         }
+        Command::Healthcheck(args) => healthcheck::healthcheck(args).await,
         Command::DefaultConfig => {
             print!("{}", config::example_with_random_token()?);
             Ok(ExitCode::SUCCESS)
@@ -194,6 +198,7 @@ async fn run_until_signal(
 }
 
 /// Waits for Ctrl-C or SIGTERM.
+#[cfg(feature = "sandbox")]
 pub(crate) async fn wait_for_signal() {
     ShutdownSignals::install().wait().await;
 }

@@ -64,3 +64,31 @@ impl Drop for InFlightGuard<'_> {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
+
+/// The latest full sync of this process as the metrics endpoint shows it (zeros when none began).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FullSyncProgress {
+    /// It runs, or waits to resume.
+    pub running: bool,
+    /// Items done in its current phase.
+    pub done: i64,
+    /// Items in its current phase (0 while unknown).
+    pub total: i64,
+}
+
+impl crate::Engine {
+    /// [`FullSyncProgress`] of the full sync that began last in this process.
+    pub async fn full_sync_progress(&self) -> Result<FullSyncProgress, crate::EngineError> {
+        Ok(self
+            .latest_full_sync()
+            .await?
+            .map_or_else(FullSyncProgress::default, |sync| FullSyncProgress {
+                running: matches!(
+                    sync.state,
+                    store::FullSyncState::Running | store::FullSyncState::Waiting
+                ),
+                done: sync.done,
+                total: sync.total,
+            }))
+    }
+}

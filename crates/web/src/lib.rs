@@ -7,8 +7,10 @@
 mod admin;
 mod error;
 mod extract;
+mod http_metrics;
 mod listener;
 mod metrics;
+mod process_metrics;
 mod products;
 mod request_id;
 mod routes;
@@ -57,7 +59,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(state)
         .layer(axum::middleware::map_response(extract::json_errors))
-        .layer(axum::middleware::from_fn(request_id::request_span));
+        .layer(axum::middleware::from_fn(request_id::request_span))
+        .layer(axum::middleware::from_fn(http_metrics::record));
     listener::serve_limited(listener, app, limits, shutdown).await
 }
 

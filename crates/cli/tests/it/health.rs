@@ -99,3 +99,31 @@ async fn healthz_answers_while_the_store_writer_is_held() {
     );
     assert_eq!(app.health().await["events_since_start"]["stored"], 1);
 }
+
+/// `assetsync healthcheck` (a container's HEALTHCHECK): exit 0 on the live `/healthz`, 1 on any other answer or
+/// none.
+#[tokio::test]
+async fn the_healthcheck_command_exits_0_only_on_a_2xx_answer() {
+    let app = TestApp::spawn().await;
+    let check = |url: String| async move {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_assetsync"));
+        command.args(["healthcheck", "--timeout-seconds", "2", "--url", &url]);
+        tokio::task::spawn_blocking(move || command.output().unwrap())
+            .await
+            .unwrap()
+    };
+    let ok = check(format!("{}/healthz", app.url)).await;
+    assert!(ok.status.success(), "{ok:?}");
+    let missing = check(format!("{}/no-such-route", app.url)).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("404"),
+        "{missing:?}"
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let refused = check(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("did not answer"));
+}

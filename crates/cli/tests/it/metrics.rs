@@ -142,6 +142,12 @@ async fn metrics_count_commerce_calls_and_full_sync_progress() {
             >= 1.0
     );
     assert_eq!(sample(&text, "assetsync_full_sync_running"), Some(0.0));
+    let items = sample(&text, "assetsync_full_sync_phase_items").unwrap();
+    assert!(
+        items >= 1.0,
+        "renamed from assetsync_full_sync_total: {items}"
+    );
+    assert_eq!(sample(&text, "assetsync_full_sync_total"), None);
     assert!(sample(&text, "assetsync_full_sync_done").unwrap() >= 1.0);
 }
 
@@ -179,4 +185,175 @@ async fn every_reply_carries_a_request_id_and_a_callers_token_is_kept() {
         .await
         .unwrap();
     assert_ne!(forged.headers()["x-request-id"], "a b\"c");
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_route_pattern_and_status_never_by_raw_path() {
+    let app = TestApp::spawn().await;
+    app.put_products(&["HTTP1"]).await;
+    for _ in 0..2 {
+        let (status, _) = app.media("HTTP1").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _) = app.media("NO-SUCH-SKU").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.health().await;
+    let reply = app
+        .http
+        .get(format!("{}/no/such/route-raw-path", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+
+    let text = scrape(&app).await;
+    let media = r#"method="GET",route="/api/v1/products/{sku}/media""#;
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"assetsync_http_requests_total{{{media},status="200"}}"#)
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"assetsync_http_requests_total{{{media},status="404"}}"#)
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"assetsync_http_request_duration_seconds_count{{{media}}}"#)
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"assetsync_http_request_duration_seconds_bucket{{{media},le="+Inf"}}"#)
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"assetsync_http_requests_total{method="GET",route="unmatched",status="404"}"#
+        ),
+        Some(1.0)
+    );
+    assert!(
+        sample(
+            &text,
+            r#"assetsync_http_requests_total{method="GET",route="/healthz",status="200"}"#
+        )
+        .unwrap()
+            >= 1.0
+    );
+    assert!(
+        !text.contains("route-raw-path") && !text.contains("HTTP1") && !text.contains("NO-SUCH"),
+        "no raw path in a label"
+    );
+    assert!(
+        !text.contains(r#"route="/metrics""#),
+        "the metrics listener is not the main one"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!(
+                r#"assetsync_build_info{{version="{}"}}"#,
+                env!("CARGO_PKG_VERSION")
+            )
+        ),
+        Some(1.0)
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn process_metrics_describe_the_service_process() {
+    let app = TestApp::spawn().await;
+    let text = scrape(&app).await;
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = sample(&text, "process_start_time_seconds").unwrap();
+    assert!(
+        started <= now_s + 1.0 && started > now_s - 600.0,
+        "spawned by this test: {started} vs {now_s}"
+    );
+    let resident = sample(&text, "process_resident_memory_bytes").unwrap();
+    assert!(resident > 1e6, "{resident}");
+    assert!(sample(&text, "process_virtual_memory_bytes").unwrap() >= resident);
+    assert!(sample(&text, "process_cpu_seconds_total").unwrap() >= 0.0);
+    let open = sample(&text, "process_open_fds").unwrap();
+    assert!(open >= 3.0, "{open}");
+    assert!(sample(&text, "process_max_fds").unwrap() >= open);
+}
+
+/// `promtool check metrics` (Prometheus's own linter and parser) reports nothing on a live exposition with
+/// every family populated. CI installs promtool; without it on PATH the test says so and checks nothing.
+#[tokio::test]
+async fn the_exposition_passes_promtool_check_metrics() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let Ok(promtool) = Command::new("promtool").arg("--version").output() else {
+        eprintln!("promtool is not on PATH: skipped (CI installs the prometheus package)");
+        return;
+    };
+    assert!(promtool.status.success());
+
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().create_product("PT1");
+    app.put_products(&["PT1"]).await;
+    app.approved_asset(json!({ "commerce:skus": ["PT1"], "commerce:roles": ["image"] }));
+    app.settle().await;
+    let (status, _) = app.deliver(b"{}", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    app.media("PT1").await;
+    app.http
+        .get(format!("{}/nowhere", app.url))
+        .send()
+        .await
+        .unwrap();
+    let text = scrape(&app).await;
+    for family in [
+        "assetsync_events_total{",
+        "assetsync_commerce_calls_total{",
+        "assetsync_http_requests_total{",
+        "assetsync_http_request_duration_seconds_bucket{",
+        "assetsync_event_to_applied_seconds_bucket{",
+        "assetsync_build_info{",
+    ] {
+        assert!(text.contains(family), "{family} in {text}");
+    }
+
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool: {:?}\n{report}\n{text}",
+        out.status
+    );
 }
