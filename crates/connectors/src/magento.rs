@@ -143,8 +143,13 @@ impl MagentoSink {
     }
 
     fn media_url(&self, sku: &Sku, entry_id: Option<u64>) -> String {
+        self.media_url_in("all", sku, entry_id)
+    }
+
+    /// The media URL at a store scope (`all`, or a store view's code).
+    fn media_url_in(&self, scope: &str, sku: &Sku, entry_id: Option<u64>) -> String {
         let base = format!(
-            "{}/rest/all/V1/products/{}/media",
+            "{}/rest/{scope}/V1/products/{}/media",
             self.settings.base_url,
             percent_encode(sku.as_str())
         );
@@ -260,8 +265,18 @@ impl MagentoSink {
 
     /// The product's gallery; `ProductGone` when the product does not exist.
     async fn list(&self, sku: &Sku) -> Result<Vec<RemoteEntry>, Failure> {
+        self.list_in("all", sku).await
+    }
+
+    /// The product's gallery as read at `scope`.
+    async fn list_in(&self, scope: &str, sku: &Sku) -> Result<Vec<RemoteEntry>, Failure> {
         let reply = self
-            .send(Method::GET, &self.media_url(sku, None), None, true)
+            .send(
+                Method::GET,
+                &self.media_url_in(scope, sku, None),
+                None,
+                true,
+            )
             .await?;
         match reply.status {
             StatusCode::NOT_FOUND => Err(self.not_found("GET", sku, &reply.body)),
@@ -418,6 +433,35 @@ impl MagentoSink {
         }
     }
 
+    /// The product's gallery at `scope` as the verification compares it.
+    async fn remote_gallery_at(
+        &self,
+        scope: &str,
+        sku: &Sku,
+    ) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
+        match self.list_in(scope, sku).await {
+            Ok(entries) => Ok(Some(
+                entries
+                    .into_iter()
+                    .map(|e| RemoteEntryView {
+                        id: e.id.to_string(),
+                        file: e.file,
+                        label: e.label,
+                        position: e.position,
+                        disabled: e.disabled,
+                        roles: e.types,
+                    })
+                    .collect(),
+            )),
+            Err(Failure::ProductGone) => Ok(None),
+            Err(Failure::Sink(error)) => Err(error),
+            Err(Failure::BinaryMissing(message)) => Err(SinkError::Unavailable {
+                message,
+                retry_after_ms: None,
+            }),
+        }
+    }
+
     /// A 404 that is not about a missing entry. Only Magento's product-not-found reply means the product is
     /// gone; any other (a wrong base URL, a proxy's page) pauses the sink with the reason and wipes nothing.
     fn not_found(&self, method: &str, sku: &Sku, body: &[u8]) -> Failure {
@@ -526,29 +570,22 @@ impl CommerceSink for MagentoSink {
     }
 
     async fn remote_gallery(&self, sku: &Sku) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
-        match self.list(sku).await {
-            Ok(entries) => Ok(Some(
-                entries
-                    .into_iter()
-                    .map(|e| RemoteEntryView {
-                        id: e.id.to_string(),
-                        file: e.file,
-                        label: e.label,
-                        position: e.position,
-                        disabled: e.disabled,
-                        roles: e.types,
-                    })
-                    .collect(),
-            )),
-            Err(Failure::ProductGone) => Ok(None),
-            Err(Failure::Sink(error)) => Err(error),
-            Err(Failure::BinaryMissing(message)) => Err(SinkError::Unavailable {
-                message,
-                retry_after_ms: None,
-            }),
-        }
+        self.remote_gallery_at("all", sku).await
     }
 
+    async fn remote_gallery_in(
+        &self,
+        sku: &Sku,
+        store: &domain::StoreView,
+    ) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
+        let wanted = std::collections::BTreeSet::from([store.clone()]);
+        match self.known_views(&wanted).await {
+            Ok(known) if known.contains(store) => self.remote_gallery_at(store.as_str(), sku).await,
+            Ok(_) => Ok(None),
+            Err(Failure::Sink(error)) => Err(error),
+            Err(_) => Ok(None),
+        }
+    }
     async fn probe(&self) -> SinkState {
         let url = format!(
             "{}/rest/all/V1/products?searchCriteria[pageSize]=1",

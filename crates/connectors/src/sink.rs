@@ -322,6 +322,16 @@ pub trait CommerceSink: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The product's gallery as store view `store` reads it, for verification; `None` as for
+    /// [`Self::remote_gallery`], or when the platform has no such store view.
+    async fn remote_gallery_in(
+        &self,
+        _sku: &Sku,
+        _store: &domain::StoreView,
+    ) -> Result<Option<Vec<RemoteEntryView>>, SinkError> {
+        Ok(None)
+    }
+
     /// Checks a paused sink's credentials with a harmless read; resumes it when they work again.
     async fn probe(&self) -> SinkState {
         self.state()

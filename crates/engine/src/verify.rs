@@ -8,7 +8,7 @@ use connectors::sink::RemoteEntryView;
 use domain::gallery::compute_gallery;
 use domain::media_files::file_carries_content;
 use domain::metadata::Evaluation;
-use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+use domain::{AppliedEntry, AssetId, DesiredLink, Sku, StoreView};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -126,7 +126,18 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Remote(e.to_string()))?
             {
-                for difference in commerce_drift(sku, &applied, &remote) {
+                let mut drift = commerce_drift(sku, &applied, &remote);
+                for store in store_views_of(&applied) {
+                    if let Some(seen) = self
+                        .sink
+                        .remote_gallery_in(sku, &store)
+                        .await
+                        .map_err(|e| EngineError::Remote(e.to_string()))?
+                    {
+                        drift.extend(store_view_drift(sku, &store, &applied, &seen));
+                    }
+                }
+                for difference in drift {
                     if let Some(asset) = difference
                         .asset_id
                         .as_deref()
@@ -261,4 +272,46 @@ fn commerce_drift(
         }
     }
     differences
+}
+
+/// The store views assetsync wrote values in for these entries (texts of their own, hidden in).
+fn store_views_of(applied: &[AppliedEntry]) -> BTreeSet<StoreView> {
+    applied
+        .iter()
+        .flat_map(|a| {
+            a.entry
+                .labels
+                .keys()
+                .filter(|view| !view.is_default())
+                .chain(a.entry.hidden_in.iter())
+        })
+        .cloned()
+        .collect()
+}
+
+/// Entries whose label or visibility in `store` is not what assetsync wrote there.
+fn store_view_drift(
+    sku: &Sku,
+    store: &StoreView,
+    applied: &[AppliedEntry],
+    seen: &[RemoteEntryView],
+) -> Vec<Difference> {
+    applied
+        .iter()
+        .filter_map(|a| {
+            let e = &a.entry;
+            let found = seen.iter().find(|r| Some(&r.id) == a.remote_id.as_ref())?;
+            let label = e.labels.get(store).or(e.label.as_ref());
+            let disabled = e.hidden || e.hidden_in.contains(store);
+            (found.label.as_ref() != label || found.disabled != disabled).then(|| Difference {
+                kind: "applied_vs_commerce",
+                sku: Some(sku.to_string()),
+                asset_id: Some(e.asset_id.to_string()),
+                detail: format!(
+                    "the store's entry {} differs in store view {store} (label or disabled)",
+                    found.id
+                ),
+            })
+        })
+        .collect()
 }

@@ -193,6 +193,36 @@ impl CommerceEmulator {
         inner.gallery.entries(sku, &scope)
     }
 
+    /// Changes an entry's label and `disabled` in one store view as if by hand in the admin (the view's row
+    /// keeps its position).
+    pub fn edit_in_store_view_by_hand(
+        &self,
+        sku: &str,
+        entry_id: u64,
+        store: &str,
+        label: Option<&str>,
+        disabled: bool,
+    ) -> Result<(), EmulatorError> {
+        let mut inner = self.shared.lock();
+        let scope =
+            inner.gallery.store_views.scope(store).map_err(|_| {
+                EmulatorError::UnknownProduct(format!("{sku} (no store view {store})"))
+            })?;
+        let mut fields = inner
+            .gallery
+            .products
+            .get(&sku_key(sku))
+            .and_then(|p| p.entries.get(&entry_id))
+            .map(|e| e.fields_in(&scope))
+            .ok_or(EmulatorError::UnknownEntry(entry_id))?;
+        fields.label = label.map(str::to_owned);
+        fields.disabled = disabled;
+        inner
+            .gallery
+            .update(sku, Some(entry_id), fields, &scope)
+            .map_err(|_| EmulatorError::UnknownEntry(entry_id))
+    }
+
     /// The store's views (`default` is always one of them), as `POST /control/store-views` sets them.
     pub fn set_store_views(&self, codes: &[&str]) {
         let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();

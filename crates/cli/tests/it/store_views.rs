@@ -204,3 +204,37 @@ async fn magento_gets_each_store_views_text_and_visibility_and_views_inherit_aga
         "de_de visible again"
     );
 }
+
+#[tokio::test]
+async fn verify_compares_each_store_views_values() {
+    let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().set_store_views(&["fr_fr", "de_de"]);
+    app.store().create_product("VF-1");
+    app.put_product("VF-1").await;
+    app.approved_asset(json!({
+        "commerce:skus": ["VF-1"],
+        "commerce:altTextStoreViews": ["default", "fr_FR"],
+        "commerce:altTextValues": ["Jacket", "Veste"],
+        "commerce:hiddenStoreViews": ["de_de"],
+    }));
+    app.settle().await;
+    let (clean, output) = app.run_cli(&["verify"]).await;
+    assert!(clean, "no difference after a sync:\n{output}");
+
+    // By hand in the store: the French text changed, the German entry shown.
+    let id = app.store().entries("VF-1").unwrap()[0]["id"]
+        .as_u64()
+        .unwrap();
+    app.store()
+        .edit_in_store_view_by_hand("VF-1", id, "fr_fr", Some("Blouson"), false)
+        .unwrap();
+    let (clean, output) = app.run_cli(&["verify"]).await;
+    assert!(!clean, "a difference in a store view:\n{output}");
+    assert!(output.contains("store view fr_fr"), "{output}");
+    assert!(!output.contains("store view de_de"), "{output}");
+    app.store()
+        .edit_in_store_view_by_hand("VF-1", id, "de_de", Some("Jacket"), false)
+        .unwrap();
+    let (_, output) = app.run_cli(&["verify"]).await;
+    assert!(output.contains("store view de_de"), "{output}");
+}

@@ -99,7 +99,7 @@ impl MagentoSink {
     }
 
     /// The store's view codes, read again when one of `wanted` is not among them (at most every [`RELIST`]).
-    async fn known_views(
+    pub(super) async fn known_views(
         &self,
         wanted: &BTreeSet<StoreView>,
     ) -> Result<BTreeSet<StoreView>, Failure> {
