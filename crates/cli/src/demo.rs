@@ -1,7 +1,8 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
 use crate::config::{
-    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, MetricsConfig, SyncConfig,
+    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, LogConfig, MetricsConfig,
+    SyncConfig,
 };
 use crate::galleries::{
     count_entries, difference_report, expected_galleries, matching_entries, served_galleries,
@@ -299,7 +300,9 @@ impl Emulators {
         let config = Config {
             listen: ([127, 0, 0, 1], 0).into(),
             database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
+            database_url_file: None,
             admin_token: admin_token.clone(),
+            admin_token_file: None,
             aem: AemConfig {
                 program_id: PROGRAM_ID.into(),
                 environment_id: ENVIRONMENT_ID.into(),
@@ -311,6 +314,7 @@ impl Emulators {
                 ims_org_id: None,
                 scopes: vec!["openid".into(), "AdobeID".into()],
                 ims_token_url: Some(format!("{}/ims/token/v3", emulator.url())),
+                ..AemConfig::default()
             },
             events: EventsConfig {
                 recipient_client_id: CLIENT_ID.into(),
@@ -347,6 +351,7 @@ impl Emulators {
                 listen: ([127, 0, 0, 1], 0).into(),
             },
             http: HttpConfig::default(),
+            log: LogConfig::default(),
         };
         Ok(Self {
             emulator,
