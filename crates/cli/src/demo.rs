@@ -9,6 +9,7 @@ use crate::galleries::{
     store_galleries,
 };
 use crate::launch::Service;
+use crate::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
 use domain::Sku;
@@ -529,12 +530,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let plans = generate(&products, args.assets, args.seed);
     let mut ids = Vec::with_capacity(plans.len());
+    let mut progress = Progress::bar(plans.len() as u64);
+    progress.set_phase("creating assets");
     for plan in &plans {
         ids.push(emulator.create_asset(NewAsset {
             metadata: plan.metadata.clone(),
             ..NewAsset::default()
         })?);
+        progress.inc();
     }
+    progress.finish();
     for (plan, id) in plans.iter().zip(&ids) {
         if plan.approve {
             emulator.approve(id)?;
@@ -559,6 +564,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let total = count_entries(&expected);
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_print = Instant::now();
+    let mut progress = Progress::bar(total as u64);
+    progress.set_phase("syncing");
     let settled = loop {
         let deliveries = emulator.deliveries();
         let backlog = service.engine.backlog().await?;
@@ -574,7 +581,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if Instant::now() > deadline {
             break false;
         }
-        if last_print.elapsed() >= Duration::from_secs(1) {
+        progress.update(
+            applied as u64,
+            total as u64,
+            format!(
+                "entries  events {}/{}  queued: {} assets, {} SKUs",
+                deliveries.delivered, deliveries.queued, backlog.asset_work, backlog.sku_work
+            ),
+        );
+        // Without a bar (not a terminal), a line a second.
+        if progress.is_hidden() && last_print.elapsed() >= Duration::from_secs(1) {
             println!(
                 "  {:>5.1}s  events delivered {}/{}  assets queued {}  SKUs queued {}  entries applied {applied}/{total}",
                 started.elapsed().as_secs_f64(),
@@ -587,6 +603,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let mut latencies = service.engine.store().sync_latencies().await?;
     latencies.sort_unstable();

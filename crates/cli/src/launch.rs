@@ -106,6 +106,7 @@ fn clients(config: &Config) -> anyhow::Result<Clients> {
 
 impl Service {
     /// Checks `config`, opens the store, starts the engine and serves HTTP on `listener` (the `serve` role).
+    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
     pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Self> {
         let plan = Plan::new(config)?;
         Self::start_role(config, plan, Some(listener)).await

@@ -11,6 +11,7 @@ mod demo;
 mod galleries;
 mod launch;
 mod logging;
+mod progress;
 mod sync_command;
 
 use anyhow::Context;
