@@ -270,16 +270,23 @@ fn event_verifier(
     )?)
 }
 
-/// The store's secret key from `ASSETSYNC_SECRET_KEY`, when it is set.
+/// The store's secret key from `ASSETSYNC_SECRET_KEY`, or from the file `ASSETSYNC_SECRET_KEY_FILE` names
+/// (trailing newline removed), when one is set; both set is an error.
 fn secret_key_from_env() -> anyhow::Result<Option<store::secrets::SecretKey>> {
-    match std::env::var(store::secrets::SECRET_KEY_ENV) {
-        Ok(value) if !value.trim().is_empty() => Ok(Some(
-            store::secrets::SecretKey::from_base64(&value).with_context(|| {
-                format!("{} is not a valid key", store::secrets::SECRET_KEY_ENV)
-            })?,
-        )),
-        _ => Ok(None),
-    }
+    let env = store::secrets::SECRET_KEY_ENV;
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let value = match (set(env), set(&format!("{env}_FILE"))) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("{env} and {env}_FILE are both set: keep one of them")
+        }
+        (Some(value), None) => value,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .with_context(|| format!("{env}_FILE: could not read {path}"))?
+            .trim_end_matches(['\n', '\r'])
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(store::secrets::SecretKey::from_base64(&value)?))
 }
 
 /// Opens (and migrates) the store at `url`, with the secret key from `ASSETSYNC_SECRET_KEY` when it is set.

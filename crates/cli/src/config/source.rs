@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const ENV_PREFIX: &str = "ASSETSYNC_";
 
 /// `ASSETSYNC_*` variables that are not configuration keys (the store's key, the tests' database).
-const NOT_KEYS: &[&str] = &["secret_key", "test_postgres"];
+const NOT_KEYS: &[&str] = &["secret_key", "secret_key_file", "test_postgres"];
 
 /// The file (when given) and the environment, merged; relative paths made relative to the file's folder (the
 /// working directory without a file); secrets read from their `_file` twins.

@@ -374,3 +374,31 @@ async fn verify_exits_2_when_it_cannot_reach_the_service() {
     assert!(stderr.contains("could not reach the service"), "{stderr}");
     drop(dir);
 }
+
+#[tokio::test]
+async fn the_stores_secret_key_may_come_from_a_file_but_not_from_both() {
+    let app = TestApp::spawn().await;
+    let path = app.dir.path().join("assetsync.toml");
+    let key = app.dir.path().join("secret.key");
+    std::fs::write(&key, "dGVzdC1rZXktb2YtdGhlLXBvc3RncmVzLWhhcm5lc3M=\n").unwrap();
+    let key = key.to_str().unwrap();
+    let (code, stdout, stderr) = check_config(&path, &[("ASSETSYNC_SECRET_KEY_FILE", key)]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, _, stderr) = check_config(
+        &path,
+        &[
+            ("ASSETSYNC_SECRET_KEY_FILE", key),
+            ("ASSETSYNC_SECRET_KEY", "c2hvcnQ="),
+        ],
+    );
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("ASSETSYNC_SECRET_KEY and ASSETSYNC_SECRET_KEY_FILE are both set"),
+        "{stderr}"
+    );
+    std::fs::write(app.dir.path().join("secret.key"), "c2hvcnQ=\n").unwrap();
+    let (code, _, stderr) = check_config(&path, &[("ASSETSYNC_SECRET_KEY_FILE", key)]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("must be 32 bytes in base64"), "{stderr}");
+    assert!(!stderr.contains("c2hvcnQ="), "{stderr}");
+}
