@@ -217,6 +217,12 @@ fn describe(error: &figment::Error) -> String {
             "is not a setting".to_owned()
         }
         Kind::InvalidType(actual, expected) => {
+            let expected = match expected.as_str() {
+                "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" => {
+                    "a whole number"
+                }
+                other => other,
+            };
             format!("must be {expected}, not {}", kind_of(actual))
         }
         Kind::InvalidValue(_, expected) => format!("is not a valid value: expected {expected}"),

@@ -63,8 +63,8 @@ fn serve(dir: tempfile::TempDir, config: &str, env: &[(&str, &str)], args: &[&st
         .args(["serve", "--config"])
         .arg(&path)
         .args(args)
-        .envs(env.iter().copied())
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -270,10 +270,16 @@ async fn wait_for_line(served: &Served, found: impl Fn(&str) -> bool) -> String 
 async fn json_logs_are_one_object_per_line_with_a_request_line_per_request() {
     let app = TestApp::spawn().await;
     let (dir, _, config) = fresh_config(&app);
+    // The flag wins over `[log] format`, RUST_LOG over `[log] level`.
     let config = format!(
-        "admin_token = \"{ADMIN_TOKEN}\"\n{config}\n[log]\nformat = \"pretty\"\nlevel = \"info\""
+        "admin_token = \"{ADMIN_TOKEN}\"\n{config}\n[log]\nformat = \"pretty\"\nlevel = \"error\""
     );
-    let served = serve(dir, &config, &[], &["--log-format", "json"]);
+    let served = serve(
+        dir,
+        &config,
+        &[("RUST_LOG", "info")],
+        &["--log-format", "json"],
+    );
     let reply = reqwest::Client::new()
         .get(format!("{}/api/v1/products/LOG-1/media", served.url))
         .send()
