@@ -408,3 +408,43 @@ async fn the_stores_secret_key_may_come_from_a_file_but_not_from_both() {
     assert!(stderr.contains("must be 32 bytes in base64"), "{stderr}");
     assert!(!stderr.contains("c2hvcnQ="), "{stderr}");
 }
+
+#[test]
+fn without_a_file_the_configuration_comes_from_the_environment_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |extra: &[(&str, &str)]| {
+        let output = assetsync()
+            .arg("check-config")
+            .current_dir(dir.path())
+            .env("ASSETSYNC_LISTEN", "127.0.0.1:0")
+            .env("ASSETSYNC_DATABASE_URL", "sqlite://env.db")
+            .env("ASSETSYNC_AEM__PROGRAM_ID", "142461")
+            .env("ASSETSYNC_AEM__ENVIRONMENT_ID", "1463137")
+            .env("ASSETSYNC_AEM__ACCESS_TOKEN", "env-access-token")
+            .env("ASSETSYNC_EVENTS__RECIPIENT_CLIENT_ID", "client")
+            .env("ASSETSYNC_SYNC__ENABLED", "false")
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned()
+                + &String::from_utf8_lossy(&output.stderr),
+        )
+    };
+    let (code, output) = check(&[("ASSETSYNC_ADMIN_TOKEN", ADMIN_TOKEN)]);
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.starts_with("ok: the environment"), "{output}");
+    let (code, output) = check(&[]);
+    assert_eq!(code, Some(2), "{output}");
+    assert!(output.contains("admin_token is not set"), "{output}");
+    let output = assetsync()
+        .args(["check-config", "--config", "/nonexistent/assetsync.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("could not read the configuration file"),
+        "a file named must exist"
+    );
+}
