@@ -1,13 +1,15 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
 use crate::config::{
-    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, MetricsConfig, SyncConfig,
+    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, LogConfig, MetricsConfig,
+    SyncConfig,
 };
 use crate::galleries::{
     count_entries, difference_report, expected_galleries, matching_entries, served_galleries,
     store_galleries,
 };
 use crate::launch::Service;
+use crate::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
 use domain::Sku;
@@ -299,7 +301,9 @@ impl Emulators {
         let config = Config {
             listen: ([127, 0, 0, 1], 0).into(),
             database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
+            database_url_file: None,
             admin_token: admin_token.clone(),
+            admin_token_file: None,
             aem: AemConfig {
                 program_id: PROGRAM_ID.into(),
                 environment_id: ENVIRONMENT_ID.into(),
@@ -311,6 +315,7 @@ impl Emulators {
                 ims_org_id: None,
                 scopes: vec!["openid".into(), "AdobeID".into()],
                 ims_token_url: Some(format!("{}/ims/token/v3", emulator.url())),
+                ..AemConfig::default()
             },
             events: EventsConfig {
                 recipient_client_id: CLIENT_ID.into(),
@@ -347,6 +352,7 @@ impl Emulators {
                 listen: ([127, 0, 0, 1], 0).into(),
             },
             http: HttpConfig::default(),
+            log: LogConfig::default(),
         };
         Ok(Self {
             emulator,
@@ -524,12 +530,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let plans = generate(&products, args.assets, args.seed);
     let mut ids = Vec::with_capacity(plans.len());
+    let mut progress = Progress::bar(plans.len() as u64);
+    progress.set_phase("creating assets");
     for plan in &plans {
         ids.push(emulator.create_asset(NewAsset {
             metadata: plan.metadata.clone(),
             ..NewAsset::default()
         })?);
+        progress.inc();
     }
+    progress.finish();
     for (plan, id) in plans.iter().zip(&ids) {
         if plan.approve {
             emulator.approve(id)?;
@@ -554,6 +564,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let total = count_entries(&expected);
     let deadline = started + Duration::from_secs(args.timeout_secs);
     let mut last_print = Instant::now();
+    let mut progress = Progress::bar(total as u64);
+    progress.set_phase("syncing");
     let settled = loop {
         let deliveries = emulator.deliveries();
         let backlog = service.engine.backlog().await?;
@@ -569,7 +581,16 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if Instant::now() > deadline {
             break false;
         }
-        if last_print.elapsed() >= Duration::from_secs(1) {
+        progress.update(
+            applied as u64,
+            total as u64,
+            format!(
+                "entries  events {}/{}  queued: {} assets, {} SKUs",
+                deliveries.delivered, deliveries.queued, backlog.asset_work, backlog.sku_work
+            ),
+        );
+        // Without a bar (not a terminal), a line a second.
+        if progress.is_hidden() && last_print.elapsed() >= Duration::from_secs(1) {
             println!(
                 "  {:>5.1}s  events delivered {}/{}  assets queued {}  SKUs queued {}  entries applied {applied}/{total}",
                 started.elapsed().as_secs_f64(),
@@ -582,6 +603,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    progress.finish();
     let seconds = started.elapsed().as_secs_f64();
     let mut latencies = service.engine.store().sync_latencies().await?;
     latencies.sort_unstable();

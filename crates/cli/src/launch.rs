@@ -1,6 +1,6 @@
 //! Wiring: from a [`Config`] to a running service (store, engine, HTTP server).
 
-use crate::config::{Config, SinkChoice};
+use crate::config::{Config, Problems, SinkChoice};
 use anyhow::Context;
 use connectors::aem::AuthorClient;
 use connectors::ioevents::EventVerifier;
@@ -26,41 +26,121 @@ pub struct Service {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Everything `serve` and `worker` check and build before they open the database or bind a port: every check
+/// of the configuration, the public key files, the store's secret key (`ASSETSYNC_SECRET_KEY`) and the
+/// clients. `check-config` stops here.
+pub struct Plan {
+    verifier: EventVerifier,
+    dam: AuthorClient,
+    sink: Arc<dyn CommerceSink>,
+    journal: Option<JournalClient>,
+    secret_key: Option<store::secrets::SecretKey>,
+}
+
+impl Plan {
+    /// The plan of `config`, or every problem found (none stops the others).
+    pub fn new(config: &Config) -> Result<Self, Problems> {
+        let mut problems = config.problems();
+        let verifier = keep(
+            &mut problems,
+            event_verifier(config, config.events.key_host_settings().ok()),
+        );
+        let secret_key = keep(&mut problems, secret_key_from_env());
+        if !problems.is_empty() {
+            return Err(Problems(problems));
+        }
+        let clients = keep(&mut problems, clients(config));
+        match (verifier, secret_key, clients) {
+            (Some(verifier), Some(secret_key), Some((dam, sink, journal))) => Ok(Self {
+                verifier,
+                dam,
+                sink,
+                journal,
+                secret_key,
+            }),
+            _ => Err(Problems(problems)),
+        }
+    }
+}
+
+/// The value, or its error added to `problems`.
+fn keep<T>(problems: &mut Vec<String>, result: anyhow::Result<T>) -> Option<T> {
+    result
+        .map_err(|error| problems.push(format!("{error:#}")))
+        .ok()
+}
+
+type Clients = (AuthorClient, Arc<dyn CommerceSink>, Option<JournalClient>);
+
+/// The DAM, commerce and journal clients of a checked configuration.
+fn clients(config: &Config) -> anyhow::Result<Clients> {
+    let tokens = config.aem.token_provider()?;
+    let dam = AuthorClient::new(
+        &config.author_origin(),
+        tokens.clone(),
+        Duration::from_secs(20),
+    )?;
+    let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
+        SinkChoice::Builtin => Arc::new(BuiltinCatalog),
+        SinkChoice::AdobeCommerce { base_url, auth } => Arc::new(
+            MagentoSink::new(MagentoSettings {
+                base_url,
+                auth,
+                delivery_origin: config.delivery_origin(),
+                timeout: Duration::from_secs(config.commerce.timeout_seconds),
+                max_binary_bytes: config.commerce.max_binary_bytes,
+            })?
+            .with_max_retry_after(config.max_retry_after()),
+        ),
+    };
+    let journal = match &config.events.journal_url {
+        Some(url) => Some(JournalClient::new(
+            url,
+            tokens,
+            config.events.api_key.as_deref(),
+        )?),
+        None => None,
+    };
+    Ok((dam, sink, journal))
+}
+
 impl Service {
-    /// Opens the store, starts the engine and serves HTTP on `listener` (the `serve` role).
+    /// Checks `config`, opens the store, starts the engine and serves HTTP on `listener` (the `serve` role).
+    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
     pub async fn start(config: &Config, listener: TcpListener) -> anyhow::Result<Self> {
-        Self::start_role(config, Some(listener)).await
+        let plan = Plan::new(config)?;
+        Self::start_role(config, plan, Some(listener)).await
+    }
+
+    /// Opens the store, starts the engine and serves HTTP on `listener`, for a configuration already planned.
+    pub async fn start_planned(
+        config: &Config,
+        plan: Plan,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        Self::start_role(config, plan, Some(listener)).await
     }
 
     /// Opens the store and starts the engine's workers and duties, with the metrics listener when enabled but
     /// no HTTP API (the `worker` role). Its `url` is empty.
-    pub async fn start_worker(config: &Config) -> anyhow::Result<Self> {
-        Self::start_role(config, None).await
+    pub async fn start_worker(config: &Config, plan: Plan) -> anyhow::Result<Self> {
+        Self::start_role(config, plan, None).await
     }
 
-    async fn start_role(config: &Config, listener: Option<TcpListener>) -> anyhow::Result<Self> {
+    async fn start_role(
+        config: &Config,
+        plan: Plan,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Self> {
         // A worker verifies no delivery, but its configuration is checked as the `serve` role's is.
-        let verifier = event_verifier(config)?;
-        let store = open_store(&config.database_url).await?;
-        let tokens = config.aem.token_provider()?;
-        let dam = AuthorClient::new(
-            &config.author_origin(),
-            tokens.clone(),
-            Duration::from_secs(20),
-        )?;
-        let sink: Arc<dyn CommerceSink> = match config.commerce.sink()? {
-            SinkChoice::Builtin => Arc::new(BuiltinCatalog),
-            SinkChoice::AdobeCommerce { base_url, auth } => Arc::new(
-                MagentoSink::new(MagentoSettings {
-                    base_url,
-                    auth,
-                    delivery_origin: config.delivery_origin(),
-                    timeout: Duration::from_secs(config.commerce.timeout_seconds),
-                    max_binary_bytes: config.commerce.max_binary_bytes,
-                })?
-                .with_max_retry_after(config.max_retry_after()),
-            ),
-        };
+        let Plan {
+            verifier,
+            dam,
+            sink,
+            journal,
+            secret_key,
+        } = plan;
+        let store = open_store_with(&config.database_url, secret_key).await?;
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),
             sku_concurrency: config.commerce.concurrency,
@@ -90,14 +170,6 @@ impl Service {
             ..EngineSettings::default()
         };
         let initial_config = config.initial_integration_config();
-        let journal = match &config.events.journal_url {
-            Some(url) => Some(JournalClient::new(
-                url,
-                tokens,
-                config.events.api_key.as_deref(),
-            )?),
-            None => None,
-        };
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (engine, mut tasks) = Engine::start(
             store,
@@ -172,33 +244,60 @@ impl Service {
     }
 }
 
-/// The verifier of I/O Events deliveries, from the configured public keys.
-fn event_verifier(config: &Config) -> anyhow::Result<EventVerifier> {
+/// The verifier of I/O Events deliveries, from the configured public keys (every unreadable file named).
+fn event_verifier(
+    config: &Config,
+    key_host: Option<connectors::ioevents::KeyHostSettings>,
+) -> anyhow::Result<EventVerifier> {
     let mut keys = Vec::new();
+    let mut unreadable = Vec::new();
     for path in &config.events.public_keys {
-        let content = std::fs::read(path).with_context(|| {
-            format!(
-                "could not read the I/O Events public key {}",
+        match std::fs::read(path) {
+            Ok(content) => keys.push((path.display().to_string(), content)),
+            Err(error) => unreadable.push(format!(
+                "could not read the I/O Events public key {}: {error}",
                 path.display()
-            )
-        })?;
-        keys.push((path.display().to_string(), content));
+            )),
+        }
+    }
+    if !unreadable.is_empty() {
+        anyhow::bail!(unreadable.join("; "));
     }
     Ok(EventVerifier::new(
         keys.iter()
             .map(|(name, content)| (name.as_str(), content.as_slice())),
-        Some(config.events.key_host_settings()?),
+        key_host,
     )?)
+}
+
+/// The store's secret key from `ASSETSYNC_SECRET_KEY`, or from the file `ASSETSYNC_SECRET_KEY_FILE` names
+/// (trailing newline removed), when one is set; both set is an error.
+fn secret_key_from_env() -> anyhow::Result<Option<store::secrets::SecretKey>> {
+    let env = store::secrets::SECRET_KEY_ENV;
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let value = match (set(env), set(&format!("{env}_FILE"))) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("{env} and {env}_FILE are both set: keep one of them")
+        }
+        (Some(value), None) => value,
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .with_context(|| format!("{env}_FILE: could not read {path}"))?
+            .trim_end_matches(['\n', '\r'])
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    Ok(Some(store::secrets::SecretKey::from_base64(&value)?))
 }
 
 /// Opens (and migrates) the store at `url`, with the secret key from `ASSETSYNC_SECRET_KEY` when it is set.
 pub async fn open_store(url: &str) -> anyhow::Result<Arc<dyn store::Store>> {
-    let secret_key = match std::env::var(store::secrets::SECRET_KEY_ENV) {
-        Ok(value) if !value.trim().is_empty() => {
-            Some(store::secrets::SecretKey::from_base64(&value)?)
-        }
-        _ => None,
-    };
+    open_store_with(url, secret_key_from_env()?).await
+}
+
+async fn open_store_with(
+    url: &str,
+    secret_key: Option<store::secrets::SecretKey>,
+) -> anyhow::Result<Arc<dyn store::Store>> {
     store::open_with_secret_key(url, secret_key)
         .await
         .with_context(|| format!("could not open the database {}", store::redact_url(url)))

@@ -1,9 +1,10 @@
-//! `assetsync sync --full`: asks the running service for a full sync and shows its progress until it ends.
+//! `assetsync sync --full`: asks the running service for a full sync and shows its progress (a bar on a
+//! terminal, a line per phase elsewhere) until it ends. `assetsync verify`: the service's differences.
 
 use crate::config::Config;
+use crate::progress::Progress;
 use anyhow::{Context, bail};
 use serde_json::Value;
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -153,47 +154,46 @@ pub async fn full_sync(config: &Config) -> anyhow::Result<ExitCode> {
         .context("the service answered no sync id")?;
     println!("full sync {id} started");
     let started = Instant::now();
+    let mut progress = Progress::bar(0);
     loop {
         let status = match sync_status(&http, config, id).await {
             Ok(status) => status,
             Err(error) => {
-                // End the progress line before the error.
-                println!();
+                progress.finish();
                 return Err(error);
             }
         };
         let (done, total) = (
-            status["done"].as_i64().unwrap_or(0),
-            status["total"].as_i64().unwrap_or(0),
+            status["done"].as_u64().unwrap_or(0),
+            status["total"].as_u64().unwrap_or(0),
         );
-        let share = if total > 0 {
-            (done as f64 / total as f64).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        let filled = (share * 30.0).round() as usize;
         let eta = status["eta_seconds"]
             .as_i64()
             .map_or_else(|| "…".to_owned(), |s| format!("{s} s"));
-        print!(
-            "\r[{}{}] {:>3.0}%  {:<9} {done}/{total} assets  {} errors  ETA {eta}   ",
-            "#".repeat(filled),
-            "-".repeat(30 - filled),
-            share * 100.0,
-            status["phase"].as_str().unwrap_or("?"),
-            status["errors"].as_i64().unwrap_or(0),
+        progress.set_phase(&format!(
+            "full sync {id}: {}",
+            status["phase"].as_str().unwrap_or("?")
+        ));
+        progress.update(
+            done,
+            total,
+            format!(
+                "assets  {} errors  ETA {eta}",
+                status["errors"].as_i64().unwrap_or(0)
+            ),
         );
-        let _ = std::io::stdout().flush();
         match status["state"].as_str() {
             Some("done") => {
+                progress.finish();
                 println!(
-                    "\nfull sync {id} done in {:.1} s",
-                    started.elapsed().as_secs_f64()
+                    "full sync {id} done in {:.1} s: {done}/{total} assets, {} errors",
+                    started.elapsed().as_secs_f64(),
+                    status["errors"].as_i64().unwrap_or(0)
                 );
                 return Ok(ExitCode::SUCCESS);
             }
             Some("failed") => {
-                println!();
+                progress.finish();
                 bail!(
                     "full sync {id} failed: {}",
                     status["error"].as_str().unwrap_or("unknown error")

@@ -7,7 +7,9 @@
 //! - at most `max_connections` connections are served at once (a semaphore taken before `accept`: further
 //!   connections wait in the kernel's backlog and are not read);
 //! - at most `max_requests` requests run at once (tower `ConcurrencyLimit` behind `LoadShed`: one more is
-//!   answered 503 `overloaded` at once, with `Retry-After`).
+//!   answered 503 `overloaded` at once, with `Retry-After`);
+//! - around all of these, every request gets its id and its request line ([`crate::request_id`]), so that a
+//!   request refused by a limit is logged too.
 
 use crate::ApiError;
 use axum::Router;
@@ -59,12 +61,15 @@ pub(crate) async fn serve_limited(
     limits: ListenerLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let service = ServiceBuilder::new()
+    let limited = ServiceBuilder::new()
         .layer(HandleErrorLayer::new(overloaded))
         .load_shed()
         .concurrency_limit(limits.max_requests.max(1))
         .layer(RequestBodyTimeoutLayer::new(limits.body_timeout))
         .service(app);
+    let service = tower::service_fn(move |request: axum::extract::Request| {
+        crate::request_id::logged(limited.clone(), request)
+    });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);

@@ -10,6 +10,7 @@ use super::sink_name;
 use super::workload::{Loaded, catalog, load_assets, prepared_run, settle};
 use crate::demo::DemoSink;
 use crate::galleries::expected_galleries;
+use crate::progress::Progress;
 use anyhow::bail;
 use clap::Args;
 use domain::Sku;
@@ -403,9 +404,12 @@ async fn sync_all(
     reason: &str,
     timeout: Duration,
 ) -> anyhow::Result<()> {
+    let progress = Progress::phase(&format!("{reason}: full sync"));
     run.request_full_sync(reason).await?;
     let expected = expected_galleries(&run.emulator, products)?;
-    if !settle(run, &expected, products, Instant::now() + timeout).await? {
+    let settled = settle(run, &expected, products, Instant::now() + timeout).await?;
+    progress.finish();
+    if !settled {
         bail!(
             "the catalog did not sync within {} s ({reason})",
             timeout.as_secs()

@@ -8,6 +8,7 @@ use super::sink_name;
 use super::workload::{catalog, load_assets};
 use crate::demo::{DemoMatching, DemoSink, Emulators};
 use crate::galleries::{Expected, difference_report, expected_galleries, store_galleries};
+use crate::progress::Progress;
 use clap::Args;
 use domain::Sku;
 use serde::Serialize;
@@ -91,7 +92,9 @@ async fn scenario(
     let cluster =
         Cluster::start(&emulators.config, dir, args.database.processes(), database).await?;
     let service = cluster.first()?;
+    let progress = Progress::phase("bench: adding products");
     service.add_products(&products).await?;
+    progress.finish();
     load_assets(&emulators.emulator, &products, args.assets, seed)?;
     let expected = expected_galleries(&emulators.emulator, &products)?;
     let setup_s = setup.elapsed().as_secs_f64();

@@ -5,6 +5,7 @@ use super::cluster::{BenchDatabase, DatabaseArgs, first_difference};
 use super::run::BenchRun;
 use crate::demo::{DemoMatching, DemoSink, Emulators};
 use crate::galleries::{Expected, difference_report, store_galleries};
+use crate::progress::Progress;
 use anyhow::bail;
 use domain::Sku;
 use sandbox::aem::{AemEmulator, NewAsset};
@@ -31,7 +32,10 @@ pub(super) fn load_assets(
     emulator.quiet(true);
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut loaded = Vec::with_capacity(count);
+    let mut progress = Progress::bar(count as u64);
+    progress.set_phase("bench: loading assets");
     for i in 0..count {
+        progress.inc();
         let sku_count = if rng.u8(..100) < 15 {
             rng.usize(2..=3)
         } else {
@@ -69,6 +73,7 @@ pub(super) fn load_assets(
             approved: true,
         });
     }
+    progress.finish();
     Ok(loaded)
 }
 
@@ -166,7 +171,9 @@ pub(super) async fn prepared_run(
     if let Some(store) = &run.store_emulator {
         store.set_conditions(commerce_latency_ms, 0.0);
     }
+    let progress = Progress::phase("bench: adding products");
     run.add_products(products).await?;
+    progress.finish();
     let loaded = load_assets(&run.emulator, products, assets, seed)?;
     Ok((run, loaded))
 }

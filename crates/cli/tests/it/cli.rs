@@ -90,6 +90,12 @@ fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("p99"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("creating assets…") && stderr.contains("syncing…"),
+        "without a terminal, no bar but a line per phase: {stderr}"
+    );
+    assert!(!stderr.contains('\r'), "no bar drawn on a pipe: {stderr:?}");
     assert!(
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "the demo leaves the current folder untouched"

@@ -94,6 +94,11 @@ async fn the_cli_runs_a_full_sync_that_catches_up_on_lost_events() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("done in"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("full sync 1: ") && !stderr.contains('\r'),
+        "without a terminal, a line per phase and no bar: {stderr:?}"
+    );
     assert_galleries(&app, &expected).await;
     let status = sync_status(&app, 1).await;
     assert_eq!(

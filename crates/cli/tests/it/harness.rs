@@ -331,6 +331,12 @@ sku_attribute = "commerce:skus"
     /// Runs an `assetsync` command against this service (its configuration file, with the port it listens on),
     /// off the test's thread so the in-process emulators keep answering. Returns (success, stdout).
     pub async fn run_cli(&self, args: &[&str]) -> (bool, String) {
+        let (code, output) = self.run_cli_code(args).await;
+        (code == Some(0), output)
+    }
+
+    /// [`Self::run_cli`] with the exit code.
+    pub async fn run_cli_code(&self, args: &[&str]) -> (Option<i32>, String) {
         let config = std::fs::read_to_string(self.dir.path().join("assetsync.toml")).unwrap();
         let address = self.url.trim_start_matches("http://").to_owned();
         let path = self.dir.path().join("cli.toml");
@@ -351,7 +357,7 @@ sku_attribute = "commerce:skus"
             .unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         (
-            output.status.success(),
+            output.status.code(),
             format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)),
         )
     }

@@ -11,8 +11,12 @@ async fn verify_finds_a_planted_difference_and_repair_fixes_it() {
     let asset =
         app.approved_asset(json!({ "commerce:skus": ["VF-1"], "commerce:roles": ["image"] }));
     app.settle().await;
-    let (clean, output) = app.run_cli(&["verify"]).await;
-    assert!(clean, "no difference after a sync:\n{output}");
+    let (code, output) = app.run_cli_code(&["verify"]).await;
+    assert_eq!(
+        code,
+        Some(0),
+        "no difference after a sync exits 0:\n{output}"
+    );
     assert!(output.contains("0 difference(s)"), "{output}");
 
     // By hand in the store: the entry goes.
@@ -25,8 +29,8 @@ async fn verify_finds_a_planted_difference_and_repair_fixes_it() {
     app.update(&asset, json!({ "commerce:skus": ["VF-2"] }));
     app.emulator.lose_events(false);
 
-    let (clean, output) = app.run_cli(&["verify"]).await;
-    assert!(!clean, "differences exit 1:\n{output}");
+    let (code, output) = app.run_cli_code(&["verify"]).await;
+    assert_eq!(code, Some(1), "differences exit 1:\n{output}");
     assert!(
         output.contains("applied_vs_commerce") && output.contains("missing in the store"),
         "{output}"
