@@ -4,15 +4,13 @@
 //! Entry points: [`serve`] (the main listener) and [`serve_metrics`] (Prometheus text on its own listener),
 //! given an [`AppState`].
 
-mod admin;
 mod error;
 mod extract;
 mod listener;
 mod metrics;
-mod products;
+pub mod openapi;
 mod request_id;
 mod routes;
-mod webhook;
 
 pub use error::ApiError;
 pub use listener::ListenerLimits;
