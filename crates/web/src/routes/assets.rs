@@ -38,7 +38,7 @@ pub(crate) struct AssetStatus {
 
 /// `GET /api/v1/assets/{asset_id}`: the asset's sync status (reference §9.2).
 #[utoipa::path(get, path = "/api/v1/assets/{asset_id}", tag = "assets", security(("admin_token" = [])),
-    params(("asset_id" = String, Path, description = "The asset's id, `urn:aaid:aem:<uuid>`")),
+    params(("asset_id" = String, Path, description = "The asset's id, `urn:aaid:aem:<uuid>`", pattern = "^urn:aaid:aem:[0-9A-Za-z-]{1,64}$")),
     responses(
         (status = 200, description = "Its status", body = AssetStatus),
         (status = 400, description = "`invalid_asset_id`", body = crate::error::Body),

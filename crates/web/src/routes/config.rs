@@ -29,9 +29,11 @@ type ConfigFields = BTreeMap<String, Value>;
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ScopeQuery {
-    /// `default` or `global` (any other scope is refused).
+    /// `default` or `global` (any other scope is refused with 400 `scope_not_supported`).
+    #[param(value_type = Option<String>, pattern = "^(default|global)$")]
     scope: Option<String>,
-    /// `0` (any other scope id is refused).
+    /// `0` (any other scope id is refused with 400 `scope_not_supported`).
+    #[param(value_type = Option<String>, pattern = "^0$")]
     scope_id: Option<String>,
 }
 

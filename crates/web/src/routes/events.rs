@@ -29,7 +29,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ChallengeQuery {
-    /// The UUID I/O Events sends to check the endpoint; echoed as plain text.
+    /// The UUID I/O Events sends to check the endpoint; echoed as plain text (400 `missing_challenge`
+    /// without it, `invalid_challenge` when it is not a UUID).
+    #[param(value_type = String, required = true, pattern = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")]
     challenge: Option<String>,
 }
 
@@ -43,26 +45,22 @@ pub(crate) struct EventAccepted {
 }
 
 /// The signature headers of a delivery (Adobe I/O Events signs each delivery with two keys).
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Header)]
 #[allow(dead_code)] // read from the raw headers; declared for the document
 struct SignatureHeaders {
     /// Base64 RSA-SHA256 signature of the body with the first key (at least one signature is required).
-    #[serde(rename = "x-adobe-digital-signature-1")]
-    #[param(rename = "x-adobe-digital-signature-1")]
-    signature_1: Option<String>,
+    #[param(rename = "x-adobe-digital-signature-1", required = false)]
+    signature_1: String,
     /// Base64 RSA-SHA256 signature of the body with the second key.
-    #[serde(rename = "x-adobe-digital-signature-2")]
-    #[param(rename = "x-adobe-digital-signature-2")]
-    signature_2: Option<String>,
+    #[param(rename = "x-adobe-digital-signature-2", required = false)]
+    signature_2: String,
     /// Path of the first public key on Adobe's key host.
-    #[serde(rename = "x-adobe-public-key1-path")]
-    #[param(rename = "x-adobe-public-key1-path")]
-    key_1_path: Option<String>,
+    #[param(rename = "x-adobe-public-key1-path", required = false)]
+    key_1_path: String,
     /// Path of the second public key on Adobe's key host.
-    #[serde(rename = "x-adobe-public-key2-path")]
-    #[param(rename = "x-adobe-public-key2-path")]
-    key_2_path: Option<String>,
+    #[param(rename = "x-adobe-public-key2-path", required = false)]
+    key_2_path: String,
 }
 
 /// `GET /events/aem?challenge=<uuid>`: the I/O Events registration handshake.

@@ -18,13 +18,41 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Exactly one of `asset_id` and `file_name`.
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PreviewRequest {
     /// An asset of the DAM (`urn:aaid:aem:...`): the links the rule in force gives it.
     asset_id: Option<String>,
     /// A file name (filename rules only): what the rules read from it.
     file_name: Option<String>,
+}
+
+/// The links the rule in force gives an asset of the DAM.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // declared for the document
+struct PreviewByAsset {
+    /// `urn:aaid:aem:<uuid>` (else 400 `invalid_asset_id`).
+    #[schema(pattern = "^urn:aaid:aem:[0-9A-Za-z-]{1,64}$")]
+    asset_id: String,
+}
+
+/// What the filename rules read from a file name (`matching_rule = "filename"` only, else 400
+/// `invalid_preview`).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // declared for the document
+struct PreviewByFileName {
+    file_name: String,
+}
+
+/// The request body as the document shows it: one of the two fields, nothing else.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // the body is read as a `PreviewRequest`; declared for the document
+enum PreviewBody {
+    Asset(PreviewByAsset),
+    FileName(PreviewByFileName),
 }
 
 /// An asset's preview, or a file name's.
@@ -40,7 +68,7 @@ pub(crate) enum Preview {
 /// `{"asset_id"}` → the links the rule in force gives the asset and the gallery operations that would
 /// follow; `{"file_name"}` (filename rules) → what the rules read from the name. Writes nothing.
 #[utoipa::path(post, path = "/api/v1/match/preview", tag = "matching", security(("admin_token" = [])),
-    request_body(content = PreviewRequest, content_type = "application/json"),
+    request_body(content = PreviewBody, content_type = "application/json"),
     responses(
         (status = 200, description = "The preview", body = Preview),
         (status = 400, description = "`malformed_json`, `invalid_preview` (not exactly one of the two, or a file name under another rule), `invalid_asset_id`, `unreadable_body`", body = crate::error::Body),

@@ -23,38 +23,59 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_product, product_status))
 }
 
+/// The SKU path parameter.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // read as `Path<String>` and parsed as a `Sku`; declared for the document
+struct SkuPath {
+    /// The product's SKU: at most 64 characters (spaces and tabs around it are trimmed), no control
+    /// characters, not `.` or `..` (else 400 `invalid_sku`).
+    #[param(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f. \t][^\x00-\x1f\x7f-\x9f]*$"
+    )]
+    sku: String,
+}
+
 /// The rendition parameters of the read API: each entry's `rendition_url` is shaped by them. Anything else,
 /// or a bad value, is refused (400 `invalid_rendition`).
-#[derive(Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(dead_code)] // parsed by `Rendition::from_query`; declared for the document
+#[allow(dead_code)] // parsed by `Rendition::from_query` from the raw query; declared for the document
 struct RenditionQuery {
     /// `gif`, `png`, `jpg`, `jpeg` or `webp` (the default).
-    #[param(pattern = "^(gif|png|jpg|jpeg|webp)$")]
-    format: Option<String>,
+    #[param(required = false, pattern = "^(gif|png|jpg|jpeg|webp)$")]
+    format: String,
     /// Pixels.
-    #[param(minimum = 1, maximum = 12000)]
-    width: Option<u32>,
+    #[param(required = false, minimum = 1, maximum = 12000)]
+    width: u32,
     /// Pixels.
-    #[param(minimum = 1, maximum = 12000)]
-    height: Option<u32>,
+    #[param(required = false, minimum = 1, maximum = 12000)]
+    height: u32,
     /// 80 unless given.
-    #[param(minimum = 1, maximum = 100)]
-    quality: Option<u32>,
+    #[param(required = false, minimum = 1, maximum = 100)]
+    quality: u32,
     /// `90`, `180` or `270`.
-    #[param(pattern = "^(90|180|270)$")]
-    rotate: Option<String>,
+    #[param(required = false, pattern = "^(90|180|270)$")]
+    rotate: String,
     /// `h`, `v` or `hv`.
-    #[param(pattern = "^(h|v|hv)$")]
-    flip: Option<String>,
+    #[param(required = false, pattern = "^(h|v|hv)$")]
+    flip: String,
     /// `x,y,w,h` in pixels or percent (`10p,10p,50p,50p`).
-    crop: Option<String>,
+    #[param(
+        required = false,
+        pattern = "^[0-9]{1,6}p?,[0-9]{1,6}p?,[0-9]{1,6}p?,[0-9]{1,6}p?$"
+    )]
+    crop: String,
     /// `W,H` in pixels.
-    size: Option<String>,
+    #[param(required = false, pattern = "^[0-9]{1,6},[0-9]{1,6}$")]
+    size: String,
     /// `true` or `false`.
-    preferwebp: Option<bool>,
+    #[param(required = false)]
+    preferwebp: bool,
     /// `true` or `false`.
-    attachment: Option<bool>,
+    #[param(required = false)]
+    attachment: bool,
 }
 
 /// One gallery entry as the read API serves it.
@@ -127,7 +148,7 @@ pub(crate) struct ProductStatus {
 ///
 /// Rendition parameters (`width`, `height`, `quality`, `format`, ...) shape every entry's `rendition_url`.
 #[utoipa::path(get, path = "/api/v1/products/{sku}/media", tag = "products",
-    params(("sku" = String, Path, description = "The product's SKU"), RenditionQuery),
+    params(SkuPath, RenditionQuery),
     responses(
         (status = 200, description = "The gallery", body = ProductMedia),
         (status = 400, description = "`invalid_sku`, `invalid_rendition`", body = crate::error::Body),
@@ -197,7 +218,7 @@ fn percent_decode(raw: &str) -> String {
 
 /// `PUT /api/v1/products/{sku}`: adds a product to the built-in catalog.
 #[utoipa::path(put, path = "/api/v1/products/{sku}", tag = "products", security(("admin_token" = [])),
-    params(("sku" = String, Path, description = "The product's SKU")),
+    params(SkuPath),
     responses(
         (status = 201, description = "Added", body = ProductAdded),
         (status = 200, description = "Known already (its gallery is written again if it was missing)", body = ProductAdded),
@@ -228,7 +249,7 @@ async fn put_product(
 
 /// `GET /api/v1/products/{sku}`: a product's sync status.
 #[utoipa::path(get, path = "/api/v1/products/{sku}", tag = "products", security(("admin_token" = [])),
-    params(("sku" = String, Path, description = "The product's SKU")),
+    params(SkuPath),
     responses(
         (status = 200, description = "Its status", body = ProductStatus),
         (status = 400, description = "`invalid_sku`", body = crate::error::Body),
