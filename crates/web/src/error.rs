@@ -101,6 +101,22 @@ impl From<EngineError> for ApiError {
     }
 }
 
+/// An identifier in a path or body that does not parse: 400 `invalid_asset_id`, `invalid_sku` or
+/// `invalid_role`, with the reason.
+impl From<domain::IdError> for ApiError {
+    fn from(error: domain::IdError) -> Self {
+        let code = match error {
+            domain::IdError::AssetId(_) => "invalid_asset_id",
+            domain::IdError::Role(_) => "invalid_role",
+            domain::IdError::EmptySku
+            | domain::IdError::SkuTooLong
+            | domain::IdError::SkuControlCharacter
+            | domain::IdError::SkuDotSegment(_) => "invalid_sku",
+        };
+        Self::bad_request(code, error.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (

@@ -51,8 +51,7 @@ async fn asset_status(
     _: Admin,
     Path(raw): Path<String>,
 ) -> Result<Json<AssetStatus>, ApiError> {
-    let asset_id = AssetId::parse(&raw)
-        .map_err(|e| ApiError::bad_request("invalid_asset_id", e.to_string()))?;
+    let asset_id = AssetId::parse(&raw)?;
     let status = state.engine.asset_status(&asset_id).await?.ok_or_else(|| {
         ApiError::not_found(
             "asset_not_found",

@@ -92,8 +92,7 @@ async fn match_preview(
     })?;
     match (request.asset_id, request.file_name) {
         (Some(raw), None) => {
-            let asset_id = AssetId::parse(&raw)
-                .map_err(|e| ApiError::bad_request("invalid_asset_id", e.to_string()))?;
+            let asset_id = AssetId::parse(&raw)?;
             Ok(Json(Preview::Asset(
                 state.engine.preview_asset(&asset_id).await?,
             )))

@@ -38,8 +38,3 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .with_state(state)
 }
-
-/// Parses a path segment as a SKU: 400 `invalid_sku` otherwise.
-fn parse_sku(raw: &str) -> Result<domain::Sku, ApiError> {
-    domain::Sku::parse(raw).map_err(|e| ApiError::bad_request("invalid_sku", e.to_string()))
-}

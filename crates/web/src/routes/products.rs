@@ -2,13 +2,13 @@
 //! `PUT`/`GET /api/v1/products/{sku}` (add to the built-in catalog, sync status).
 
 use crate::extract::Admin;
-use crate::routes::parse_sku;
 use crate::{ApiError, AppState};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use domain::Sku;
 use domain::time::format_rfc3339_ms;
 use domain::urls::Rendition;
 use engine::edge::{ProductCallState, QueuedWork};
@@ -159,7 +159,7 @@ async fn product_media(
     Path(raw): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let sku = parse_sku(&raw)?;
+    let sku = Sku::parse(&raw)?;
     let unknown = || ApiError::not_found("product_not_found", format!("no product {sku} is known"));
     let bytes = state.engine.cache().get(&sku).ok_or_else(unknown)?;
     let Some(query) = query.filter(|q| !q.is_empty()) else {
@@ -231,7 +231,7 @@ async fn put_product(
     _: Admin,
     Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<ProductAdded>), ApiError> {
-    let sku = parse_sku(&raw)?;
+    let sku = Sku::parse(&raw)?;
     let created = state.engine.add_product_through_api(&sku).await?;
     let status = if created {
         StatusCode::CREATED
@@ -263,7 +263,7 @@ async fn product_status(
     Path(raw): Path<String>,
 ) -> Result<Json<ProductStatus>, ApiError> {
     // The key the product is kept under (case-folded for a sink that compares SKUs without case).
-    let sku = state.engine.product_key(&parse_sku(&raw)?);
+    let sku = state.engine.product_key(&Sku::parse(&raw)?);
     let status = state.engine.product_status(&sku).await?.ok_or_else(|| {
         ApiError::not_found(
             "product_not_found",
