@@ -222,6 +222,7 @@ async fn receive_event(
             "the event's recipient_client_id is not this integration's client id",
         ));
     }
+    // Whatever failed, the delivery is answered 503 so that I/O Events delivers it again.
     let outcome = state
         .engine
         .record_delivery(&event, source, &body, started)
