@@ -55,7 +55,7 @@ impl ClusterState {
 }
 
 /// A part's state as a health report shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PartState {
     /// `ready` or `paused`.
     pub state: String,
@@ -78,7 +78,7 @@ impl PartState {
 }
 
 /// Work items being processed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InFlightCounts {
     pub assets: u64,
     pub skus: u64,
@@ -94,7 +94,7 @@ struct Snapshot {
 }
 
 /// One process of the cluster, as the health report shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberHealth {
     pub process: String,
     /// The process answering.

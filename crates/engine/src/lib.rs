@@ -12,6 +12,7 @@ pub mod cluster;
 mod completions;
 pub mod dam_guard;
 mod duties;
+pub mod edge;
 mod fullsync;
 mod group_commit;
 mod ingest;

@@ -433,9 +433,12 @@ async fn process_product_call(engine: Arc<Engine>, mut call: ProductCall) {
 }
 
 /// A preview of one asset under the rule in force.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AssetPreview {
+    #[schema(value_type = String)]
     pub asset_id: AssetId,
+    /// `match_by_sku`, `filename` or `custom_match`.
+    #[schema(value_type = String)]
     pub matching_rule: MatchingRule,
     /// `links`, `not_eligible` (it would leave every product), `invalid`, `skip` or `failed` (these three
     /// keep its links).
@@ -448,12 +451,16 @@ pub struct AssetPreview {
 }
 
 /// One link a rule produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PreviewLink {
+    #[schema(value_type = String)]
     pub sku: Sku,
+    #[schema(value_type = Vec<String>)]
     pub roles: BTreeSet<Role>,
     pub position: Option<u32>,
     pub label: Option<String>,
+    /// `image` or `video`.
+    #[schema(value_type = String)]
     pub media_type: domain::MediaType,
 }
 
@@ -470,8 +477,9 @@ impl From<&DesiredLink> for PreviewLink {
 }
 
 /// One product's gallery under the previewed outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ProductPreview {
+    #[schema(value_type = String)]
     pub sku: Sku,
     /// False: nothing is written until the product appears.
     pub product_exists: bool,
@@ -480,15 +488,17 @@ pub struct ProductPreview {
 }
 
 /// One gallery entry (what `GET /api/v1/products/{sku}/media` would show).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PreviewEntry {
+    #[schema(value_type = String)]
     pub asset_id: AssetId,
     pub position: u32,
+    #[schema(value_type = Vec<String>)]
     pub roles: BTreeSet<Role>,
 }
 
 /// One gallery operation: `create`, `update`, `replace` or `delete`, with the entry it leads to (or removes).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PreviewOperation {
     pub op: &'static str,
     #[serde(flatten)]
@@ -515,9 +525,10 @@ impl From<&Operation> for PreviewOperation {
 }
 
 /// What the filename rules read from a file name.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct FileNamePreview {
     pub file_name: String,
-    /// `null` when no rule matches (an asset so named is linked to nothing).
+    /// `null` when no rule matches (an asset so named is linked to nothing); else `{rule, sku, position, roles}`.
+    #[schema(value_type = Option<Object>)]
     pub matched: Option<FilenameMatch>,
 }

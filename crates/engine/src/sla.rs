@@ -30,7 +30,7 @@ pub struct SlaRecorder {
 }
 
 /// One window's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LatencySummary {
     pub count: u64,
     pub p50_ms: u64,
@@ -60,14 +60,14 @@ impl LatencySummary {
 }
 
 /// Event → commerce write, and webhook acknowledgement, for one window.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WindowReport {
     pub event_to_applied: LatencySummary,
     pub webhook_ack: LatencySummary,
 }
 
 /// The last hour, the last day and since start.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SlaReport {
     pub last_hour: WindowReport,
     pub last_day: WindowReport,

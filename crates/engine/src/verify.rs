@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One difference found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Difference {
     /// `dam_vs_state`, `state_vs_applied` or `applied_vs_commerce`.
     pub kind: &'static str,
@@ -23,7 +23,7 @@ pub struct Difference {
 }
 
 /// What a verification found and did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct VerifyReport {
     pub assets_checked: usize,
     pub products_checked: usize,

@@ -4,17 +4,15 @@
 //! Entry points: [`serve`] (the main listener) and [`serve_metrics`] (Prometheus text on its own listener),
 //! given an [`AppState`].
 
-mod admin;
 mod error;
 mod extract;
 mod http_metrics;
 mod listener;
 mod metrics;
+pub mod openapi;
 mod process_metrics;
-mod products;
 mod request_id;
 mod routes;
-mod webhook;
 
 pub use error::ApiError;
 pub use listener::ListenerLimits;

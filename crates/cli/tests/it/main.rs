@@ -19,6 +19,7 @@ mod magento_inputs;
 mod matching;
 mod metrics;
 mod misconfiguration;
+mod openapi;
 mod operators;
 mod postgres_db;
 mod products;
