@@ -31,6 +31,8 @@ struct ReadPage {
     /// The cursor of the page after it (`None`: the last page).
     next: Option<String>,
     total: i64,
+    /// When its reading began (the engine's clock).
+    read_ms: i64,
 }
 
 enum Stop {
@@ -174,11 +176,13 @@ async fn sync_assets(
     let reader = async move {
         let mut cursor = sync.cursor.clone();
         loop {
+            let read_ms = engine.now_ms();
             let page = search_with_retries(engine, cursor.as_deref(), &mut reader_shutdown).await?;
             let read = ReadPage {
                 assets: match_page(engine, &page).await,
                 next: page.cursor.clone(),
                 total: page.total.unwrap_or(0),
+                read_ms,
             };
             cursor = page.cursor;
             // A closed channel: the store side stopped, and says why.
@@ -197,6 +201,7 @@ async fn sync_assets(
                     &page.assets,
                     page.next.as_deref(),
                     page.total,
+                    page.read_ms,
                     engine.now_ms(),
                 )
             })

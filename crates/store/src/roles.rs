@@ -333,13 +333,16 @@ pub trait FullSyncs: Send + Sync {
     async fn full_sync(&self, id: i64) -> StoreResult<Option<FullSync>>;
 
     /// Stores one page of a full sync's assets through the bulk path (one transaction; their SKU work yields
-    /// to live work) and moves its cursor.
+    /// to live work) and moves its cursor. `read_ms` is when the page's reading began: an asset whose outcome
+    /// was stored since (`processing_ms >= read_ms`, by live work that may have read newer metadata) keeps
+    /// what it has and is queued to be read again, so that a page read before a change never overwrites it.
     async fn store_full_sync_page(
         &self,
         id: i64,
         assets: &[BulkAsset],
         next_cursor: Option<&str>,
         total: i64,
+        read_ms: i64,
         now_ms: i64,
     ) -> StoreResult<()>;
 

@@ -3,7 +3,7 @@
 
 use super::PostgresStore;
 use super::assets::store_links;
-use super::conn::{Tx, execute, optional, read_tx, row, write_tx};
+use super::conn::{Tx, execute, optional, read_tx, row, rows, write_tx};
 use super::products::insert_products;
 use super::shared::{BULK, settle_asset};
 use crate::{
@@ -65,12 +65,42 @@ impl FullSyncs for PostgresStore {
         assets: &[BulkAsset],
         next_cursor: Option<&str>,
         total: i64,
+        read_ms: i64,
         now_ms: i64,
     ) -> StoreResult<()> {
         write_tx!(self, |tx| {
             let mut errors = 0_i64;
+            let ids: Vec<&str> = assets.iter().map(|a| bulk_asset_id(a).as_str()).collect();
+            // Assets whose outcome was stored since the page's reading began keep it and are read again.
+            let changed: Vec<String> = rows(
+                &tx,
+                "SELECT asset_id FROM assets WHERE asset_id = ANY($1::TEXT[]) AND processing_ms >= $2",
+                &[&ids as &(dyn tokio_postgres::types::ToSql + Sync), &read_ms],
+            )
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+            if !changed.is_empty() {
+                execute(
+                    &tx,
+                    "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
+                     SELECT a, 1, FALSE, $2::BIGINT, 0 FROM UNNEST($1::TEXT[]) a ORDER BY a
+                     ON CONFLICT (asset_id) DO UPDATE SET generation = asset_work.generation + 1",
+                    &[&changed, &now_ms],
+                )
+                .await?;
+                execute(
+                    &tx,
+                    "UPDATE assets SET seen_sync = $1 WHERE asset_id = ANY($2::TEXT[])",
+                    &[&id, &changed],
+                )
+                .await?;
+            }
             for asset in assets {
-                store_bulk_asset(&tx, id, asset, now_ms, &mut errors).await?;
+                if !changed.iter().any(|c| c == bulk_asset_id(asset).as_str()) {
+                    store_bulk_asset(&tx, id, asset, now_ms, &mut errors).await?;
+                }
             }
             let stored = i64::try_from(assets.len()).unwrap_or(i64::MAX);
             execute(
@@ -167,6 +197,12 @@ impl FullSyncs for PostgresStore {
 }
 
 /// Stores one asset of a full sync's page and marks it seen by this sync.
+fn bulk_asset_id(asset: &BulkAsset) -> &domain::AssetId {
+    match asset {
+        BulkAsset::Links { asset_id, .. } | BulkAsset::Invalid { asset_id, .. } => asset_id,
+    }
+}
+
 async fn store_bulk_asset(
     tx: &Tx<'_>,
     id: i64,

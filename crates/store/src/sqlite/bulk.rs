@@ -219,3 +219,39 @@ pub(super) fn settle_assets(conn: &Connection, ids: &str, now_ms: i64) -> StoreR
     execute(conn, MARK_REFUSED, (ids, now_ms))?;
     Ok(())
 }
+
+/// The page's assets whose outcome was stored at or after `read_ms` (live work that may have read newer
+/// metadata than the page did).
+const CHANGED_SINCE: &str = "SELECT asset_id FROM assets
+     WHERE asset_id IN (SELECT value FROM json_each(?1)) AND processing_ms >= ?2";
+/// Queues each asset of a JSON array of ids to be read again, and marks it seen by the sync `?3`.
+const REQUEUE: &str = "INSERT INTO asset_work (asset_id, generation, deleted, run_at_ms, attempt)
+     SELECT value, 1, 0, ?2, 0 FROM json_each(?1) WHERE true
+     ON CONFLICT (asset_id) DO UPDATE SET generation = generation + 1";
+
+/// The assets of the page to store: those whose outcome was stored since the page's reading began
+/// (`read_ms`) are left as they are and queued to be read again (seen by the sync `id`), so that a page read
+/// before a change never overwrites what live work stored after it.
+pub(super) fn requeue_changed_since(
+    conn: &Connection,
+    id: i64,
+    assets: &[BulkAsset],
+    read_ms: i64,
+    now_ms: i64,
+) -> StoreResult<Vec<BulkAsset>> {
+    let ids = Value::from(assets.iter().map(asset_id).collect::<Vec<_>>()).to_string();
+    let changed: HashSet<String> = rows(conn, CHANGED_SINCE, (&ids, read_ms), |r| r.get(0))?
+        .into_iter()
+        .collect();
+    if changed.is_empty() {
+        return Ok(assets.to_vec());
+    }
+    let requeued = Value::from(changed.iter().map(String::as_str).collect::<Vec<_>>()).to_string();
+    execute(conn, REQUEUE, (&requeued, now_ms))?;
+    execute(conn, MARK_SEEN, (&requeued, id))?;
+    Ok(assets
+        .iter()
+        .filter(|asset| !changed.contains(asset_id(asset)))
+        .cloned()
+        .collect())
+}

@@ -61,11 +61,13 @@ impl FullSyncs for SqliteStore {
         assets: &[BulkAsset],
         next_cursor: Option<&str>,
         total: i64,
+        read_ms: i64,
         now_ms: i64,
     ) -> StoreResult<()> {
-        let (assets, next_cursor) = (assets.to_vec(), next_cursor.map(str::to_owned));
+        let (all, next_cursor) = (assets.to_vec(), next_cursor.map(str::to_owned));
         self.db
             .write(Durability::Normal, move |conn| {
+                let assets = bulk::requeue_changed_since(conn, id, &all, read_ms, now_ms)?;
                 if bulk::has_repeats(&assets) {
                     for asset in &assets {
                         store_bulk_asset(conn, id, asset, now_ms)?;
@@ -82,7 +84,7 @@ impl FullSyncs for SqliteStore {
                     (
                         id,
                         next_cursor,
-                        i64::try_from(assets.len()).unwrap_or(i64::MAX),
+                        i64::try_from(all.len()).unwrap_or(i64::MAX),
                         total,
                         errors,
                     ),

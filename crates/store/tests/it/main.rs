@@ -67,6 +67,7 @@ macro_rules! conformance_suite {
                 the_configuration_and_its_history_are_kept,
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,
+                a_page_read_before_a_live_outcome_does_not_overwrite_it,
                 full_sync_phases_reset_the_cursor,
                 sync_latencies_measure_event_to_applied,
                 pruning_keeps_what_is_recent_or_still_needed,

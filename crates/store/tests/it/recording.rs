@@ -187,6 +187,7 @@ recording! {
             assets: &[BulkAsset],
             next_cursor: Option<&str>,
             total: i64,
+            read_ms: i64,
             now_ms: i64,
         ) -> StoreResult<()>;
         fn finish_full_sync_assets(&self, id: i64, now_ms: i64) -> StoreResult<u64>;

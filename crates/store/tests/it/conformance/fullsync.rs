@@ -80,7 +80,7 @@ pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(st
         warnings: Vec::new(),
     }];
     store
-        .store_full_sync_page(id, &page, Some("cursor-2"), 2, T0 + 10)
+        .store_full_sync_page(id, &page, Some("cursor-2"), 2, T0 + 10, T0 + 10)
         .await
         .unwrap();
     let sync = store.full_sync(id).await.unwrap().unwrap();
@@ -124,13 +124,81 @@ pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(st
     );
 }
 
+/// A page read before a live outcome (an event's re-read, which may have seen newer metadata) never
+/// overwrites it: the asset keeps its links and is read again; the page's other assets are stored.
+pub async fn a_page_read_before_a_live_outcome_does_not_overwrite_it<S: Store>(store: &S) {
+    let (old_sku, new_sku) = (sku("P-OLD"), sku("P-NEW"));
+    store
+        .upsert_products(&[old_sku.clone(), new_sku.clone()], T0)
+        .await
+        .unwrap();
+    let id = store.request_full_sync("race", T0).await.unwrap();
+    store.begin_full_sync(T0).await.unwrap();
+    let read_ms = T0 + 1;
+
+    // After the page was read, an event moves the asset to P-NEW and its outcome is stored.
+    let moved = asset(1);
+    record(store, &[changed("ev-1", &moved, T0 + 2)]).await;
+    let work = claim_one_asset(store, T0 + 3).await;
+    store
+        .complete_asset(
+            &work,
+            links(vec![link(&moved, &new_sku, &[], None)]),
+            T0 + 5,
+        )
+        .await
+        .unwrap();
+
+    // The page, read before, still has it on P-OLD; another asset of the page is new.
+    let other = asset(2);
+    let page = vec![
+        store::BulkAsset::Links {
+            asset_id: moved.clone(),
+            links: vec![link(&moved, &old_sku, &[], None)],
+            eligible: true,
+            warnings: Vec::new(),
+        },
+        store::BulkAsset::Links {
+            asset_id: other.clone(),
+            links: vec![link(&other, &old_sku, &[], None)],
+            eligible: true,
+            warnings: Vec::new(),
+        },
+    ];
+    store
+        .store_full_sync_page(id, &page, None, 2, read_ms, T0 + 10)
+        .await
+        .unwrap();
+
+    let claimants = |state: store::SkuState| -> Vec<AssetId> {
+        state.claims.iter().map(|c| c.asset_id.clone()).collect()
+    };
+    assert_eq!(
+        claimants(store.sku_state(&old_sku).await.unwrap()),
+        vec![other],
+        "the page's stale view of the moved asset was not stored"
+    );
+    assert_eq!(
+        claimants(store.sku_state(&new_sku).await.unwrap()),
+        vec![moved.clone()]
+    );
+    let sync = store.full_sync(id).await.unwrap().unwrap();
+    assert_eq!(sync.done, 2, "both count as done");
+    let reread: Vec<AssetId> = claim_assets(store, T0 + 20)
+        .await
+        .into_iter()
+        .map(|w| w.asset_id)
+        .collect();
+    assert_eq!(reread, vec![moved], "the moved asset is read again");
+}
+
 pub async fn full_sync_phases_reset_the_cursor<S: Store>(store: &S) {
     let id = store.request_full_sync("phases", T0).await.unwrap();
     let running = store.begin_full_sync(T0 + 1).await.unwrap().unwrap();
     assert_eq!((running.id, running.phase), (id, FullSyncPhase::Assets));
     assert_eq!(running.started_ms, Some(T0 + 1));
     store
-        .store_full_sync_page(id, &[], Some("asset-page-2"), 0, T0 + 2)
+        .store_full_sync_page(id, &[], Some("asset-page-2"), 0, T0 + 2, T0 + 2)
         .await
         .unwrap();
     assert_eq!(
