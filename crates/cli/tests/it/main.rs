@@ -23,6 +23,7 @@ mod openapi;
 mod operators;
 mod postgres_db;
 mod products;
+mod raw_http;
 mod slow_store;
 mod store_views;
 mod sync;
