@@ -80,6 +80,9 @@ pub struct IntegrationConfig {
     pub sync_enabled: bool,
     pub matching_rule: MatchingRule,
     pub sku_attribute: String,
+    /// The metadata property listing the store views an asset is hidden in.
+    #[serde(default = "default_hidden_property")]
+    pub hidden_store_views_property: String,
     pub visualization_owner: VisualizationOwner,
     /// `https://<host>` when set: published URLs use it instead of the delivery host.
     pub asset_custom_domain: Option<String>,
@@ -110,6 +113,10 @@ pub struct IntegrationConfig {
     pub matcher_ims_org_id: Option<String>,
     #[serde(default)]
     pub matcher_scopes: Vec<String>,
+}
+
+fn default_hidden_property() -> String {
+    crate::store_views::DEFAULT_HIDDEN_PROPERTY.to_owned()
 }
 
 fn default_filename_roles() -> BTreeSet<Role> {
@@ -144,6 +151,7 @@ impl IntegrationConfig {
             sync_enabled: true,
             matching_rule: MatchingRule::MatchBySku,
             sku_attribute: "commerce:skus".to_owned(),
+            hidden_store_views_property: default_hidden_property(),
             visualization_owner: VisualizationOwner::AemAssets,
             asset_custom_domain: None,
             resync_on_metadata_change: true,
@@ -165,6 +173,7 @@ impl IntegrationConfig {
             || self.environment_id != other.environment_id
             || self.matching_rule != other.matching_rule
             || self.sku_attribute != other.sku_attribute
+            || self.hidden_store_views_property != other.hidden_store_views_property
             || (self.matching_rule == MatchingRule::Filename
                 && (self.filename_rules != other.filename_rules
                     || self.filename_default_roles != other.filename_default_roles))
@@ -287,6 +296,13 @@ impl IntegrationConfig {
             "sku_attribute" => {
                 self.sku_attribute = if null {
                     defaults.sku_attribute.clone()
+                } else {
+                    attribute_name(value)?
+                };
+            }
+            "hidden_store_views_property" => {
+                self.hidden_store_views_property = if null {
+                    defaults.hidden_store_views_property.clone()
                 } else {
                     attribute_name(value)?
                 };
@@ -617,6 +633,54 @@ mod tests {
 
     fn base() -> IntegrationConfig {
         IntegrationConfig::defaults("142461", "1463137")
+    }
+
+    #[test]
+    fn the_hidden_store_views_property_is_a_matching_field() -> Result<(), FieldErrors> {
+        assert_eq!(
+            base().hidden_store_views_property,
+            "commerce:hiddenStoreViews"
+        );
+        let (changed, _) = base().apply_change(
+            &json!({ "hidden_store_views_property": "custom:hiddenIn" }),
+            &base(),
+            UrlPolicy::HttpsOnly,
+        )?;
+        assert_eq!(changed.hidden_store_views_property, "custom:hiddenIn");
+        assert!(
+            changed.matching_differs(&base()),
+            "a change calls for a full sync"
+        );
+        let (restored, _) = changed.apply_change(
+            &json!({ "hidden_store_views_property": null }),
+            &base(),
+            UrlPolicy::HttpsOnly,
+        )?;
+        assert_eq!(
+            restored.hidden_store_views_property,
+            "commerce:hiddenStoreViews"
+        );
+        assert!(
+            base()
+                .apply_change(
+                    &json!({ "hidden_store_views_property": "" }),
+                    &base(),
+                    UrlPolicy::HttpsOnly
+                )
+                .is_err()
+        );
+        // A configuration stored before the field existed reads with the default.
+        let mut stored = serde_json::to_value(base()).map_err(|_| FieldErrors::new())?;
+        if let Some(map) = stored.as_object_mut() {
+            map.remove("hidden_store_views_property");
+        }
+        let read: IntegrationConfig =
+            serde_json::from_value(stored).map_err(|_| FieldErrors::new())?;
+        assert_eq!(
+            read.hidden_store_views_property,
+            "commerce:hiddenStoreViews"
+        );
+        Ok(())
     }
 
     #[test]

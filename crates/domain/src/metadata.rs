@@ -20,6 +20,8 @@ pub struct MatchSettings {
     pub sku_attribute: String,
     /// At most this many SKUs of one asset are linked (the rest are refused with a warning).
     pub max_skus: usize,
+    /// The metadata property listing the store views an asset is hidden in.
+    pub hidden_property: String,
 }
 
 impl Default for MatchSettings {
@@ -27,6 +29,7 @@ impl Default for MatchSettings {
         Self {
             sku_attribute: "commerce:skus".to_owned(),
             max_skus: 1_000,
+            hidden_property: DEFAULT_HIDDEN_PROPERTY.to_owned(),
         }
     }
 }
@@ -118,8 +121,34 @@ pub fn evaluate(meta: &AssetMetadata, settings: &MatchSettings) -> Evaluation {
     if let Some(reason) = ineligibility(meta) {
         return Evaluation::NotEligible { reason };
     }
-    match desired_links(meta, settings) {
+    let evaluation = match desired_links(meta, settings) {
         Ok((links, warnings)) => Evaluation::Eligible { links, warnings },
+        Err(reason) => Evaluation::Invalid { reason },
+    };
+    with_hidden_views(evaluation, meta, &settings.hidden_property)
+}
+
+/// Sets every link's `hidden_in` from `property` (a list of store view codes), whatever rule made the links;
+/// a value that is not strings breaks the contract.
+pub fn with_hidden_views(
+    evaluation: Evaluation,
+    meta: &AssetMetadata,
+    property: &str,
+) -> Evaluation {
+    let Evaluation::Eligible {
+        mut links,
+        mut warnings,
+    } = evaluation
+    else {
+        return evaluation;
+    };
+    match read_hidden(meta, property, &mut warnings) {
+        Ok(hidden) => {
+            for link in &mut links {
+                link.hidden_in = hidden.clone();
+            }
+            Evaluation::Eligible { links, warnings }
+        }
         Err(reason) => Evaluation::Invalid { reason },
     }
 }
@@ -167,7 +196,6 @@ type Links = (Vec<DesiredLink>, Vec<String>);
 pub struct LinkFacts {
     pub label: Option<String>,
     pub labels: Labels,
-    pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
     pub content_id: ContentId,
     pub modified_ms: i64,
@@ -179,7 +207,6 @@ impl LinkFacts {
     pub fn read(meta: &AssetMetadata, warnings: &mut Vec<String>) -> Result<Self, String> {
         let labels = read_labels(meta, warnings)?;
         let label = label(&labels, meta, warnings);
-        let hidden_in = read_hidden(meta, DEFAULT_HIDDEN_PROPERTY, warnings)?;
         let media_type = MediaType::from_format(
             meta.repo_str("dc:format")
                 .or_else(|| meta.asset_str("dc:format")),
@@ -204,7 +231,6 @@ impl LinkFacts {
         Ok(Self {
             label,
             labels,
-            hidden_in,
             media_type,
             content_id,
             modified_ms,
@@ -226,7 +252,7 @@ impl LinkFacts {
             position,
             label: self.label.clone(),
             labels: self.labels.clone(),
-            hidden_in: self.hidden_in.clone(),
+            hidden_in: BTreeSet::new(),
             media_type: self.media_type,
             content_id: self.content_id.clone(),
             modified_ms: self.modified_ms,

@@ -13,8 +13,11 @@ use domain::matching::{
     CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
     read_product_to_asset,
 };
-use domain::metadata::{Evaluation, LinkFacts, evaluate, fold_sku_case, ineligibility};
+use domain::metadata::{
+    Evaluation, LinkFacts, evaluate, fold_sku_case, ineligibility, with_hidden_views,
+};
 use domain::retry::retry_delay_ms;
+use domain::store_views::read_hidden;
 use domain::{AssetId, AssetMetadata, DesiredLink, MatchSettings, Role, Sku};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -78,14 +81,22 @@ impl Engine {
                 &MatchSettings {
                     sku_attribute: config.sku_attribute.clone(),
                     max_skus: self.settings.max_skus_per_asset,
+                    hidden_property: config.hidden_store_views_property.clone(),
                 },
             )),
-            MatchingRule::Filename => AssetMatch::Evaluated(evaluate_filename(
+            MatchingRule::Filename => AssetMatch::Evaluated(with_hidden_views(
+                evaluate_filename(meta, &config.filename_rules, &config.filename_default_roles),
                 meta,
-                &config.filename_rules,
-                &config.filename_default_roles,
+                &config.hidden_store_views_property,
             )),
-            MatchingRule::CustomMatch => self.match_asset_remotely(&config, meta).await,
+            MatchingRule::CustomMatch => match self.match_asset_remotely(&config, meta).await {
+                AssetMatch::Evaluated(evaluation) => AssetMatch::Evaluated(with_hidden_views(
+                    evaluation,
+                    meta,
+                    &config.hidden_store_views_property,
+                )),
+                other => other,
+            },
         }
     }
 
@@ -204,8 +215,18 @@ impl Engine {
                         tracing::info!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset that is not eligible");
                         continue;
                     }
-                    match LinkFacts::read(&meta, &mut Vec::new()) {
-                        Ok(facts) => links.push(found.link(sku, &facts)),
+                    let mut ignored = Vec::new();
+                    match LinkFacts::read(&meta, &mut ignored) {
+                        Ok(facts) => {
+                            let mut link = found.link(sku, &facts);
+                            link.hidden_in = read_hidden(
+                                &meta,
+                                &self.config().hidden_store_views_property,
+                                &mut ignored,
+                            )
+                            .unwrap_or_default();
+                            links.push(link);
+                        }
                         Err(reason) => {
                             tracing::warn!(%sku, asset = %found.asset_id, %reason, "product-to-asset named an asset whose metadata breaks the contract; not linked");
                         }

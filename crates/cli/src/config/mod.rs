@@ -173,6 +173,13 @@ impl Config {
                 self.sync.visualization_owner.as_ref().map(|v| json!(v)),
             ),
             (
+                "hidden_store_views_property",
+                self.sync
+                    .hidden_store_views_property
+                    .as_ref()
+                    .map(|v| json!(v)),
+            ),
+            (
                 "asset_custom_domain",
                 self.sync.asset_custom_domain.as_ref().map(|v| json!(v)),
             ),

@@ -11,6 +11,9 @@ pub struct SyncConfig {
     pub enabled: bool,
     #[serde(default = "default_sku_attribute")]
     pub sku_attribute: String,
+    /// The metadata property listing the store views an asset is hidden in (default
+    /// `commerce:hiddenStoreViews`).
+    pub hidden_store_views_property: Option<String>,
     /// `match_by_sku` (default), `filename` or `custom_match`.
     pub matching_rule: Option<String>,
     /// `filename`: regular expressions over `repo:name` with a named group `sku` (and optionally `position`,
@@ -57,6 +60,7 @@ impl Default for SyncConfig {
         Self {
             enabled: true,
             sku_attribute: default_sku_attribute(),
+            hidden_store_views_property: None,
             matching_rule: None,
             filename_rules: None,
             asset_to_product_url: None,

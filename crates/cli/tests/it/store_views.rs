@@ -238,3 +238,33 @@ async fn verify_compares_each_store_views_values() {
     let (_, output) = app.run_cli(&["verify"]).await;
     assert!(output.contains("store view de_de"), "{output}");
 }
+
+#[tokio::test]
+async fn the_hidden_store_views_property_is_configurable() {
+    let app = TestApp::spawn().await;
+    app.put_products(&["MH01"]).await;
+    let (status, body) = app
+        .put_config(
+            "",
+            json!({ "hidden_store_views_property": "custom:hiddenIn" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["full_sync"].is_i64(),
+        "a change of it starts a full sync: {body}"
+    );
+    app.approved_asset(json!({
+        "commerce:skus": ["MH01"],
+        "custom:hiddenIn": ["fr_FR"],
+        "commerce:hiddenStoreViews": ["de_DE"],
+    }));
+    app.settle().await;
+    let (_, fr) = media_in(&app, "MH01", "store=fr_fr").await;
+    let (_, de) = media_in(&app, "MH01", "store=de_de").await;
+    assert_eq!(fr["entries"][0]["hidden"], true, "{fr}");
+    assert_eq!(
+        de["entries"][0]["hidden"], false,
+        "the default property is not read: {de}"
+    );
+}
