@@ -207,6 +207,7 @@ impl Engine {
                 matches
             }
         };
+        let hidden_property = self.config().hidden_store_views_property.clone();
         let mut links = Vec::new();
         for found in matches {
             match self.dam.metadata(&found.asset_id).await {
@@ -219,12 +220,8 @@ impl Engine {
                     match LinkFacts::read(&meta, &mut ignored) {
                         Ok(facts) => {
                             let mut link = found.link(sku, &facts);
-                            link.hidden_in = read_hidden(
-                                &meta,
-                                &self.config().hidden_store_views_property,
-                                &mut ignored,
-                            )
-                            .unwrap_or_default();
+                            link.hidden_in = read_hidden(&meta, &hidden_property, &mut ignored)
+                                .unwrap_or_default();
                             links.push(link);
                         }
                         Err(reason) => {

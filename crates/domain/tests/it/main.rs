@@ -5,6 +5,7 @@
 mod events;
 mod files;
 mod gallery;
+mod labels;
 mod matching;
 mod properties;
 mod rules;
