@@ -29,6 +29,10 @@ const NORMAL: u8 = 1;
 const FULL: u8 = 2;
 /// Reader threads of a file database.
 const READERS: usize = 3;
+/// The writer's page cache, in KiB (`PRAGMA cache_size` takes a negative number for KiB). SQLite's default
+/// of 2 MiB holds a few hundred pages: at a million assets every random key of a batch then misses the
+/// cache and is read again from the file (a system call and a copy per page).
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 /// The writer and reader threads of one database.
 pub(crate) struct Connections {
@@ -48,6 +52,7 @@ impl Connections {
             None => Connection::open_in_memory()?,
         };
         configure(&writer)?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
@@ -138,6 +143,9 @@ impl Connections {
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    // Statement journals and sorts in memory: a set-based upsert of a page keeps a statement journal, which
+    // SQLite otherwise spills to a temporary file past 64 KiB.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
 
