@@ -5,7 +5,6 @@
 use crate::matching::AssetMatch;
 use crate::{Engine, EngineError};
 use connectors::sink::RemoteEntryView;
-use domain::gallery::compute_gallery;
 use domain::media_files::file_carries_content;
 use domain::metadata::Evaluation;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku, StoreView};
@@ -99,12 +98,7 @@ impl Engine {
         for sku in &skus {
             let state = self.store.sku_state(sku).await?;
             if state.product_exists || !state.applied.is_empty() {
-                let mut want = compute_gallery(&state.claims);
-                let owner_hides = self.config().visualization_owner
-                    == domain::config::VisualizationOwner::Commerce;
-                for entry in &mut want {
-                    entry.hidden = owner_hides;
-                }
+                let want = self.desired_gallery(&self.config(), &state.claims);
                 let have: Vec<_> = state.applied.iter().map(|a| a.entry.clone()).collect();
                 if want != have {
                     report.differences.push(Difference {

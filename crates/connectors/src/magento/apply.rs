@@ -137,6 +137,7 @@ impl MagentoSink {
             Some(AppliedEntry {
                 entry: to.clone(),
                 remote_id: Some(id),
+                unknown_store_views: Default::default(),
             })
         };
 
