@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cluster;
 mod completions;
 pub mod dam_guard;
+mod desired;
 mod duties;
 pub mod edge;
 mod fullsync;
@@ -611,27 +612,6 @@ async fn run_pruner(engine: Arc<Engine>, mut shutdown: watch::Receiver<bool>) {
             () = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = shutdown.changed() => return,
         }
-    }
-}
-
-impl Engine {
-    /// The gallery `claims` ask for, as `config` presents it to a sink: every entry hidden under the owner
-    /// `commerce`, each video with its player URL (`<base>/play`, the custom domain applied when one is set).
-    pub(crate) fn desired_gallery(
-        &self,
-        config: &IntegrationConfig,
-        claims: &[domain::DesiredLink],
-    ) -> Vec<domain::GalleryEntry> {
-        let view = view_of(config, &self.settings.delivery_origin);
-        let mut gallery = domain::gallery::compute_gallery(claims);
-        for entry in &mut gallery {
-            entry.hidden = view.hidden;
-            if let Some(video) = &mut entry.video {
-                video.url =
-                    domain::urls::play_url(&domain::urls::base_url(&view.origin, &entry.asset_id));
-            }
-        }
-        gallery
     }
 }
 

@@ -234,6 +234,32 @@ fn commerce_drift(
             && found.label == e.label
             && found.disabled == e.hidden
             && remote_roles == roles;
+        let (media_type, video_url) = match (e.media_type, &e.video) {
+            (domain::MediaType::Video, video) => (
+                "external-video",
+                Some(video.as_ref().map(|v| v.url.clone()).unwrap_or_default()),
+            ),
+            (domain::MediaType::Image, _) => ("image", None),
+        };
+        if found.media_type != media_type {
+            differences.push(difference(
+                &e.asset_id,
+                format!(
+                    "the store's entry {} is {}, not {media_type}",
+                    found.id, found.media_type
+                ),
+            ));
+        } else if found.video_url != video_url {
+            differences.push(difference(
+                &e.asset_id,
+                format!(
+                    "the store's entry {} plays {:?}, not {:?}",
+                    found.id,
+                    found.video_url.as_deref().unwrap_or_default(),
+                    video_url.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if !same {
             differences.push(difference(
                 &e.asset_id,

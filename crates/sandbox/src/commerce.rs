@@ -171,6 +171,7 @@ impl CommerceEmulator {
             position,
             disabled,
             types: roles_from(types),
+            video: None,
         };
         self.shared
             .lock()
