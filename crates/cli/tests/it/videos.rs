@@ -36,6 +36,7 @@ fn entry_of(app: &TestApp, sku: &str, asset: &str) -> Option<Value> {
 #[tokio::test]
 async fn a_video_is_an_external_video_playing_the_dam_player_approved_moved_and_rejected() {
     let app = TestApp::spawn_magento("oauth1", false).await;
+    app.store().set_store_views(&["fr_fr"]);
     for sku in ["MV01", "MV02"] {
         app.store().create_product(sku);
         app.put_product(sku).await;
@@ -52,6 +53,8 @@ async fn a_video_is_an_external_video_playing_the_dam_player_approved_moved_and_
             "commerce:skus": ["MV01"],
             "commerce:roles": ["thumbnail"],
             "commerce:positions": [2],
+            "commerce:altTextStoreViews": ["fr_FR"],
+            "commerce:altTextValues": ["Bande-annonce"],
         }),
     );
     app.settle().await;
@@ -75,6 +78,18 @@ async fn a_video_is_an_external_video_playing_the_dam_player_approved_moved_and_
     );
     assert_eq!(entry["position"], 2);
     assert_eq!(entry["types"], json!(["thumbnail"]));
+    assert_eq!(entry["label"], "Trailer");
+    let uuid = video.trim_start_matches("urn:aaid:aem:");
+    let in_fr = app.store().entries_in("MV01", "fr_fr").unwrap();
+    let in_fr = in_fr
+        .iter()
+        .find(|e| e["file"].as_str().unwrap_or_default().contains(uuid))
+        .unwrap();
+    assert_eq!(
+        (&in_fr["label"], &in_fr["media_type"]),
+        (&json!("Bande-annonce"), &json!("external-video")),
+        "the store-scoped write of a video carries its content: {in_fr}"
+    );
     assert_eq!(
         entry_of(&app, "MV01", &image).unwrap()["media_type"],
         "image"
