@@ -1,9 +1,7 @@
 //! `assetsync demo` and `assetsync sandbox`: the AEM emulator alone, or emulator and service in one process.
 
-use crate::config::{
-    AemConfig, CommerceConfig, Config, EventsConfig, HttpConfig, LogConfig, MetricsConfig,
-    SyncConfig,
-};
+use crate::catalog::{generate, new_asset};
+pub(crate) use crate::emulators::{Emulators, SandboxRun};
 use crate::galleries::{
     count_entries, difference_report, expected_galleries, matching_entries, served_galleries,
     store_galleries,
@@ -13,21 +11,20 @@ use crate::progress::Progress;
 use anyhow::{Context, bail};
 use clap::Args;
 use domain::Sku;
-use sandbox::aem::{AemEmulator, AemSettings, NewAsset};
-use sandbox::commerce::{CommerceEmulator, CommerceSettings};
+use sandbox::aem::{AemEmulator, AemSettings};
+use sandbox::commerce::CommerceEmulator;
 use sandbox::matcher::{MatcherEmulator, MatcherSettings};
-use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use store::FullSyncState;
 
-const PROGRAM_ID: &str = "142461";
-const ENVIRONMENT_ID: &str = "1463137";
-const CLIENT_ID: &str = "assetsync-demo";
-const COMMERCE_CONSUMER_KEY: &str = "assetsync-demo-integration";
-const MATCHER_CLIENT_ID: &str = "assetsync-demo-matcher";
-const MATCHER_ORG_ID: &str = "DEMO0000000000@AdobeOrg";
+pub(crate) const PROGRAM_ID: &str = "142461";
+pub(crate) const ENVIRONMENT_ID: &str = "1463137";
+pub(crate) const CLIENT_ID: &str = "assetsync-demo";
+pub(crate) const COMMERCE_CONSUMER_KEY: &str = "assetsync-demo-integration";
+pub(crate) const MATCHER_CLIENT_ID: &str = "assetsync-demo-matcher";
+pub(crate) const MATCHER_ORG_ID: &str = "DEMO0000000000@AdobeOrg";
 
 /// `assetsync sandbox` options.
 #[derive(Args)]
@@ -179,204 +176,6 @@ pub(crate) fn work_dir(dir: Option<&Path>) -> anyhow::Result<(PathBuf, Option<te
     Ok((dir, temporary))
 }
 
-/// The emulators and the service, wired together in one process on SQLite in `dir`.
-pub(crate) struct SandboxRun {
-    pub emulator: AemEmulator,
-    /// The emulated Adobe Commerce store, when galleries go there.
-    pub store_emulator: Option<CommerceEmulator>,
-    pub service: Service,
-    pub admin_token: String,
-    /// The reference custom matcher, when assets are matched by it.
-    pub matcher: Option<MatcherEmulator>,
-}
-
-impl SandboxRun {
-    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one, the reference matcher when
-    /// `matching` asks for it, and the service; with `journal`, the service also reads the emulator's journal.
-    pub(crate) async fn start(
-        dir: &Path,
-        sink: DemoSink,
-        matching: DemoMatching,
-        journal: bool,
-    ) -> anyhow::Result<Self> {
-        Self::serve(Emulators::start(dir, sink, matching, journal).await?).await
-    }
-
-    /// Starts the service in this process on the emulators' configuration.
-    pub(crate) async fn serve(emulators: Emulators) -> anyhow::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(emulators.config.listen).await?;
-        let service = Service::start(&emulators.config, listener).await?;
-        if let Some(update) = emulators.matcher_credentials() {
-            // The matcher's credentials, as an operator would upload them (write-only secret).
-            service.engine.update_config(&update).await?;
-        }
-        Ok(Self {
-            emulator: emulators.emulator,
-            store_emulator: emulators.store_emulator,
-            service,
-            admin_token: emulators.admin_token,
-            matcher: emulators.matcher,
-        })
-    }
-}
-
-/// The emulators of a sandbox run, and the service's configuration that points at them (the service itself
-/// runs in this process, [`SandboxRun`], or in a child process, `bench full-sync`).
-pub(crate) struct Emulators {
-    pub emulator: AemEmulator,
-    /// The emulated Adobe Commerce store, when galleries go there.
-    pub store_emulator: Option<CommerceEmulator>,
-    /// The reference custom matcher, when assets are matched by it.
-    pub matcher: Option<MatcherEmulator>,
-    /// The service's configuration (SQLite in the run's folder, listening on any free port).
-    pub config: Config,
-    pub admin_token: String,
-    matcher_secret: String,
-}
-
-impl Emulators {
-    /// Starts the AEM emulator, the commerce emulator when `sink` asks for one and the reference matcher when
-    /// `matching` asks for it; with `journal`, the configuration reads the emulator's journal.
-    pub(crate) async fn start(
-        dir: &Path,
-        sink: DemoSink,
-        matching: DemoMatching,
-        journal: bool,
-    ) -> anyhow::Result<Self> {
-        let access_token = format!("demo-{}", sandbox::aem::random_uuid());
-        let emulator = AemEmulator::start(
-            AemSettings {
-                program_id: PROGRAM_ID.into(),
-                environment_id: ENVIRONMENT_ID.into(),
-                access_token: access_token.clone(),
-                recipient_client_id: CLIENT_ID.into(),
-            },
-            0,
-        )
-        .await?;
-        // The service authenticates as an IMS server-to-server client and fetches the I/O Events keys from
-        // the emulated key host, as it would against Adobe's cloud.
-        let client_secret = sandbox::aem::random_uuid();
-        emulator.register_ims_client(CLIENT_ID, &client_secret);
-        let commerce_secrets = [
-            sandbox::aem::random_uuid(),
-            sandbox::aem::random_uuid(),
-            sandbox::aem::random_uuid(),
-        ];
-        let store_emulator = match sink {
-            DemoSink::Builtin => None,
-            DemoSink::AdobeCommerce => Some(
-                CommerceEmulator::start(
-                    CommerceSettings {
-                        consumer_key: COMMERCE_CONSUMER_KEY.into(),
-                        consumer_secret: commerce_secrets[0].clone(),
-                        access_token: commerce_secrets[1].clone(),
-                        access_token_secret: commerce_secrets[2].clone(),
-                        allow_bearer: false,
-                    },
-                    0,
-                )
-                .await?,
-            ),
-        };
-        // The reference matcher accepts only live IMS tokens of the emulator and the demo's org id.
-        let matcher_secret = sandbox::aem::random_uuid();
-        let matcher = match matching {
-            DemoMatching::Sku => None,
-            DemoMatching::Custom => {
-                emulator.register_ims_client(MATCHER_CLIENT_ID, &matcher_secret);
-                Some(
-                    MatcherEmulator::start(
-                        MatcherSettings {
-                            bearer_token: Some(emulator.ims_token_check()),
-                            org_id: Some(MATCHER_ORG_ID.into()),
-                        },
-                        0,
-                    )
-                    .await?,
-                )
-            }
-        };
-        let admin_token = sandbox::aem::random_uuid();
-        let config = Config {
-            listen: ([127, 0, 0, 1], 0).into(),
-            database_url: format!("sqlite://{}", dir.join("assetsync.db").display()),
-            database_url_file: None,
-            admin_token: admin_token.clone(),
-            admin_token_file: None,
-            aem: AemConfig {
-                program_id: PROGRAM_ID.into(),
-                environment_id: ENVIRONMENT_ID.into(),
-                author_url: Some(emulator.url().to_owned()),
-                delivery_url: Some(emulator.url().to_owned()),
-                access_token: None,
-                client_id: Some(CLIENT_ID.into()),
-                client_secret: Some(client_secret),
-                ims_org_id: None,
-                scopes: vec!["openid".into(), "AdobeID".into()],
-                ims_token_url: Some(format!("{}/ims/token/v3", emulator.url())),
-                ..AemConfig::default()
-            },
-            events: EventsConfig {
-                recipient_client_id: CLIENT_ID.into(),
-                public_keys: Vec::new(),
-                key_host: Some(emulator.url().to_owned()),
-                key_cache_seconds: None,
-                journal_url: journal.then(|| format!("{}/events/journal", emulator.url())),
-                api_key: Some(CLIENT_ID.into()),
-            },
-            commerce: match &store_emulator {
-                None => CommerceConfig::default(),
-                Some(store) => CommerceConfig {
-                    kind: "adobe-commerce".into(),
-                    base_url: Some(store.url().to_owned()),
-                    consumer_key: Some(COMMERCE_CONSUMER_KEY.into()),
-                    consumer_secret: Some(commerce_secrets[0].clone()),
-                    access_token: Some(commerce_secrets[1].clone()),
-                    access_token_secret: Some(commerce_secrets[2].clone()),
-                    ..CommerceConfig::default()
-                },
-            },
-            sync: match &matcher {
-                None => SyncConfig::default(),
-                Some(matcher) => SyncConfig {
-                    matching_rule: Some("custom_match".into()),
-                    asset_to_product_url: Some(matcher.asset_to_product_url()),
-                    product_to_asset_url: Some(matcher.product_to_asset_url()),
-                    allow_insecure_matcher_urls: true,
-                    ..SyncConfig::default()
-                },
-            },
-            metrics: MetricsConfig {
-                enabled: true,
-                listen: ([127, 0, 0, 1], 0).into(),
-            },
-            http: HttpConfig::default(),
-            log: LogConfig::default(),
-        };
-        Ok(Self {
-            emulator,
-            store_emulator,
-            matcher,
-            config,
-            admin_token,
-            matcher_secret,
-        })
-    }
-
-    /// The configuration change that gives the service the matcher's credentials, when there is a matcher.
-    pub(crate) fn matcher_credentials(&self) -> Option<Value> {
-        self.matcher.as_ref().map(|_| {
-            json!({
-                "matcher_client_id": MATCHER_CLIENT_ID,
-                "matcher_client_secret": self.matcher_secret,
-                "matcher_ims_org_id": MATCHER_ORG_ID,
-                "matcher_token_url": format!("{}/ims/token/v3", self.emulator.url()),
-            })
-        })
-    }
-}
-
 fn write_keys(emulator: &AemEmulator, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let mut paths = Vec::new();
@@ -387,78 +186,6 @@ fn write_keys(emulator: &AemEmulator, dir: &Path) -> anyhow::Result<Vec<PathBuf>
         paths.push(path);
     }
     Ok(paths)
-}
-
-/// One generated asset: its metadata and what happens to it.
-struct Plan {
-    metadata: Map<String, Value>,
-    approve: bool,
-    reject_later: bool,
-}
-
-fn generate(products: &[Sku], assets: usize, seed: u64) -> Vec<Plan> {
-    let mut rng = fastrand::Rng::with_seed(seed);
-    let role_sets = [
-        "image;small_image;thumbnail",
-        "swatch_image",
-        "small_image",
-        "thumbnail",
-        "",
-        "",
-        "",
-    ];
-    (0..assets)
-        .map(|i| {
-            let sku_count = match rng.u8(..10) {
-                0 => 3,
-                1 | 2 => 2,
-                _ => 1,
-            };
-            let mut skus: Vec<String> = Vec::new();
-            while skus.len() < sku_count.min(products.len()) {
-                let sku = products[rng.usize(..products.len())].as_str().to_owned();
-                if !skus.contains(&sku) {
-                    skus.push(sku);
-                }
-            }
-            let roles: Vec<&str> = skus
-                .iter()
-                .map(|_| role_sets[rng.usize(..role_sets.len())])
-                .collect();
-            let positions: Vec<i64> = skus
-                .iter()
-                .map(|_| {
-                    if rng.bool() {
-                        i64::from(rng.u8(1..10))
-                    } else {
-                        -1
-                    }
-                })
-                .collect();
-            let mut metadata = Map::new();
-            metadata.insert("dc:title".into(), json!(format!("Demo asset {i}")));
-            metadata.insert(
-                "commerce:isCommerce".into(),
-                json!(if rng.bool() { "Yes" } else { "yes" }),
-            );
-            metadata.insert("commerce:skus".into(), json!(skus));
-            metadata.insert("commerce:roles".into(), json!(roles));
-            metadata.insert("commerce:positions".into(), json!(positions));
-            if rng.u8(..4) == 0 {
-                metadata.insert("commerce:altTextStoreViews".into(), json!(["default"]));
-                metadata.insert(
-                    "commerce:altTextValues".into(),
-                    json!([format!("Alt text of asset {i}")]),
-                );
-            }
-            let approve = rng.u8(..100) >= 5;
-            Plan {
-                metadata,
-                approve,
-                reject_later: approve && rng.u8(..100) < 3,
-            }
-        })
-        .collect()
 }
 
 /// Runs a full sync and waits for its end: (assets read, seconds).
@@ -533,10 +260,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let mut progress = Progress::bar(plans.len() as u64);
     progress.set_phase("creating assets");
     for plan in &plans {
-        ids.push(emulator.create_asset(NewAsset {
-            metadata: plan.metadata.clone(),
-            ..NewAsset::default()
-        })?);
+        ids.push(emulator.create_asset(new_asset(plan.metadata.clone(), plan.video))?);
         progress.inc();
     }
     progress.finish();
@@ -551,8 +275,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "generated: {} assets created, {} approved, {} rejected after approval, {} products added later",
+        "generated: {} assets created ({} videos), {} approved, {} rejected after approval, {} products added later",
         plans.len(),
+        plans.iter().filter(|p| p.video).count(),
         plans.iter().filter(|p| p.approve).count(),
         plans.iter().filter(|p| p.reject_later).count(),
         late.len()

@@ -12,8 +12,19 @@ use sandbox::commerce::CommerceEmulator;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The galleries the emulator's final state calls for: SKU → [(asset id, position, roles)].
-pub(crate) type Expected = BTreeMap<String, Vec<(String, u32, Vec<String>)>>;
+/// One entry: (asset id, position, roles, `image` or `video`).
+pub(crate) type Entry = (String, u32, Vec<String>, &'static str);
+
+/// The galleries the emulator's final state calls for: SKU → entries.
+pub(crate) type Expected = BTreeMap<String, Vec<Entry>>;
+
+/// `image` or `video`, from a media type as the read API (`video`) or Magento (`external-video`) names it.
+fn kind(media_type: &Value) -> &'static str {
+    match media_type.as_str() {
+        Some("video" | "external-video") => "video",
+        _ => "image",
+    }
+}
 
 pub(crate) fn expected_galleries(
     emulator: &AemEmulator,
@@ -43,6 +54,7 @@ pub(crate) fn expected_galleries(
                         e.asset_id.to_string(),
                         e.position,
                         e.roles.iter().map(ToString::to_string).collect(),
+                        e.media_type.as_str(),
                     )
                 })
                 .collect();
@@ -68,7 +80,7 @@ pub(crate) fn served_galleries(service: &Service, products: &[Sku]) -> Expected 
         .collect()
 }
 
-pub(crate) fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
+pub(crate) fn gallery_of(body: &Value) -> Vec<Entry> {
     body["entries"]
         .as_array()
         .map(|entries| {
@@ -85,6 +97,7 @@ pub(crate) fn gallery_of(body: &Value) -> Vec<(String, u32, Vec<String>)> {
                         u32::try_from(e["position"].as_u64().unwrap_or_default())
                             .unwrap_or(u32::MAX),
                         roles.unwrap_or_default(),
+                        kind(&e["media_type"]),
                     )
                 })
                 .collect()
@@ -97,7 +110,7 @@ pub(crate) fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Exp
     products
         .iter()
         .map(|sku| {
-            let mut entries: Vec<(String, u32, Vec<String>)> = store
+            let mut entries: Vec<Entry> = store
                 .entries(sku.as_str())
                 .unwrap_or_default()
                 .iter()
@@ -123,6 +136,7 @@ pub(crate) fn store_galleries(store: &CommerceEmulator, products: &[Sku]) -> Exp
                         u32::try_from(e["position"].as_u64().unwrap_or_default())
                             .unwrap_or(u32::MAX),
                         roles,
+                        kind(&e["media_type"]),
                     )
                 })
                 .collect();
@@ -155,8 +169,8 @@ pub(crate) struct Difference {
     pub sku: String,
     /// `served` (the service's read API) or `store` (the emulated Adobe Commerce store).
     pub side: &'static str,
-    pub expected: Vec<(String, u32, Vec<String>)>,
-    pub found: Vec<(String, u32, Vec<String>)>,
+    pub expected: Vec<Entry>,
+    pub found: Vec<Entry>,
 }
 
 impl std::fmt::Display for Difference {
@@ -172,16 +186,17 @@ impl std::fmt::Display for Difference {
     }
 }
 
-/// `[<uuid>@<position> <roles>, ...]`.
-fn entries_text(entries: &[(String, u32, Vec<String>)]) -> String {
+/// `[<uuid>@<position> <roles>, ...]`, a video marked `(video)`.
+fn entries_text(entries: &[Entry]) -> String {
     let items: Vec<String> = entries
         .iter()
-        .map(|(asset, position, roles)| {
+        .map(|(asset, position, roles, kind)| {
             let id = asset.strip_prefix("urn:aaid:aem:").unwrap_or(asset);
+            let video = if *kind == "video" { " (video)" } else { "" };
             if roles.is_empty() {
-                format!("{id}@{position}")
+                format!("{id}@{position}{video}")
             } else {
-                format!("{id}@{position} {}", roles.join("+"))
+                format!("{id}@{position} {}{video}", roles.join("+"))
             }
         })
         .collect();
@@ -241,7 +256,7 @@ pub(crate) fn difference_report(
 mod tests {
     use super::*;
 
-    fn gallery(entries: &[(&str, u32, &[&str])]) -> Vec<(String, u32, Vec<String>)> {
+    fn gallery(entries: &[(&str, u32, &[&str])]) -> Vec<Entry> {
         entries
             .iter()
             .map(|(id, position, roles)| {
@@ -249,6 +264,7 @@ mod tests {
                     format!("urn:aaid:aem:{id}"),
                     *position,
                     roles.iter().map(|r| (*r).to_owned()).collect(),
+                    "image",
                 )
             })
             .collect()
@@ -275,5 +291,24 @@ mod tests {
             ]
         );
         assert!(difference_report(&expected, &expected, Some(&expected), 10).is_empty());
+    }
+
+    #[test]
+    fn a_video_is_expected_as_a_video_on_either_side() {
+        let mut expected: Expected = [("P-1".to_owned(), gallery(&[("v", 1, &[])]))].into();
+        if let Some(entries) = expected.get_mut("P-1") {
+            entries[0].3 = "video";
+        }
+        let store_entry = serde_json::json!({ "entries": [
+            { "asset_id": "urn:aaid:aem:v", "position": 1, "roles": [], "media_type": "video" },
+        ]});
+        let served: Expected = [("P-1".to_owned(), gallery_of(&store_entry))].into();
+        assert!(difference_report(&expected, &served, None, 10).is_empty());
+        assert_eq!(kind(&serde_json::json!("external-video")), "video");
+        let image: Expected = [("P-1".to_owned(), gallery(&[("v", 1, &[])]))].into();
+        assert_eq!(
+            difference_report(&expected, &image, None, 10)[1],
+            "  P-1 (served): expected [v@1 (video)], found [v@1]"
+        );
     }
 }

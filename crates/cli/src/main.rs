@@ -4,9 +4,11 @@
 
 #[cfg(feature = "sandbox")]
 mod bench;
+mod catalog;
 mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
+mod emulators;
 #[cfg(feature = "sandbox")]
 mod galleries;
 mod healthcheck;

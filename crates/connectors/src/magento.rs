@@ -5,8 +5,10 @@
 //! entries assetsync owns are ever touched, 401/403 pause the sink, `Retry-After` is honoured per host.
 
 mod apply;
+mod entries;
 mod replies;
 mod store_views;
+mod video;
 use replies::{
     is_missing_entry, is_missing_product, magento_message, millis, operation, rejected,
     short_message, transport_error,
@@ -19,14 +21,11 @@ use crate::sink::{
     SinkOutcome, SinkState,
 };
 use async_trait::async_trait;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use domain::media_files::{file_carries_content, file_stem, image_extension};
-use domain::{AppliedEntry, GalleryEntry, Operation, Sku};
+use domain::{AppliedEntry, Operation, Sku};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -93,6 +92,11 @@ struct RemoteEntry {
     disabled: bool,
     #[serde(default)]
     types: Vec<String>,
+    #[serde(default)]
+    media_type: Option<String>,
+    /// A video's `video_content` (kept as listed, so a hand-made video is written back whole).
+    #[serde(default)]
+    extension_attributes: Option<Value>,
 }
 
 /// Why a step stopped: a sink failure, the product is gone, or the DAM no longer has the binary.
@@ -295,149 +299,6 @@ impl MagentoSink {
         }
     }
 
-    /// Downloads the asset's original binary from the DAM's delivery origin: an image of at most
-    /// `max_binary_bytes`, streamed ([`download`]).
-    async fn download(&self, entry: &GalleryEntry, stem: &str) -> Result<(Bytes, String), Failure> {
-        let url = format!(
-            "{}/adobe/assets/{}/original/as/{stem}",
-            self.settings.delivery_origin, entry.asset_id
-        );
-        let reply = self.get_binary(&url).await?;
-        if matches!(reply.status().as_u16(), 404 | 410) {
-            return Err(Failure::BinaryMissing(format!(
-                "the DAM no longer delivers the binary of {} (HTTP {}); the asset is read again",
-                entry.asset_id,
-                reply.status()
-            )));
-        }
-        if !reply.status().is_success() {
-            return Err(Failure::Sink(SinkError::Unavailable {
-                message: format!(
-                    "the DAM delivered no binary for {} (HTTP {})",
-                    entry.asset_id,
-                    reply.status()
-                ),
-                retry_after_ms: None,
-            }));
-        }
-        download::read_image(&entry.asset_id, reply, self.settings.max_binary_bytes).await
-    }
-
-    /// Creates the entry, or adopts the one carrying its file name (made before a crash or a lost database).
-    async fn create(
-        &self,
-        sku: &Sku,
-        entry: &GalleryEntry,
-        remote: &[RemoteEntry],
-    ) -> Result<String, Failure> {
-        let stem = file_stem(&entry.asset_id, &entry.content_id);
-        if let Some(found) = remote.iter().find(|r| {
-            r.file
-                .as_deref()
-                .is_some_and(|f| file_carries_content(f, &entry.asset_id, &entry.content_id))
-        }) {
-            tracing::info!(%sku, asset = %entry.asset_id, entry_id = found.id, "adopting an entry created earlier");
-            self.put(sku, found.id, entry, found.file.as_deref())
-                .await?;
-            return Ok(found.id.to_string());
-        }
-        let (binary, mime) = self.download(entry, &stem).await?;
-        // Known image types get their usual extension; other image types go to the store, which decides
-        // (and answers with its own message); anything else is not an image.
-        let subtype: String = mime
-            .split(';')
-            .next()
-            .and_then(|m| m.trim().strip_prefix("image/"))
-            .unwrap_or_default()
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect();
-        let extension = match image_extension(&mime) {
-            Some(known) => known.to_owned(),
-            None if !subtype.is_empty() => subtype,
-            None => {
-                return Err(Failure::Sink(SinkError::Rejected(format!(
-                    "the DAM delivers {} as {mime:?}, which is not an image",
-                    entry.asset_id
-                ))));
-            }
-        };
-        let body = json!({ "entry": {
-            "media_type": "image",
-            "label": entry.label,
-            "position": entry.position,
-            "disabled": entry.hidden,
-            "types": entry.roles,
-            "content": {
-                "base64_encoded_data": STANDARD.encode(&binary),
-                "type": mime.split(';').next().unwrap_or_default().trim(),
-                "name": format!("{stem}.{extension}"),
-            },
-        }});
-        let reply = self
-            .send(Method::POST, &self.media_url(sku, None), Some(&body), true)
-            .await?;
-        match reply.status {
-            StatusCode::NOT_FOUND => Err(self.not_found("POST", sku, &reply.body)),
-            s if s.is_success() => match serde_json::from_slice::<Value>(&reply.body) {
-                Ok(Value::String(id)) => Ok(id),
-                Ok(Value::Number(id)) => Ok(id.to_string()),
-                _ => Err(Failure::Sink(SinkError::Unavailable {
-                    message: "the store answered a create without an entry id".into(),
-                    retry_after_ms: None,
-                })),
-            },
-            s => Err(rejected(s, &reply.body)),
-        }
-    }
-
-    /// Replaces the whole entry `id` (read-modify-write: the stored file stays). `Ok(false)` when the entry
-    /// no longer exists (deleted by hand).
-    async fn put(
-        &self,
-        sku: &Sku,
-        id: u64,
-        entry: &GalleryEntry,
-        file: Option<&str>,
-    ) -> Result<bool, Failure> {
-        let body = json!({ "entry": {
-            "id": id,
-            "media_type": "image",
-            "label": entry.label,
-            "position": entry.position,
-            "disabled": entry.hidden,
-            "types": entry.roles,
-            "file": file,
-        }});
-        let reply = self
-            .send(
-                Method::PUT,
-                &self.media_url(sku, Some(id)),
-                Some(&body),
-                true,
-            )
-            .await?;
-        match reply.status {
-            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(false),
-            StatusCode::NOT_FOUND => Err(self.not_found("PUT", sku, &reply.body)),
-            s if s.is_success() => Ok(true),
-            s => Err(rejected(s, &reply.body)),
-        }
-    }
-
-    /// Deletes entry `id`; an entry already gone is fine.
-    async fn delete(&self, sku: &Sku, id: u64) -> Result<(), Failure> {
-        let reply = self
-            .send(Method::DELETE, &self.media_url(sku, Some(id)), None, true)
-            .await?;
-        match reply.status {
-            StatusCode::NOT_FOUND if is_missing_entry(&reply.body) => Ok(()),
-            StatusCode::NOT_FOUND => Err(self.not_found("DELETE", sku, &reply.body)),
-            s if s.is_success() => Ok(()),
-            s => Err(rejected(s, &reply.body)),
-        }
-    }
-
     /// The product's gallery at `scope` as the verification compares it.
     async fn remote_gallery_at(
         &self,
@@ -450,6 +311,8 @@ impl MagentoSink {
                     .into_iter()
                     .map(|e| RemoteEntryView {
                         id: e.id.to_string(),
+                        video_url: video::listed_video_url(e.extension_attributes.as_ref()),
+                        media_type: e.media_type.unwrap_or_else(|| "image".into()),
                         file: e.file,
                         label: e.label,
                         position: e.position,

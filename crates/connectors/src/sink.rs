@@ -105,7 +105,8 @@ pub enum SinkError {
     /// product-not-found: a wrong base URL, a proxy's page): the sink pauses with the reason; nothing is wiped.
     #[error("the commerce sink is paused: {0}")]
     Paused(String),
-    /// The DAM's binary for an asset cannot be uploaded (larger than `max_binary_bytes`, or not an image):
+    /// The DAM's binary for an asset (a video's poster image) cannot be uploaded (larger than
+    /// `max_binary_bytes`, or not an image):
     /// this item fails like a `Rejected` one, with the reason, until the asset changes.
     #[error("the DAM's binary cannot be uploaded: {0}")]
     BinaryRefused(String),
@@ -235,6 +236,10 @@ pub struct RemoteEntryView {
     pub position: Option<i64>,
     pub disabled: bool,
     pub roles: Vec<String>,
+    /// `image` or `external-video` (Magento's media types).
+    pub media_type: String,
+    /// A video's player URL (`extension_attributes.video_content.video_url`).
+    pub video_url: Option<String>,
 }
 
 /// One page of the commerce platform's products.

@@ -8,6 +8,7 @@
 use crate::ids::{AssetId, ContentId, MediaType, Role};
 use crate::metadata::DesiredLink;
 use crate::store_views::{Labels, StoreView};
+use crate::video::Video;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +26,9 @@ pub struct GalleryEntry {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
+    /// A video's title, description and player URL (`None` for an image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<Video>,
     pub content_id: ContentId,
     /// Hidden from the storefront (the visualization owner is the commerce platform); never deleted for it.
     #[serde(default)]
@@ -38,6 +42,37 @@ pub struct AppliedEntry {
     pub entry: GalleryEntry,
     /// The commerce platform's id of the entry (Magento media entry id); `None` for the built-in catalog.
     pub remote_id: Option<String>,
+    /// Store views the entry has values for (a text, hidden) that the platform does not have: nothing was
+    /// sent for them, and the asset's status says so until the entry is written again.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unknown_store_views: BTreeSet<StoreView>,
+}
+
+impl AppliedEntry {
+    /// An entry applied as `entry`, under the platform's id `remote_id`, every store view known.
+    pub fn new(entry: GalleryEntry, remote_id: Option<String>) -> Self {
+        Self {
+            entry,
+            remote_id,
+            unknown_store_views: BTreeSet::new(),
+        }
+    }
+
+    /// The warning an asset's status shows for this entry on `sku`, if the platform lacks store views of it.
+    pub fn store_view_warning(&self, sku: &crate::Sku) -> Option<String> {
+        if self.unknown_store_views.is_empty() {
+            return None;
+        }
+        let views: Vec<&str> = self
+            .unknown_store_views
+            .iter()
+            .map(StoreView::as_str)
+            .collect();
+        Some(format!(
+            "{sku}: the store has no store view {}; the values for it were not sent",
+            views.join(", ")
+        ))
+    }
 }
 
 /// What assetsync remembers of an entry made by hand in the commerce platform before it first changed it
@@ -141,6 +176,7 @@ pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
                 labels: claim.labels.clone(),
                 hidden_in: claim.hidden_in.clone(),
                 media_type: claim.media_type,
+                video: claim.video.clone(),
                 content_id: claim.content_id.clone(),
                 hidden: false,
             }
@@ -210,6 +246,7 @@ pub fn apply_operations(applied: &[AppliedEntry], ops: &[Operation]) -> Vec<Appl
                     AppliedEntry {
                         entry: to.clone(),
                         remote_id: None,
+                        unknown_store_views: Default::default(),
                     },
                 );
             }
@@ -219,6 +256,7 @@ pub fn apply_operations(applied: &[AppliedEntry], ops: &[Operation]) -> Vec<Appl
                     AppliedEntry {
                         entry: to.clone(),
                         remote_id: from.remote_id.clone(),
+                        unknown_store_views: Default::default(),
                     },
                 );
             }

@@ -17,8 +17,10 @@ pub mod retry;
 pub mod store_views;
 pub mod time;
 pub mod urls;
+pub mod video;
 
 pub use gallery::{AppliedEntry, GalleryEntry, Operation, RefusedEntry};
 pub use ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
 pub use metadata::{AssetMetadata, DesiredLink, Evaluation, MatchSettings};
 pub use store_views::StoreView;
+pub use video::Video;

@@ -277,7 +277,7 @@ impl AssetMatch {
             self.position,
         );
         if let Some(media_type) = self.media_type {
-            link.media_type = media_type;
+            link.set_media_type(media_type, &facts.video);
         }
         link
     }

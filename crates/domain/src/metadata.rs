@@ -9,6 +9,7 @@ use crate::store_views::{
     DEFAULT_HIDDEN_PROPERTY, Labels, StoreView, cut_label, read_hidden, read_labels,
 };
 use crate::time::parse_rfc3339_ms;
+use crate::video::Video;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -97,9 +98,23 @@ pub struct DesiredLink {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub hidden_in: BTreeSet<StoreView>,
     pub media_type: MediaType,
+    /// A video's title and description (`None` for an image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<Video>,
     pub content_id: ContentId,
     /// `repo:modifyDate` in Unix ms (0 when absent): decides which asset holds a contested role.
     pub modified_ms: i64,
+}
+
+impl DesiredLink {
+    /// Sets the media type (a custom matcher's `asset_format`); a video keeps, or gets, its title and description.
+    pub fn set_media_type(&mut self, media_type: MediaType, video: &Video) {
+        self.media_type = media_type;
+        self.video = match media_type {
+            MediaType::Video => Some(self.video.take().unwrap_or_else(|| video.clone())),
+            MediaType::Image => None,
+        };
+    }
 }
 
 /// The outcome of reading one asset.
@@ -197,6 +212,9 @@ pub struct LinkFacts {
     pub label: Option<String>,
     pub labels: Labels,
     pub media_type: MediaType,
+    /// The title and description a video entry carries (read whatever the media type: a custom matcher's
+    /// `asset_format` may make the asset a video).
+    pub video: Video,
     pub content_id: ContentId,
     pub modified_ms: i64,
 }
@@ -232,6 +250,7 @@ impl LinkFacts {
             label,
             labels,
             media_type,
+            video: Video::read(meta),
             content_id,
             modified_ms,
         })
@@ -254,6 +273,7 @@ impl LinkFacts {
             labels: self.labels.clone(),
             hidden_in: BTreeSet::new(),
             media_type: self.media_type,
+            video: (self.media_type == MediaType::Video).then(|| self.video.clone()),
             content_id: self.content_id.clone(),
             modified_ms: self.modified_ms,
         }

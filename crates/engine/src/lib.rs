@@ -11,6 +11,7 @@ pub mod clock;
 pub mod cluster;
 mod completions;
 pub mod dam_guard;
+mod desired;
 mod duties;
 pub mod edge;
 mod fullsync;
@@ -284,8 +285,9 @@ impl Engine {
             full_sync: next
                 .matching_differs(&current)
                 .then(|| "configuration: what matches changed".to_owned()),
-            // Applied from stored state: no DAM re-read.
-            requeue_galleries: next.visualization_owner != current.visualization_owner,
+            // Applied from stored state: no DAM re-read. A custom domain is in each video's player URL.
+            requeue_galleries: next.visualization_owner != current.visualization_owner
+                || next.asset_custom_domain != current.asset_custom_domain,
         };
         let full_sync = self
             .store

@@ -5,7 +5,6 @@
 use crate::matching::AssetMatch;
 use crate::{Engine, EngineError};
 use connectors::sink::RemoteEntryView;
-use domain::gallery::compute_gallery;
 use domain::media_files::file_carries_content;
 use domain::metadata::Evaluation;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku, StoreView};
@@ -99,12 +98,7 @@ impl Engine {
         for sku in &skus {
             let state = self.store.sku_state(sku).await?;
             if state.product_exists || !state.applied.is_empty() {
-                let mut want = compute_gallery(&state.claims);
-                let owner_hides = self.config().visualization_owner
-                    == domain::config::VisualizationOwner::Commerce;
-                for entry in &mut want {
-                    entry.hidden = owner_hides;
-                }
+                let want = self.desired_gallery(&self.config(), &state.claims);
                 let have: Vec<_> = state.applied.iter().map(|a| a.entry.clone()).collect();
                 if want != have {
                     report.differences.push(Difference {
@@ -240,6 +234,32 @@ fn commerce_drift(
             && found.label == e.label
             && found.disabled == e.hidden
             && remote_roles == roles;
+        let (media_type, video_url) = match (e.media_type, &e.video) {
+            (domain::MediaType::Video, video) => (
+                "external-video",
+                Some(video.as_ref().map(|v| v.url.clone()).unwrap_or_default()),
+            ),
+            (domain::MediaType::Image, _) => ("image", None),
+        };
+        if found.media_type != media_type {
+            differences.push(difference(
+                &e.asset_id,
+                format!(
+                    "the store's entry {} is {}, not {media_type}",
+                    found.id, found.media_type
+                ),
+            ));
+        } else if found.video_url != video_url {
+            differences.push(difference(
+                &e.asset_id,
+                format!(
+                    "the store's entry {} plays {:?}, not {:?}",
+                    found.id,
+                    found.video_url.as_deref().unwrap_or_default(),
+                    video_url.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if !same {
             differences.push(difference(
                 &e.asset_id,

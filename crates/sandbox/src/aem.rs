@@ -109,6 +109,8 @@ struct Inner {
     journal_reads: u64,
     /// Metadata reads answered (with a token that was accepted), by asset id, whatever the answer.
     metadata_reads: BTreeMap<String, u64>,
+    /// Requests for each asset's original (`/original/as/...`), by asset id.
+    original_reads: BTreeMap<String, u64>,
     /// Originals served instead of the usual rendition, by asset id ([`AemEmulator::serve_original`]).
     originals: BTreeMap<String, OriginalBody>,
 }
@@ -180,6 +182,7 @@ impl AemEmulator {
                 journal_next_origin: None,
                 journal_reads: 0,
                 metadata_reads: BTreeMap::new(),
+                original_reads: BTreeMap::new(),
                 originals: BTreeMap::new(),
             }),
             deliveries: tx,
@@ -305,6 +308,16 @@ impl AemEmulator {
     }
 
     /// Metadata reads of `asset_id` answered so far (with a token that was accepted), whatever the answer.
+    /// How many times the asset's original was requested (a video's never is by a commerce sink).
+    pub fn original_reads(&self, asset_id: &str) -> u64 {
+        self.shared
+            .lock()
+            .original_reads
+            .get(asset_id)
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn metadata_reads(&self, asset_id: &str) -> u64 {
         self.shared
             .lock()
@@ -1106,6 +1119,12 @@ async fn rendition(
         .and_then(Value::as_str)
         .unwrap_or("image/png");
     match format {
+        // A video's image rendition is its poster frame.
+        video if video.starts_with("video/") => (
+            [(header::CONTENT_TYPE, "image/png")],
+            rendition_png(&asset_id),
+        )
+            .into_response(),
         "image/png" | "image/jpeg" => (
             [(header::CONTENT_TYPE, "image/png")],
             rendition_png(&asset_id),
@@ -1129,18 +1148,32 @@ async fn original(
     State(shared): State<Arc<Shared>>,
     Path((asset_id, seo)): Path<(String, String)>,
 ) -> Response {
-    let set = {
-        let inner = shared.lock();
-        inner.originals.get(&asset_id).cloned().filter(|_| {
+    let (set, video) = {
+        let mut inner = shared.lock();
+        *inner.original_reads.entry(asset_id.clone()).or_default() += 1;
+        let video = inner
+            .assets
+            .get(&asset_id)
+            .filter(|asset| deliverable(&asset.metadata))
+            .and_then(|asset| asset.repository.get("dc:format")?.as_str())
+            .filter(|format| format.starts_with("video/"))
+            .map(str::to_owned);
+        let set = inner.originals.get(&asset_id).cloned().filter(|_| {
             inner
                 .assets
                 .get(&asset_id)
                 .is_some_and(|asset| deliverable(&asset.metadata))
-        })
+        });
+        (set, video)
     };
-    match set {
-        Some(body) => crate::originals::respond(&body, shared.original_bytes.clone()),
-        None => rendition(State(shared), Path((asset_id, seo))).await,
+    match (set, video) {
+        (Some(body), _) => crate::originals::respond(&body, shared.original_bytes.clone()),
+        (None, Some(format)) => (
+            [(header::CONTENT_TYPE, format)],
+            &b"\0\0\0\x18ftypmp42 emulated video"[..],
+        )
+            .into_response(),
+        (None, None) => rendition(State(shared), Path((asset_id, seo))).await,
     }
 }
 

@@ -171,6 +171,7 @@ impl CommerceEmulator {
             position,
             disabled,
             types: roles_from(types),
+            video: None,
         };
         self.shared
             .lock()
@@ -227,6 +228,27 @@ impl CommerceEmulator {
     pub fn set_store_views(&self, codes: &[&str]) {
         let codes: Vec<String> = codes.iter().map(|c| (*c).to_owned()).collect();
         self.shared.lock().gallery.store_views.set(&codes);
+    }
+
+    /// Changes a video entry's `video_url` as if by hand in the admin.
+    pub fn set_video_url_by_hand(
+        &self,
+        sku: &str,
+        entry_id: u64,
+        url: &str,
+    ) -> Result<(), EmulatorError> {
+        let mut inner = self.shared.lock();
+        let video = inner
+            .gallery
+            .products
+            .get_mut(&sku_key(sku))
+            .ok_or_else(|| EmulatorError::UnknownProduct(sku.to_owned()))?
+            .entries
+            .get_mut(&entry_id)
+            .and_then(|entry| entry.fields.video.as_mut())
+            .ok_or(EmulatorError::UnknownEntry(entry_id))?;
+        video.url = url.to_owned();
+        Ok(())
     }
 
     /// Deletes an entry as if by hand in the admin (its roles are freed).

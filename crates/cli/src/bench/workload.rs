@@ -3,12 +3,13 @@
 
 use super::cluster::{BenchDatabase, DatabaseArgs, first_difference};
 use super::run::BenchRun;
+use crate::catalog::{new_asset, next_is_video};
 use crate::demo::{DemoMatching, DemoSink, Emulators};
 use crate::galleries::{Expected, difference_report, store_galleries};
 use crate::progress::Progress;
 use anyhow::bail;
 use domain::Sku;
-use sandbox::aem::{AemEmulator, NewAsset};
+use sandbox::aem::AemEmulator;
 use serde_json::{Map, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ pub(super) fn catalog(products: usize) -> anyhow::Result<Vec<Sku>> {
         .collect::<Result<_, _>>()?)
 }
 
-/// Creates `count` approved commerce assets (quietly: no event) spread over `products`.
+/// Creates `count` approved commerce assets (quietly: no event) spread over `products`, a few of them videos.
 pub(super) fn load_assets(
     emulator: &AemEmulator,
     products: &[Sku],
@@ -62,10 +63,7 @@ pub(super) fn load_assets(
             "commerce:positions".into(),
             json!(random_positions(&mut rng, sku_count)),
         );
-        let id = emulator.create_asset(NewAsset {
-            metadata,
-            ..NewAsset::default()
-        })?;
+        let id = emulator.create_asset(new_asset(metadata, next_is_video(&mut rng)))?;
         loaded.push(Loaded {
             id,
             skus: sku_count,

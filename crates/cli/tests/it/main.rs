@@ -28,4 +28,5 @@ mod slow_store;
 mod store_views;
 mod sync;
 mod verify;
+mod videos;
 mod webhook;

@@ -133,10 +133,11 @@ impl MagentoSink {
                 .and_then(|id| id.parse::<u64>().ok())
                 .filter(|id| remote.iter().any(|r| r.id == *id))
         };
-        let applied = |to: &domain::GalleryEntry, id: String| {
+        let applied = |to: &domain::GalleryEntry, id: String, unknown| {
             Some(AppliedEntry {
                 entry: to.clone(),
                 remote_id: Some(id),
+                unknown_store_views: unknown,
             })
         };
 
@@ -155,21 +156,21 @@ impl MagentoSink {
                     }
                     _ => (self.create(sku, to, remote).await?, None),
                 };
-                self.write_store_views(sku, &id, to, before).await?;
-                Ok(applied(to, id))
+                let unknown = self.write_store_views(sku, &id, to, before).await?;
+                Ok(applied(to, id, unknown))
             }
             Operation::Replace { from, to } => {
                 let id = self.create(sku, to, remote).await?;
-                self.write_store_views(sku, &id, to, None).await?;
+                let unknown = self.write_store_views(sku, &id, to, None).await?;
                 if let Some(old) = remote_id(from).filter(|old| old.to_string() != id) {
                     self.delete(sku, old).await?;
                 }
-                Ok(applied(to, id))
+                Ok(applied(to, id, unknown))
             }
             Operation::Create(to) => {
                 let id = self.create(sku, to, remote).await?;
-                self.write_store_views(sku, &id, to, None).await?;
-                Ok(applied(to, id))
+                let unknown = self.write_store_views(sku, &id, to, None).await?;
+                Ok(applied(to, id, unknown))
             }
         }
     }
@@ -219,15 +220,18 @@ impl MagentoSink {
         disabled: bool,
         roles: &[String],
     ) -> Result<(), Failure> {
-        let body = json!({ "entry": {
+        let mut body = json!({ "entry": {
             "id": entry.id,
-            "media_type": "image",
+            "media_type": entry.media_type.as_deref().unwrap_or("image"),
             "label": entry.label,
             "position": entry.position.unwrap_or(0),
             "disabled": disabled,
             "types": roles,
             "file": entry.file,
         }});
+        if let Some(extension) = &entry.extension_attributes {
+            body["entry"]["extension_attributes"] = extension.clone();
+        }
         let reply = self
             .send(
                 Method::PUT,

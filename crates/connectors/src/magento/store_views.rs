@@ -7,7 +7,8 @@
 //! delete the row: so every later write of the entry writes such a view again with the current defaults, and
 //! a view whose text was removed gets the label of all store views back explicitly, which is what it
 //! inherited. Store views the store does not have (`GET /rest/V1/store/storeViews`, read once and again
-//! when an unknown code turns up, at most every [`RELIST`]) are skipped with a warning, never sent.
+//! when an unknown code turns up, at most every [`RELIST`]) are never sent: the applied entry keeps them
+//! (`AppliedEntry::unknown_store_views`) and the asset's status names them.
 
 use super::{Failure, MagentoSink, is_missing_entry, rejected};
 use crate::sink::SinkError;
@@ -52,36 +53,44 @@ fn scoped_views(to: &GalleryEntry, from: Option<&GalleryEntry>) -> BTreeSet<Stor
 
 impl MagentoSink {
     /// Writes the store-view values of entry `id` (now `to`, before `from` when it was written before).
+    /// Returns the store views of `to` the store does not have: nothing was sent for them.
     pub(super) async fn write_store_views(
         &self,
         sku: &Sku,
         id: &str,
         to: &GalleryEntry,
         from: Option<&GalleryEntry>,
-    ) -> Result<(), Failure> {
+    ) -> Result<BTreeSet<StoreView>, Failure> {
+        let mut unknown = BTreeSet::new();
         let wanted = scoped_views(to, from);
         let Ok(id) = id.parse::<u64>() else {
-            return Ok(());
+            return Ok(unknown);
         };
         if wanted.is_empty() {
-            return Ok(());
+            return Ok(unknown);
         }
         let known = self.known_views(&wanted).await?;
+        let current = scoped_views(to, None);
         for view in &wanted {
             if !known.contains(view) {
                 tracing::warn!(%sku, asset = %to.asset_id, store_view = %view,
                     "the store has no such store view; its values are not sent");
+                if current.contains(view) {
+                    unknown.insert(view.clone());
+                }
                 continue;
             }
             let label = to.labels.get(view).or(to.label.as_ref());
-            let body = json!({ "entry": {
-                "id": id,
-                "media_type": "image",
-                "label": label,
-                "position": to.position,
-                "disabled": to.hidden || to.hidden_in.contains(view),
-                "types": to.roles,
-            }});
+            let body = super::video::entry_body(
+                json!({
+                    "id": id,
+                    "label": label,
+                    "position": to.position,
+                    "disabled": to.hidden || to.hidden_in.contains(view),
+                    "types": to.roles,
+                }),
+                to,
+            );
             let url = format!(
                 "{}/rest/{view}/V1/products/{}/media/{id}",
                 self.settings.base_url,
@@ -95,7 +104,7 @@ impl MagentoSink {
                 s => return Err(rejected(s, &reply.body)),
             }
         }
-        Ok(())
+        Ok(unknown)
     }
 
     /// The store's view codes, read again when one of `wanted` is not among them (at most every [`RELIST`]).

@@ -249,6 +249,12 @@ mod roles {
         video.label = Some("Trailer".into());
         video.media_type = MediaType::Video;
         video.content_id = ContentId("sha-video".into());
+        let facts = assetsync_domain::Video {
+            title: "Trailer".into(),
+            description: "The hoodie in motion".into(),
+            url: String::new(),
+        };
+        video.video = Some(facts.clone());
         let gallery = compute_gallery(&[video]);
         assert_eq!(
             gallery,
@@ -260,6 +266,7 @@ mod roles {
                 labels: Default::default(),
                 hidden_in: Default::default(),
                 media_type: MediaType::Video,
+                video: Some(facts),
                 content_id: ContentId("sha-video".into()),
                 hidden: false,
             }]
@@ -284,6 +291,7 @@ mod reconciliation {
             labels: Default::default(),
             hidden_in: Default::default(),
             media_type: MediaType::Image,
+            video: None,
             content_id: ContentId(format!("sha-{uuid}")),
             hidden: false,
         }
@@ -357,7 +365,8 @@ mod reconciliation {
             after,
             [AppliedEntry {
                 entry: want,
-                remote_id: None
+                remote_id: None,
+                unknown_store_views: Default::default(),
             }],
             "the replacement is a new remote entry"
         );

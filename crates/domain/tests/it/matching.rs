@@ -677,6 +677,36 @@ mod media_and_content {
     }
 
     #[test]
+    fn a_video_carries_its_title_and_description_an_image_nothing() {
+        let meta = metadata(
+            &asset_id("a1"),
+            json!({ "dam:status": "approved", "commerce:isCommerce": "Yes", "commerce:skus": ["MH01"],
+                    "dc:title": " Trailer ", "dc:description": "The hoodie in motion", }),
+            json!({ "dc:format": "video/mp4" }),
+        );
+        let video = only_link_of(&meta).video.expect("a video's facts");
+        assert_eq!(video.title, "Trailer");
+        assert_eq!(video.description, "The hoodie in motion");
+        assert_eq!(
+            video.url, "",
+            "the player URL is set from the configuration, not the claim"
+        );
+        let long = "t".repeat(300);
+        let meta = eligible_metadata(
+            &asset_id("a1"),
+            json!({ "commerce:skus": ["MH01"], "dc:format": "video/webm", "dc:title": long }),
+        );
+        let video = only_link_of(&meta).video.expect("a video's facts");
+        assert_eq!(video.title.chars().count(), 255);
+        assert_eq!(video.description, "");
+        let image = eligible_metadata(
+            &asset_id("a1"),
+            json!({ "commerce:skus": ["MH01"], "dc:title": "Front", "dc:format": "image/png" }),
+        );
+        assert_eq!(only_link_of(&image).video, None);
+    }
+
+    #[test]
     fn content_id_is_sha1_else_version() {
         assert_eq!(
             link_with_repository(json!({ "dam:sha1": "sha", "repo:version": "v1" })).content_id,

@@ -73,6 +73,7 @@ fn arb_claims() -> impl Strategy<Value = Vec<DesiredLink>> {
                         labels: Default::default(),
                         hidden_in: Default::default(),
                         media_type,
+                        video: None,
                         content_id,
                         modified_ms,
                     }
@@ -110,10 +111,12 @@ fn arb_applied() -> impl Strategy<Value = Vec<AppliedEntry>> {
                             labels: Default::default(),
                             hidden_in: Default::default(),
                             media_type,
+                            video: None,
                             content_id,
                             hidden: false,
                         },
                         remote_id,
+                        unknown_store_views: Default::default(),
                     }
                 },
             )

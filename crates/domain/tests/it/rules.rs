@@ -169,6 +169,26 @@ fn product_to_asset_reads_matches_with_their_format() {
     assert_eq!(matches[0].position, Some(1));
     let other = json!({ "product_sku": "SKU-2", "asset_matches": [] });
     assert!(read_product_to_asset(&sku("SKU-1"), other.to_string().as_bytes()).is_err());
+
+    // `asset_format` decides: an image by its `dc:format` becomes a video with its title and description.
+    let meta = eligible_metadata(
+        &two,
+        json!({ "dc:title": "Trailer", "dc:description": "In motion", "dc:format": "image/png" }),
+    );
+    let mut warnings = Vec::new();
+    let facts = assetsync_domain::metadata::LinkFacts::read(&meta, &mut warnings).unwrap();
+    let video = matches[1].link(&sku("SKU-1"), &facts);
+    assert_eq!(video.media_type, MediaType::Video);
+    let facts_of_video = video.video.expect("a video's facts");
+    assert_eq!(
+        (
+            facts_of_video.title.as_str(),
+            facts_of_video.description.as_str()
+        ),
+        ("Trailer", "In motion")
+    );
+    let image = matches[0].link(&sku("SKU-1"), &facts);
+    assert_eq!((image.media_type, image.video), (MediaType::Image, None));
 }
 
 fn apply(change: Value, urls: UrlPolicy) -> Result<IntegrationConfig, Vec<String>> {

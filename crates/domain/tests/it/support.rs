@@ -103,6 +103,7 @@ pub fn claim(
         labels: Default::default(),
         hidden_in: Default::default(),
         media_type: MediaType::Image,
+        video: None,
         content_id: ContentId(format!("sha-{}", asset.uuid())),
         modified_ms,
     }
@@ -112,6 +113,7 @@ pub fn applied(entry: &GalleryEntry, remote_id: &str) -> AppliedEntry {
     AppliedEntry {
         entry: entry.clone(),
         remote_id: Some(remote_id.to_owned()),
+        unknown_store_views: Default::default(),
     }
 }
 

@@ -16,6 +16,15 @@ pub(super) const NAME_REQUIRED: &str = "The image name is required.";
 pub(super) const BAD_EXTENSION: &str =
     "The image type for the file is invalid. Enter the correct image type and try again.";
 pub(super) const BAD_MEDIA_TYPE: &str = "The media type is not supported.";
+/// An `external-video` entry without `extension_attributes.video_content` (the emulator's words: Magento's
+/// converter reads it unconditionally and fails).
+pub(super) const VIDEO_CONTENT_REQUIRED: &str =
+    "The video content is required for an external video entry.";
+/// A `video_content` whose `media_type` is not `external-video` (the emulator's words).
+pub(super) const BAD_VIDEO_MEDIA_TYPE: &str =
+    "The video content's media type must be external-video.";
+/// A `video_content` without a `video_url` (the emulator's words).
+pub(super) const VIDEO_URL_REQUIRED: &str = "The video URL is required.";
 pub(super) const UNAUTHORIZED: &str = "The consumer isn't authorized to access %resources.";
 pub(super) const FIELD_REQUIRED: &str = "\"%fieldName\" is required. Enter and try again.";
 pub(super) const INVALID_TYPE: &str = "The \"%value\" value's type is invalid. The \"%type\" type was expected. Verify and try again.";

@@ -9,6 +9,31 @@ pub(super) struct EntryFields {
     pub(super) position: i64,
     pub(super) disabled: bool,
     pub(super) types: Vec<&'static str>,
+    /// An `external-video` entry's `video_content` (`None`: an image).
+    pub(super) video: Option<VideoContent>,
+}
+
+/// `extension_attributes.video_content` of an `external-video` entry (`media_type` is always `external-video`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct VideoContent {
+    pub(super) provider: String,
+    pub(super) url: String,
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) metadata: String,
+}
+
+impl VideoContent {
+    pub(super) fn to_json(&self) -> Value {
+        json!({
+            "media_type": "external-video",
+            "video_provider": self.provider,
+            "video_url": self.url,
+            "video_title": self.title,
+            "video_description": self.description,
+            "video_metadata": self.metadata,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,7 +63,7 @@ impl Entry {
 
     pub(super) fn to_json_in(&self, scope: &Scope) -> Value {
         let fields = self.fields_in(scope);
-        json!({
+        let mut entry = json!({
             "id": self.id,
             "media_type": "image",
             "label": fields.label,
@@ -46,7 +71,12 @@ impl Entry {
             "disabled": fields.disabled,
             "types": fields.types,
             "file": self.file,
-        })
+        });
+        if let Some(video) = &fields.video {
+            entry["media_type"] = json!("external-video");
+            entry["extension_attributes"] = json!({ "video_content": video.to_json() });
+        }
+        entry
     }
 }
 
@@ -174,6 +204,8 @@ impl Gallery {
             Scope::All => entry.fields = fields,
             Scope::View(code) => {
                 entry.fields.types = fields.types.clone();
+                // The media type and the video's content are the entry's, whatever the scope of the write.
+                entry.fields.video = fields.video.clone();
                 entry
                     .views
                     .insert(code.clone(), ViewValues::written(&fields));

@@ -340,6 +340,7 @@ pub(super) async fn control_add_entry(
         position: body.position,
         disabled: body.disabled,
         types: roles_from(&types),
+        video: None,
     };
     let result = shared.lock().gallery.add_handmade(&sku, fields);
     match result {

@@ -2,6 +2,7 @@
 
 mod oauth;
 mod store_views;
+mod video;
 
 use oauth::sign;
 
@@ -30,6 +31,7 @@ fn fields(types: &[&str]) -> EntryFields {
         position: 1,
         disabled: false,
         types: roles_from(types),
+        video: None,
     }
 }
 
@@ -162,6 +164,7 @@ fn put_replaces_fields_and_ignores_content() {
                 position: 5,
                 disabled: true,
                 types: vec!["image", "small_image"],
+                video: None,
             },
             "keep.png",
             &Scope::All,
@@ -255,9 +258,9 @@ fn validation_messages() {
         message(&json!({ "entry": { "media_type": "image" } })),
         CONTENT_REQUIRED
     );
-    let mut video = post_body(&png, "image/png", "a.png");
-    video["entry"]["media_type"] = json!("external-video");
-    assert_eq!(message(&video), BAD_MEDIA_TYPE);
+    let mut other = post_body(&png, "image/png", "a.png");
+    other["entry"]["media_type"] = json!("video");
+    assert_eq!(message(&other), BAD_MEDIA_TYPE);
     let mut bad_position = post_body(&png, "image/png", "a.png");
     bad_position["entry"]["position"] = json!("first");
     assert_eq!(message(&bad_position), INVALID_TYPE);

@@ -1,4 +1,5 @@
-//! Request bodies parsed and validated as Magento does (messages, image magic numbers, file names).
+//! Request bodies parsed and validated as Magento does (messages, image magic numbers, file names, an
+//! `external-video` entry's video content; its poster image is validated as any image content).
 
 use super::*;
 
@@ -31,11 +32,12 @@ pub(super) fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiE
 
 /// The mutable fields of `entry`, type-checked; absent ones take their defaults (a PUT replaces them all).
 pub(super) fn entry_fields(entry: &Map<String, Value>) -> Result<EntryFields, ApiError> {
-    match entry.get("media_type") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(kind)) if kind == "image" => {}
+    let video = match entry.get("media_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(kind)) if kind == "image" => None,
+        Some(Value::String(kind)) if kind == "external-video" => Some(video_content(entry)?),
         Some(_) => return Err(ApiError::bad_request(BAD_MEDIA_TYPE)),
-    }
+    };
     let label = match entry.get("label") {
         None | Some(Value::Null) => None,
         Some(Value::String(label)) => Some(label.clone()),
@@ -71,6 +73,39 @@ pub(super) fn entry_fields(entry: &Map<String, Value>) -> Result<EntryFields, Ap
         position,
         disabled,
         types,
+        video,
+    })
+}
+
+/// The `extension_attributes.video_content` an `external-video` entry must carry (Magento's
+/// `ExternalVideoEntryConverter` reads it on every write): `media_type` `external-video`, a `video_url`, the
+/// other fields strings (absent: empty).
+fn video_content(entry: &Map<String, Value>) -> Result<VideoContent, ApiError> {
+    let content = entry
+        .get("extension_attributes")
+        .and_then(|e| e.get("video_content"))
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::bad_request(VIDEO_CONTENT_REQUIRED))?;
+    let text = |name: &str| -> Result<String, ApiError> {
+        match content.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(value)) => Ok(value.clone()),
+            Some(other) => Err(ApiError::invalid_type(other, "string")),
+        }
+    };
+    if text("media_type")? != "external-video" {
+        return Err(ApiError::bad_request(BAD_VIDEO_MEDIA_TYPE));
+    }
+    let url = text("video_url")?;
+    if url.trim().is_empty() {
+        return Err(ApiError::bad_request(VIDEO_URL_REQUIRED));
+    }
+    Ok(VideoContent {
+        provider: text("video_provider")?,
+        url,
+        title: text("video_title")?,
+        description: text("video_description")?,
+        metadata: text("video_metadata")?,
     })
 }
 

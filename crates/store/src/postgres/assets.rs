@@ -149,9 +149,9 @@ async fn load_status(tx: &Tx<'_>, asset_id: AssetId) -> StoreResult<Option<Asset
     else {
         return Ok(None);
     };
-    let linked = column::<String>(
+    let linked = rows(
         tx,
-        "SELECT sku FROM gallery WHERE asset_id = $1 ORDER BY sku",
+        "SELECT sku, entry FROM gallery WHERE asset_id = $1 ORDER BY sku",
         &[&asset_id.as_str()],
     )
     .await?;
@@ -163,22 +163,26 @@ async fn load_status(tx: &Tx<'_>, asset_id: AssetId) -> StoreResult<Option<Asset
     )
     .await?;
     let status: String = head.try_get(0)?;
-    let warnings: String = head.try_get(4)?;
+    let mut warnings: Vec<String> = from_json(&head.try_get::<_, String>(4)?)?;
+    let mut linked_skus = Vec::with_capacity(linked.len());
+    for row in &linked {
+        let sku = parse_sku(&row.try_get::<_, String>(0)?)?;
+        let entry: domain::AppliedEntry = from_json(&row.try_get::<_, String>(1)?)?;
+        warnings.extend(entry.store_view_warning(&sku));
+        linked_skus.push(sku);
+    }
     Ok(Some(AssetStatus {
         status: SyncStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("unknown asset status {status:?}")))?,
         processing_ms: head.try_get(1)?,
         dispatched_ms: head.try_get(2)?,
         eligible: head.try_get(3)?,
-        linked_skus: linked
-            .iter()
-            .map(|s| parse_sku(s))
-            .collect::<StoreResult<_>>()?,
+        linked_skus,
         waiting_for_products: waiting
             .iter()
             .map(|s| parse_sku(s))
             .collect::<StoreResult<_>>()?,
-        warnings: from_json(&warnings)?,
+        warnings,
         last_error: head.try_get(5)?,
         last_latency_ms: head.try_get(6)?,
         asset_id,

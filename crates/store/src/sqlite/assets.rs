@@ -161,11 +161,17 @@ fn load_status(conn: &Connection, asset_id: AssetId) -> StoreResult<Option<Asset
     else {
         return Ok(None);
     };
-    let linked = column::<String>(
+    let linked = rows(
         conn,
-        "SELECT sku FROM gallery WHERE asset_id = ? ORDER BY sku",
+        "SELECT sku, entry FROM gallery WHERE asset_id = ? ORDER BY sku",
         [asset_id.as_str()],
+        |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
     )?;
+    let mut warnings: Vec<String> = from_json(&warnings)?;
+    for (sku, entry) in &linked {
+        let entry: domain::AppliedEntry = from_json(entry)?;
+        warnings.extend(entry.store_view_warning(&parse_sku(sku)?));
+    }
     let waiting = column::<String>(
         conn,
         "SELECT c.sku FROM claims c JOIN missing_products m ON m.sku = c.sku WHERE c.asset_id = ? ORDER BY c.sku",
@@ -179,13 +185,13 @@ fn load_status(conn: &Connection, asset_id: AssetId) -> StoreResult<Option<Asset
         eligible,
         linked_skus: linked
             .iter()
-            .map(|s| parse_sku(s))
+            .map(|(s, _)| parse_sku(s))
             .collect::<StoreResult<_>>()?,
         waiting_for_products: waiting
             .iter()
             .map(|s| parse_sku(s))
             .collect::<StoreResult<_>>()?,
-        warnings: from_json(&warnings)?,
+        warnings,
         last_error,
         last_latency_ms: latency,
         asset_id,

@@ -64,10 +64,12 @@ fn entry(n: u8, position: u32) -> AppliedEntry {
             labels: Default::default(),
             hidden_in: Default::default(),
             media_type: MediaType::Image,
+            video: None,
             content_id: ContentId(format!("c-{n}")),
             hidden: false,
         },
         remote_id: Some(format!("m-{n}")),
+        unknown_store_views: Default::default(),
     }
 }
 

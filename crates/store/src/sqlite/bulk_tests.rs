@@ -34,6 +34,7 @@ fn link(asset_n: u8, sku: u8, variant: u8) -> DesiredLink {
         labels: Default::default(),
         hidden_in: Default::default(),
         media_type: MediaType::Image,
+        video: None,
         content_id: ContentId(format!("c-{asset_n}")),
         modified_ms: 0,
     }

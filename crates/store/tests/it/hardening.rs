@@ -55,6 +55,7 @@ fn link(asset: &AssetId, sku: &Sku) -> DesiredLink {
         labels: Default::default(),
         hidden_in: Default::default(),
         media_type: MediaType::Image,
+        video: None,
         content_id: ContentId(format!("sha1-{}", asset.uuid())),
         modified_ms: 1_700_000_000_000,
     }

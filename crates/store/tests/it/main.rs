@@ -58,6 +58,7 @@ macro_rules! conformance_suite {
                 sku_change_during_lease_requeues_the_sku,
                 a_queued_gallery_keeps_its_place_when_changed_again,
                 a_forgotten_entry_is_written_again,
+                unknown_store_views_and_videos_are_kept_with_the_applied_entry,
                 requeued_galleries_are_bulk_work,
                 added_links_join_the_claims_and_keep_the_asset_waiting,
                 upsert_products_counts_new_products,

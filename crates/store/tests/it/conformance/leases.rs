@@ -105,6 +105,7 @@ pub async fn a_stale_sku_claim_writes_nothing<S: Store>(store: &S) {
         .map(|entry| AppliedEntry {
             entry,
             remote_id: None,
+            unknown_store_views: Default::default(),
         })
         .collect();
     let outcome = store

@@ -162,6 +162,7 @@ pub async fn pruning_keeps_what_is_recent_or_still_needed<S: Store>(store: &S) {
             .map(|entry| AppliedEntry {
                 entry,
                 remote_id: None,
+                unknown_store_views: Default::default(),
             })
             .collect();
         store

@@ -13,6 +13,7 @@ pub use fullsync::*;
 pub use galleries::*;
 pub use leases::*;
 pub use maintenance::*;
+pub use store_views::*;
 
 mod assets;
 mod catalog;
@@ -24,6 +25,7 @@ mod fullsync;
 mod galleries;
 mod leases;
 mod maintenance;
+mod store_views;
 
 use domain::events::EventKind;
 use domain::gallery::{HandmadeRecord, RefusedEntry, compute_gallery};
@@ -96,6 +98,7 @@ fn link(asset: &AssetId, sku: &Sku, roles: &[&str], position: Option<u32>) -> De
         labels: Default::default(),
         hidden_in: Default::default(),
         media_type: MediaType::Image,
+        video: None,
         content_id: ContentId(format!("sha1-{}", asset.uuid())),
         modified_ms: 1_700_000_000_000,
     }
@@ -117,6 +120,7 @@ fn gallery_of(claims: &[DesiredLink]) -> Vec<AppliedEntry> {
         .map(|entry| AppliedEntry {
             remote_id: Some(format!("media-{}", entry.asset_id.uuid())),
             entry,
+            unknown_store_views: Default::default(),
         })
         .collect()
 }
