@@ -82,6 +82,7 @@ impl ServiceProcess {
             admin_token: config.admin_token.clone(),
             http: reqwest::Client::builder()
                 .pool_max_idle_per_host(CONCURRENCY)
+                .pool_idle_timeout(super::SERVICE_IDLE_MARGIN)
                 .timeout(Duration::from_secs(60))
                 .build()?,
         })

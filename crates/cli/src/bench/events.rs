@@ -495,6 +495,7 @@ async fn run_step(
     let clock = Instant::now() + Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0));
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(1024)
+        .pool_idle_timeout(super::SERVICE_IDLE_MARGIN)
         .timeout(Duration::from_secs(10))
         .build()?;
     // Webhooks go to the processes in turn (a redelivery to the same one).

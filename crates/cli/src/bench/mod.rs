@@ -25,6 +25,11 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long the bench's HTTP clients keep an idle connection to the service: well below the service's own
+/// idle time-out (10 s), so that a connection is never reused just as the service closes it.
+const SERVICE_IDLE_MARGIN: Duration = Duration::from_secs(4);
 
 /// `assetsync bench` options.
 #[derive(Args)]

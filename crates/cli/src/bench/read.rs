@@ -119,6 +119,7 @@ pub(super) async fn read_scenario(
     let phase = Duration::from_secs_f64(args.duration as f64 / 4.0);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(MAX_IN_FLIGHT)
+        .pool_idle_timeout(super::SERVICE_IDLE_MARGIN)
         .timeout(Duration::from_secs(10))
         .build()?;
     let service_url = run.in_process()?.url.clone();
