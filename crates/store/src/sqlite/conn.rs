@@ -33,10 +33,6 @@ const READERS: usize = 3;
 /// of 2 MiB holds a few hundred pages: at a million assets every random key of a batch then misses the
 /// cache and is read again from the file (a system call and a copy per page).
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
-/// How much of the database file the writer reads through a memory map (SQLite caps it at its compile-time
-/// maximum, 2 GB): a page outside its cache is then read in place from the operating system's page cache,
-/// without a system call and a copy, so a miss costs about the same whatever the size of the catalog.
-const WRITER_MMAP_BYTES: i64 = 2 * 1024 * 1024 * 1024;
 
 /// The writer and reader threads of one database.
 pub(crate) struct Connections {
@@ -57,7 +53,6 @@ impl Connections {
         };
         configure(&writer)?;
         writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
-        writer.pragma_update(None, "mmap_size", WRITER_MMAP_BYTES)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         writer.pragma_update(None, "synchronous", "NORMAL")?;
         writer.pragma_update(None, "foreign_keys", true)?;
