@@ -3,6 +3,7 @@
 
 pub use crate::hardening::*;
 use crate::harness::Harness;
+pub use accounts::*;
 pub use assets::*;
 pub use catalog::*;
 pub use cluster::*;
@@ -14,6 +15,7 @@ pub use galleries::*;
 pub use leases::*;
 pub use maintenance::*;
 
+mod accounts;
 mod assets;
 mod catalog;
 mod cluster;
