@@ -113,3 +113,15 @@ pub async fn run(args: UserArgs) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// The demo's admin: a user `admin` with a random password (printed once; it is not stored anywhere else).
+/// Returns the password.
+pub async fn one_time_admin(engine: &engine::Engine) -> anyhow::Result<String> {
+    let mut password = engine::accounts::random_token()?;
+    password.truncate(24);
+    let users = engine.users(SessionPolicy::default());
+    // A demo run again on the same folder: a new password for the same user.
+    users.remove("admin").await?;
+    users.add("admin", AccountRole::Admin, &password).await?;
+    Ok(password)
+}

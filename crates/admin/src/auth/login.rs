@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::header::SET_COOKIE;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use engine::accounts::{AccountsError, random_token, tokens_match};
 use maud::{Markup, html};
@@ -141,7 +141,7 @@ async fn sign_in(
             );
             let used = set_cookie(LOGIN_COOKIE, "", "/admin/login", 0, secure);
             (
-                [(SET_COOKIE, session), (SET_COOKIE, used)],
+                AppendHeaders([(SET_COOKIE, session), (SET_COOKIE, used)]),
                 Redirect::to(&next),
             )
                 .into_response()

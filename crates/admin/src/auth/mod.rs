@@ -9,7 +9,7 @@ pub use login::routes;
 
 use crate::AdminState;
 use crate::layout::bare_page;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -178,12 +178,15 @@ impl FromRequest<AdminState> for CsrfForm {
     }
 }
 
-/// Where to come back after signing in: the page asked for (a GET), else the configuration page.
+/// Where to come back after signing in: the page asked for (a GET; its whole path, not the part under
+/// `/admin`), else the configuration page.
 fn next_of(parts: &Parts) -> String {
     if parts.method == Method::GET {
-        parts
-            .uri
-            .path_and_query()
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        uri.path_and_query()
             .map_or_else(|| "/admin/config".to_owned(), |p| p.as_str().to_owned())
     } else {
         "/admin/config".to_owned()
