@@ -6,6 +6,7 @@
 //! (`pages/dead_letters.rs`) join here the same way.
 
 pub mod config;
+mod config_form;
 
 use crate::AdminState;
 use axum::Router;

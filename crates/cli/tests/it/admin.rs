@@ -6,10 +6,14 @@ use crate::browser::Session;
 use crate::harness::{TestApp, http_client};
 use reqwest::StatusCode;
 
-const ADMIN_PASSWORD: &str = "correct horse battery";
+pub(crate) const ADMIN_PASSWORD: &str = "correct horse battery";
 const VIEWER_PASSWORD: &str = "viewer password 42";
+/// Switches "Synchronization enabled" in the configuration form (and clears its "Use system value").
+const TOGGLE: &str = "const s = document.querySelector('#sync_enabled'); s.disabled = false;
+    s.value = s.value === 'true' ? 'false' : 'true';
+    document.querySelector('input[name=use_system][value=sync_enabled]').checked = false;";
 
-async fn app_with_users() -> TestApp {
+pub(crate) async fn app_with_users() -> TestApp {
     let app = TestApp::spawn().await;
     for (name, role, password) in [
         ("ada", "admin", ADMIN_PASSWORD),
@@ -25,7 +29,7 @@ async fn app_with_users() -> TestApp {
     app
 }
 
-async fn sign_in(browser: &mut Session, app: &TestApp, name: &str, password: &str) {
+pub(crate) async fn sign_in(browser: &mut Session, app: &TestApp, name: &str, password: &str) {
     browser.goto(&format!("{}/admin/login", app.url)).await;
     browser.fill("#username", name).await;
     browser.fill("#password", password).await;
@@ -119,10 +123,9 @@ async fn a_viewer_is_refused_a_change() {
     assert_eq!(browser.url().await, format!("{}/admin/config", app.url));
     // The page offers no change to a viewer; the server must refuse one anyway.
     browser
-        .script(
-            "document.querySelector('#save').disabled = false;
-             document.querySelector('#sync_enabled').checked = !document.querySelector('#sync_enabled').checked;",
-        )
+        .script(&format!(
+            "document.querySelectorAll('[disabled]').forEach(e => e.disabled = false); {TOGGLE}"
+        ))
         .await;
     browser.click("#save").await;
     assert_eq!(browser.text("h1").await, "Not allowed");
@@ -138,7 +141,7 @@ async fn a_form_without_its_csrf_token_is_refused() {
     let before = sync_enabled(&app).await;
     let mut browser = Session::start("admin-csrf").await;
     sign_in(&mut browser, &app, "ada", ADMIN_PASSWORD).await;
-    let toggle = "document.querySelector('#sync_enabled').checked = !document.querySelector('#sync_enabled').checked;";
+    let toggle = TOGGLE;
 
     browser
         .script(&format!(
