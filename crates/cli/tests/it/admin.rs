@@ -209,6 +209,16 @@ async fn failed_sign_ins_are_throttled() {
                 .unwrap()
         }
     };
+    // Behind a TLS proxy the cookies are Secure.
+    let proxied = http
+        .get(&login)
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookie = proxied.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
     // Without the sign-in form's token, nothing is checked.
     let reply = http
         .post(&login)
