@@ -191,6 +191,7 @@ impl Emulators {
             },
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            admin: Default::default(),
         };
         Ok(Self {
             emulator,

@@ -120,6 +120,12 @@ impl Engine {
         Ok(self.store.product_status(key).await?)
     }
 
+    /// The values configuration fields return to when set to `null` (the TOML file's): the admin console's
+    /// "system values".
+    pub fn config_defaults(&self) -> &domain::config::IntegrationConfig {
+        &self.config_defaults
+    }
+
     /// The seconds a running full sync still needs at its pace so far: `None` while it cannot tell (nothing
     /// done yet), 0 once it no longer runs.
     pub fn full_sync_eta_seconds(&self, sync: &FullSync) -> Option<i64> {

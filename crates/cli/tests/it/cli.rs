@@ -90,6 +90,15 @@ fn the_demo_syncs_a_small_catalog_from_an_empty_folder() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("p99"), "{stdout}");
+    let password = stdout
+        .lines()
+        .find_map(|l| l.split_once("/admin   (admin console: user admin, one-time password "))
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("the admin console's URL and password are printed: {stdout}"));
+    assert!(
+        password.len() == 24 && password.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{password}"
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("creating assets…") && stderr.contains("syncing…"),

@@ -6,6 +6,7 @@
 // The crate is `assetsync-engine`; the rest of the workspace knows it as `engine`, and so do these tests.
 extern crate assetsync_engine as engine;
 
+mod accounts;
 mod cluster;
 mod coalescing;
 mod fake_sink;
