@@ -10,6 +10,7 @@ pub mod events;
 pub mod gallery;
 pub mod ids;
 pub mod latency;
+pub mod manual;
 pub mod matching;
 pub mod media_files;
 pub mod metadata;
@@ -18,7 +19,8 @@ pub mod store_views;
 pub mod time;
 pub mod urls;
 
-pub use gallery::{AppliedEntry, GalleryEntry, Operation, RefusedEntry};
+pub use gallery::{AppliedEntry, EntrySource, GalleryEntry, Operation, RefusedEntry};
 pub use ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
+pub use manual::ManualLink;
 pub use metadata::{AssetMetadata, DesiredLink, Evaluation, MatchSettings};
 pub use store_views::StoreView;

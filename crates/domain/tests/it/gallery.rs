@@ -262,6 +262,7 @@ mod roles {
                 media_type: MediaType::Video,
                 content_id: ContentId("sha-video".into()),
                 hidden: false,
+                source: Default::default(),
             }]
         );
     }
@@ -286,6 +287,7 @@ mod reconciliation {
             media_type: MediaType::Image,
             content_id: ContentId(format!("sha-{uuid}")),
             hidden: false,
+            source: Default::default(),
         }
     }
 

@@ -112,6 +112,7 @@ fn arb_applied() -> impl Strategy<Value = Vec<AppliedEntry>> {
                             media_type,
                             content_id,
                             hidden: false,
+                            source: Default::default(),
                         },
                         remote_id,
                     }

@@ -66,6 +66,7 @@ fn entry(n: u8, position: u32) -> AppliedEntry {
             media_type: MediaType::Image,
             content_id: ContentId(format!("c-{n}")),
             hidden: false,
+            source: Default::default(),
         },
         remote_id: Some(format!("m-{n}")),
     }
