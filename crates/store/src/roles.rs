@@ -6,7 +6,7 @@ use crate::{Duty, Leadership, StoreError, StoreResult, WakeUp};
 use async_trait::async_trait;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::gallery::HandmadeRecord;
-use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+use domain::{AppliedEntry, AssetId, DesiredLink, ManualLink, Sku};
 
 /// The names of every storage method, by trait (the conformance suite checks it calls each one).
 pub const METHODS: &[(&str, &[&str])] = &[
@@ -85,6 +85,15 @@ pub const METHODS: &[(&str, &[&str])] = &[
     (
         "HandmadeEntries",
         &["handmade_records", "remember_handmade", "forget_handmade"],
+    ),
+    (
+        "ManualLinks",
+        &[
+            "put_manual_link",
+            "remove_manual_link",
+            "manual_links",
+            "manual_links_of_asset",
+        ],
     ),
     ("DeadLetters", &["dead_letters", "replay_dead_letters"]),
     (
@@ -386,6 +395,30 @@ pub trait HandmadeEntries: Send + Sync {
     async fn forget_handmade(&self, sku: &Sku, entry_id: &str) -> StoreResult<()>;
 }
 
+/// Assets a person linked to a product by hand (source `manual`). Only these methods change them: no sync,
+/// full sync, repair or owner switch does.
+#[async_trait]
+pub trait ManualLinks: Send + Sync {
+    /// Adds the link, or replaces the one of the same (SKU, asset), and queues the SKU's gallery, in one
+    /// transaction. Returns `true` when the link is new.
+    async fn put_manual_link(&self, link: &ManualLink, now_ms: i64) -> StoreResult<bool>;
+
+    /// Removes the link of `asset_id` on `sku` and queues the SKU's gallery. Returns `false` (and changes
+    /// nothing) when there is none.
+    async fn remove_manual_link(
+        &self,
+        sku: &Sku,
+        asset_id: &AssetId,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+
+    /// The product's manual links, by asset id.
+    async fn manual_links(&self, sku: &Sku) -> StoreResult<Vec<ManualLink>>;
+
+    /// The manual links of one asset, by SKU.
+    async fn manual_links_of_asset(&self, asset_id: &AssetId) -> StoreResult<Vec<ManualLink>>;
+}
+
 /// Work given up, waiting for an operator.
 #[async_trait]
 pub trait DeadLetters: Send + Sync {
@@ -471,6 +504,7 @@ pub trait Store:
     + Configuration
     + FullSyncs
     + HandmadeEntries
+    + ManualLinks
     + DeadLetters
     + Maintenance
     + Coordination
@@ -489,6 +523,7 @@ impl<T> Store for T where
         + Configuration
         + FullSyncs
         + HandmadeEntries
+        + ManualLinks
         + DeadLetters
         + Maintenance
         + Coordination

@@ -13,6 +13,7 @@ pub use fullsync::*;
 pub use galleries::*;
 pub use leases::*;
 pub use maintenance::*;
+pub use manual::*;
 
 mod assets;
 mod catalog;
@@ -24,6 +25,7 @@ mod fullsync;
 mod galleries;
 mod leases;
 mod maintenance;
+mod manual;
 
 use domain::events::EventKind;
 use domain::gallery::{HandmadeRecord, RefusedEntry, compute_gallery};
@@ -197,7 +199,16 @@ async fn sync_asset<S: Store>(
 async fn apply_sku<S: Store>(store: &S, work: &SkuWork, now_ms: i64) {
     let state = store.sku_state(&work.sku).await.unwrap();
     let outcome = if state.product_exists {
-        SkuOutcome::Applied(gallery_of(&state.claims))
+        let desired = domain::manual::desired_gallery(&state.claims, &state.manual, false);
+        SkuOutcome::Applied(
+            desired
+                .into_iter()
+                .map(|entry| AppliedEntry {
+                    remote_id: Some(format!("media-{}", entry.asset_id.uuid())),
+                    entry,
+                })
+                .collect(),
+        )
     } else {
         SkuOutcome::ProductMissing
     };
