@@ -123,3 +123,20 @@ pub fn role_decisions(
         })
         .collect()
 }
+
+/// `None` when a person may link the asset (approved, activated to delivery or with no target), else why
+/// not. Unlike the matching rules, `commerce:isCommerce` is not required: the person's choice is the link.
+pub fn unlinkable(meta: &crate::AssetMetadata) -> Option<String> {
+    let status = meta.asset_str("dam:status").map(str::trim);
+    if status != Some("approved") {
+        return Some(format!(
+            "dam:status is {}, not approved",
+            status.map_or("unset".into(), |s| format!("{s:?}"))
+        ));
+    }
+    match meta.asset_str("dam:activationTarget").map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.eq_ignore_ascii_case("delivery") => None,
+        Some(other) => Some(format!("dam:activationTarget is {other:?}, not delivery")),
+    }
+}

@@ -5,7 +5,7 @@
 use crate::matching::AssetMatch;
 use crate::{Engine, EngineError};
 use connectors::sink::RemoteEntryView;
-use domain::gallery::compute_gallery;
+use domain::manual::desired_gallery;
 use domain::media_files::file_carries_content;
 use domain::metadata::Evaluation;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku, StoreView};
@@ -99,12 +99,9 @@ impl Engine {
         for sku in &skus {
             let state = self.store.sku_state(sku).await?;
             if state.product_exists || !state.applied.is_empty() {
-                let mut want = compute_gallery(&state.claims);
                 let owner_hides = self.config().visualization_owner
                     == domain::config::VisualizationOwner::Commerce;
-                for entry in &mut want {
-                    entry.hidden = owner_hides;
-                }
+                let want = desired_gallery(&state.claims, &state.manual, owner_hides);
                 let have: Vec<_> = state.applied.iter().map(|a| a.entry.clone()).collect();
                 if want != have {
                     report.differences.push(Difference {

@@ -12,8 +12,9 @@ use connectors::sink::{
 };
 use domain::config::VisualizationOwner;
 use domain::gallery::HandmadeRecord;
+use domain::gallery::reconcile;
 use domain::gallery::{RefusedEntry, without_refused};
-use domain::gallery::{compute_gallery, reconcile};
+use domain::manual::desired_gallery;
 use domain::metadata::Evaluation;
 use domain::retry::{FailureClass, RetryDecision, decide, retry_delay_ms};
 use domain::{AssetId, GalleryEntry, Sku};
@@ -399,10 +400,7 @@ async fn apply_sku(
         Ok(state) => {
             let config = engine.config();
             let dam_owns_gallery = config.visualization_owner == VisualizationOwner::AemAssets;
-            let mut desired = compute_gallery(&state.claims);
-            for entry in &mut desired {
-                entry.hidden = !dam_owns_gallery;
-            }
+            let desired = desired_gallery(&state.claims, &state.manual, !dam_owns_gallery);
             let ops = without_refused(reconcile(&desired, &state.applied), &state.refused);
             let obsolete = obsolete_refusals(&state.refused, &desired);
             had_operations = !ops.is_empty();
