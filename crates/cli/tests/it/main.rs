@@ -16,6 +16,7 @@ mod listener;
 mod magento;
 mod magento_failures;
 mod magento_inputs;
+mod manual_links;
 mod matching;
 mod metrics;
 mod misconfiguration;
