@@ -54,6 +54,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
             "all_galleries",
             "gallery",
             "product_status",
+            "products_page",
         ],
     ),
     (
@@ -277,6 +278,15 @@ pub trait Catalog: Send + Sync {
 
     /// The sync status of one product; `None` when assetsync knows nothing of it.
     async fn product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>>;
+
+    /// At most `limit` catalog products whose SKU starts with `prefix`, after `after` (keyset paging), in SKU
+    /// order (an index range: as fast with a million products as with ten).
+    async fn products_page(
+        &self,
+        prefix: &str,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> StoreResult<Vec<Sku>>;
 }
 
 /// A custom matcher's product-to-asset calls for new products, as durable work.

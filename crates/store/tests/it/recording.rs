@@ -153,6 +153,8 @@ recording! {
         fn all_galleries(&self) -> StoreResult<Vec<(Sku, Vec<AppliedEntry>)>>;
         fn gallery(&self, sku: &Sku) -> StoreResult<Option<Vec<AppliedEntry>>>;
         fn product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>>;
+        fn products_page(&self, prefix: &str, after: Option<&Sku>, limit: i64)
+            -> StoreResult<Vec<Sku>>;
     }
     ProductCalls {
         fn claim_product_calls(&self, now_ms: i64, limit: i64, lease_ms: i64)

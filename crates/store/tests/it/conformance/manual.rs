@@ -110,3 +110,35 @@ pub async fn manual_links_are_kept_until_removed_by_hand<S: Store>(store: &S) {
         vec![elsewhere]
     );
 }
+
+/// The admin console's product search: by SKU prefix, in SKU order, a keyset page at a time.
+pub async fn products_are_paged_by_prefix_in_sku_order<S: Store>(store: &S) {
+    let skus: Vec<Sku> = ["MH01-S", "MH01-M", "MH02-L", "MH01-L", "WJ-1", "MH01"]
+        .iter()
+        .map(|s| sku(s))
+        .collect();
+    store.upsert_products(&skus, T0).await.unwrap();
+    let first = store.products_page("MH01", None, 2).await.unwrap();
+    assert_eq!(first, vec![sku("MH01"), sku("MH01-L")]);
+    let next = store.products_page("MH01", first.last(), 2).await.unwrap();
+    assert_eq!(next, vec![sku("MH01-M"), sku("MH01-S")]);
+    assert!(
+        store
+            .products_page("MH01", next.last(), 2)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.products_page("", None, 100).await.unwrap().len(), 6);
+    assert_eq!(
+        store.products_page("W", None, 100).await.unwrap(),
+        vec![sku("WJ-1")]
+    );
+    assert!(
+        store
+            .products_page("X", None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
