@@ -21,6 +21,7 @@ mod journal;
 mod leases;
 pub mod manual;
 pub mod matching;
+pub mod product_view;
 mod settings;
 pub mod sla;
 pub mod telemetry;
