@@ -140,11 +140,43 @@ impl AuthorClient {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<SearchPage, DamError> {
+        let query = serde_json::json!([
+            { "match": { "text": "*", "fields": ["assetMetadata.dc:title"] } }
+        ]);
+        self.search(query, cursor, limit).await
+    }
+
+    /// The approved assets whose name (`repo:name`), path (`repo:path`) or title (`dc:title`) contains `text`
+    /// (every approved asset for an empty text or `*`), `limit` a page: what a person picks from.
+    pub async fn search_approved(
+        &self,
+        text: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<SearchPage, DamError> {
+        let text = text.trim();
+        let query = serde_json::json!([
+            { "match": {
+                "text": if text.is_empty() { "*" } else { text },
+                "fields": [
+                    "repositoryMetadata.repo:name",
+                    "repositoryMetadata.repo:path",
+                    "assetMetadata.dc:title"
+                ]
+            } },
+            { "term": { "assetMetadata.dam:status": ["approved"] } }
+        ]);
+        self.search(query, cursor, limit).await
+    }
+
+    async fn search(
+        &self,
+        query: serde_json::Value,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<SearchPage, DamError> {
         let url = format!("{}/adobe/assets/search?allowUnsafeSearch=true", self.origin);
-        let mut body = serde_json::json!({
-            "query": [{ "match": { "text": "*", "fields": ["assetMetadata.dc:title"] } }],
-            "limit": limit,
-        });
+        let mut body = serde_json::json!({ "query": query, "limit": limit });
         if let Some(cursor) = cursor {
             body["cursor"] = serde_json::json!(cursor);
         }

@@ -33,6 +33,38 @@ pub struct GalleryEntry {
     /// Hidden from the storefront (the visualization owner is the commerce platform); never deleted for it.
     #[serde(default)]
     pub hidden: bool,
+    /// Where the entry comes from: the DAM's metadata (a matching rule) or a person's manual link.
+    #[serde(default, skip_serializing_if = "EntrySource::is_dam")]
+    pub source: EntrySource,
+}
+
+/// Where a gallery entry comes from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EntrySource {
+    /// Matched from the DAM asset's metadata by the matching rule in force (served as `aem_assets`).
+    #[default]
+    Dam,
+    /// Linked by a person (the admin console's picker or `POST /api/v1/products/{sku}/manual-links`): no
+    /// automatic sync changes or removes it.
+    Manual,
+}
+
+impl EntrySource {
+    /// True for [`EntrySource::Dam`] (the stored form leaves it out).
+    pub fn is_dam(&self) -> bool {
+        *self == Self::Dam
+    }
+
+    /// The name the read API serves: `aem_assets` or `manual`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Dam => "aem_assets",
+            Self::Manual => "manual",
+        }
+    }
 }
 
 /// One entry as it stands on the commerce side (what assetsync applied and owns).
@@ -179,6 +211,7 @@ pub fn compute_gallery(claims: &[DesiredLink]) -> Vec<GalleryEntry> {
                 video: claim.video.clone(),
                 content_id: claim.content_id.clone(),
                 hidden: false,
+                source: EntrySource::Dam,
             }
         })
         .collect();

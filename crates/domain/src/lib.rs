@@ -11,6 +11,7 @@ pub mod events;
 pub mod gallery;
 pub mod ids;
 pub mod latency;
+pub mod manual;
 pub mod matching;
 pub mod media_files;
 pub mod metadata;
@@ -20,8 +21,9 @@ pub mod time;
 pub mod urls;
 pub mod video;
 
-pub use gallery::{AppliedEntry, GalleryEntry, Operation, RefusedEntry};
+pub use gallery::{AppliedEntry, EntrySource, GalleryEntry, Operation, RefusedEntry};
 pub use ids::{AssetId, ContentId, IdError, MediaType, Role, Sku};
+pub use manual::ManualLink;
 pub use metadata::{AssetMetadata, DesiredLink, Evaluation, MatchSettings};
 pub use store_views::StoreView;
 pub use video::Video;

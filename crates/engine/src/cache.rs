@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use domain::MediaType;
 use domain::urls::{Rendition, base_url, play_url, rendition_from_base};
-use domain::{AppliedEntry, Sku, StoreView};
+use domain::{AppliedEntry, EntrySource, Sku, StoreView};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -122,8 +122,9 @@ impl GalleryCache {
                             .iter()
                             .map(|(store, text)| (store.as_str().to_owned(), text.clone()))
                             .collect(),
-                        hidden: view.hidden,
-                        source: "aem_assets",
+                        // The owner hides the DAM's entries; a manual link is never hidden by it.
+                        hidden: view.hidden && e.source != EntrySource::Manual,
+                        source: e.source.as_str(),
                         hidden_in: e.hidden_in.iter().cloned().collect(),
                     }
                 })

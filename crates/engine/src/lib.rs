@@ -20,7 +20,9 @@ mod group_commit;
 mod ingest;
 mod journal;
 mod leases;
+pub mod manual;
 pub mod matching;
+pub mod product_view;
 mod settings;
 pub mod sla;
 pub mod telemetry;
@@ -120,6 +122,16 @@ pub enum EngineError {
     /// The request does not fit the matching rule in force (or its input does not parse under it).
     #[error("{0}")]
     WrongRule(String),
+    /// The product is not in the catalog.
+    #[error("{0}")]
+    ProductNotFound(String),
+    /// The asset cannot be linked by hand: the DAM does not have it, it is not approved, or its metadata or
+    /// the link's position breaks the contract.
+    #[error("{0}")]
+    NotLinkable(String),
+    /// The product has no manual link to the asset.
+    #[error("{0}")]
+    ManualLinkNotFound(String),
 }
 
 /// What a saved configuration change did.

@@ -8,7 +8,7 @@ use connectors::aem::MetadataReply;
 use connectors::ims::{ImsCredentials, TokenProvider};
 use connectors::matcher::{MatcherClient, MatcherError};
 use domain::config::{IntegrationConfig, MatchingRule, Secret, UrlPolicy, endpoint_url};
-use domain::gallery::{Operation, compute_gallery, reconcile};
+use domain::gallery::{Operation, reconcile};
 use domain::matching::{
     CustomReply, FilenameMatch, evaluate_filename, match_filename, read_asset_to_product,
     read_product_to_asset,
@@ -308,10 +308,7 @@ impl Engine {
             .collect();
         claims.extend(links.iter().filter(|l| &l.sku == sku).cloned());
         let hidden = config.visualization_owner == domain::config::VisualizationOwner::Commerce;
-        let mut gallery = compute_gallery(&claims);
-        for entry in &mut gallery {
-            entry.hidden = hidden;
-        }
+        let gallery = domain::manual::desired_gallery(&claims, &state.manual, hidden);
         let operations = reconcile(&gallery, &state.applied)
             .iter()
             .map(PreviewOperation::from)

@@ -98,7 +98,7 @@ impl Engine {
         for sku in &skus {
             let state = self.store.sku_state(sku).await?;
             if state.product_exists || !state.applied.is_empty() {
-                let want = self.desired_gallery(&self.config(), &state.claims);
+                let want = self.desired_gallery(&self.config(), &state.claims, &state.manual);
                 let have: Vec<_> = state.applied.iter().map(|a| a.entry.clone()).collect();
                 if want != have {
                     report.differences.push(Difference {

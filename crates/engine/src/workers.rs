@@ -399,7 +399,7 @@ async fn apply_sku(
         Ok(state) => {
             let config = engine.config();
             let dam_owns_gallery = config.visualization_owner == VisualizationOwner::AemAssets;
-            let desired = engine.desired_gallery(&config, &state.claims);
+            let desired = engine.desired_gallery(&config, &state.claims, &state.manual);
             let ops = without_refused(reconcile(&desired, &state.applied), &state.refused);
             let obsolete = obsolete_refusals(&state.refused, &desired);
             had_operations = !ops.is_empty();

@@ -4,6 +4,8 @@
 //! IMS token endpoint (`POST /ims/token/v3`, see [`crate::ims`]). Control operations (create, update, approve,
 //! reject, delete, rotate keys) are offered both as methods and as HTTP endpoints under `/control`.
 
+mod search;
+
 use crate::SigningKeys;
 use crate::delivery::{self, Delivery, DeliveryStats};
 use crate::ims::{ImsState, TokenCheck};
@@ -21,7 +23,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::ops::Bound;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -808,7 +809,7 @@ fn touch(asset: &mut Asset, modified: i64, asset_id: &str, new_binary: bool) {
 fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/adobe/assets/{asset_id}/metadata", get(get_metadata))
-        .route("/adobe/assets/search", post(search))
+        .route("/adobe/assets/search", post(search::search))
         .route("/adobe/assets/{asset_id}/as/{seo}", get(rendition))
         .route("/adobe/assets/{asset_id}/original/as/{seo}", get(original))
         .route("/control/subscriptions", post(control_subscribe))
@@ -919,14 +920,6 @@ async fn get_metadata(
 }
 
 #[derive(Deserialize)]
-struct SearchBody {
-    #[serde(default)]
-    query: Vec<Value>,
-    limit: Option<usize>,
-    cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
 struct JournalQuery {
     since: Option<String>,
     limit: Option<usize>,
@@ -987,103 +980,6 @@ async fn journal(
         reply.headers_mut().insert(header::LINK, value);
     }
     reply
-}
-
-/// Search (§10.6): `match` with text `*` matches everything; `term {field: [values]}` matches assets whose
-/// field (a string or a list) holds any value. Results by asset id, paged with an opaque cursor: the total
-/// counted for the first page and the last asset id given, so that a page costs its own assets, not the
-/// catalog's (paging a million assets by offset was quadratic).
-async fn search(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if let Some(refusal) = author_refusal(&shared, &headers) {
-        return refusal;
-    }
-    let Ok(body) = serde_json::from_slice::<SearchBody>(&body) else {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "body must be {query, limit?, cursor?}",
-        );
-    };
-    let limit = body.limit.unwrap_or(10);
-    if limit == 0 || limit > 1000 {
-        return problem(
-            StatusCode::BAD_REQUEST,
-            "Bad Request",
-            "limit must be between 1 and 1000",
-        );
-    }
-    let (counted, after) = match body.cursor.as_deref().map(parse_cursor) {
-        None => (None, None),
-        Some(Some((total, after))) => (Some(total), Some(after)),
-        Some(None) => return problem(StatusCode::BAD_REQUEST, "Bad Request", "invalid cursor"),
-    };
-    let mut terms = Vec::new();
-    for clause in &body.query {
-        if let Some(term) = clause.get("term").and_then(Value::as_object) {
-            terms.extend(term.iter().map(|(k, v)| (k.clone(), v.clone())));
-        } else if clause.get("match").is_none() {
-            return problem(
-                StatusCode::BAD_REQUEST,
-                "Bad Request",
-                "only match and term clauses are supported",
-            );
-        }
-    }
-    let inner = shared.lock();
-    let wanted = |asset: &Asset| {
-        terms
-            .iter()
-            .all(|(field, wanted)| term_matches(asset, field, wanted))
-    };
-    let total = counted.unwrap_or_else(|| inner.assets.values().filter(|a| wanted(a)).count());
-    let from = after.map_or(Bound::Unbounded, Bound::Excluded);
-    let mut matching = inner
-        .assets
-        .range::<str, _>((from, Bound::Unbounded))
-        .filter(|(_, asset)| wanted(asset));
-    let found: Vec<_> = matching.by_ref().take(limit).collect();
-    let more = matching.next().is_some();
-    let last = found.last().map(|(id, _)| id.as_str().to_owned());
-    let page: Vec<Value> = found
-        .into_iter()
-        .map(|(id, asset)| asset_json(id, asset))
-        .collect();
-    let mut reply = json!({
-        "hits": { "results": page },
-        "search_metadata": { "count": page.len(), "totalCount": { "total": total, "relation": "eq" }, "searchDuration": 1 },
-    });
-    if let (true, Some(last)) = (more, last) {
-        reply["cursor"] = json!(format!("{total}.{last}"));
-    }
-    Json(reply).into_response()
-}
-
-/// A cursor this emulator gave: `<total>.<last asset id>`.
-fn parse_cursor(cursor: &str) -> Option<(usize, &str)> {
-    let (total, after) = cursor.split_once('.')?;
-    Some((total.parse().ok()?, after))
-}
-
-fn term_matches(asset: &Asset, field: &str, wanted: &Value) -> bool {
-    let value = if let Some(key) = field.strip_prefix("assetMetadata.") {
-        asset.metadata.get(key)
-    } else if let Some(key) = field.strip_prefix("repositoryMetadata.") {
-        asset.repository.get(key)
-    } else {
-        None
-    };
-    let wanted: Vec<&Value> = wanted
-        .as_array()
-        .map_or_else(|| vec![wanted], |a| a.iter().collect());
-    match value {
-        Some(Value::Array(items)) => items.iter().any(|item| wanted.contains(&item)),
-        Some(single) => wanted.contains(&single),
-        None => false,
-    }
 }
 
 /// Whether delivery serves the asset: approved, to `delivery` or with no target.

@@ -31,7 +31,8 @@ use std::sync::Arc;
 pub mod prelude {
     pub use crate::roles::{
         Accounts, AssetQueue, Catalog, Cluster, Configuration, Coordination, DeadLetters, EventLog,
-        FullSyncs, GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
+        FullSyncs, GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ManualLinks,
+        ProductCalls, Store,
     };
 }
 

@@ -67,6 +67,10 @@ const SQLITE: &[(&str, &str)] = &[
         "V12__accounts",
         include_str!("../migrations/sqlite/V12__accounts.sql"),
     ),
+    (
+        "V13__manual_links",
+        include_str!("../migrations/sqlite/V13__manual_links.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order: the same versions as [`SQLITE`].
@@ -118,6 +122,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "V12__accounts",
         include_str!("../migrations/postgres/V12__accounts.sql"),
+    ),
+    (
+        "V13__manual_links",
+        include_str!("../migrations/postgres/V13__manual_links.sql"),
     ),
 ];
 

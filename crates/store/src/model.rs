@@ -150,6 +150,8 @@ pub struct SkuState {
     pub applied: Vec<AppliedEntry>,
     /// Entries the platform refused as they are: not tried again until they change.
     pub refused: Vec<RefusedEntry>,
+    /// Assets linked to the product by hand (they win over the claims: `domain::manual::desired_gallery`).
+    pub manual: Vec<domain::ManualLink>,
 }
 
 /// How the work on one SKU ended.

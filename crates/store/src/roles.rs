@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::accounts::Username;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::gallery::HandmadeRecord;
-use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+use domain::{AppliedEntry, AssetId, DesiredLink, ManualLink, Sku};
 
 /// The names of every storage method, by trait (the conformance suite checks it calls each one).
 pub const METHODS: &[(&str, &[&str])] = &[
@@ -55,6 +55,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
             "all_galleries",
             "gallery",
             "product_status",
+            "products_page",
         ],
     ),
     (
@@ -86,6 +87,15 @@ pub const METHODS: &[(&str, &[&str])] = &[
     (
         "HandmadeEntries",
         &["handmade_records", "remember_handmade", "forget_handmade"],
+    ),
+    (
+        "ManualLinks",
+        &[
+            "put_manual_link",
+            "remove_manual_link",
+            "manual_links",
+            "manual_links_of_asset",
+        ],
     ),
     ("DeadLetters", &["dead_letters", "replay_dead_letters"]),
     (
@@ -284,6 +294,15 @@ pub trait Catalog: Send + Sync {
 
     /// The sync status of one product; `None` when assetsync knows nothing of it.
     async fn product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>>;
+
+    /// At most `limit` catalog products whose SKU starts with `prefix`, after `after` (keyset paging), in SKU
+    /// order (an index range: as fast with a million products as with ten).
+    async fn products_page(
+        &self,
+        prefix: &str,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> StoreResult<Vec<Sku>>;
 }
 
 /// A custom matcher's product-to-asset calls for new products, as durable work.
@@ -400,6 +419,30 @@ pub trait HandmadeEntries: Send + Sync {
 
     /// Forgets a hand-made entry's prior state (restored, or gone).
     async fn forget_handmade(&self, sku: &Sku, entry_id: &str) -> StoreResult<()>;
+}
+
+/// Assets a person linked to a product by hand (source `manual`). Only these methods change them: no sync,
+/// full sync, repair or owner switch does.
+#[async_trait]
+pub trait ManualLinks: Send + Sync {
+    /// Adds the link, or replaces the one of the same (SKU, asset), and queues the SKU's gallery, in one
+    /// transaction. Returns `true` when the link is new.
+    async fn put_manual_link(&self, link: &ManualLink, now_ms: i64) -> StoreResult<bool>;
+
+    /// Removes the link of `asset_id` on `sku` and queues the SKU's gallery. Returns `false` (and changes
+    /// nothing) when there is none.
+    async fn remove_manual_link(
+        &self,
+        sku: &Sku,
+        asset_id: &AssetId,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
+
+    /// The product's manual links, by asset id.
+    async fn manual_links(&self, sku: &Sku) -> StoreResult<Vec<ManualLink>>;
+
+    /// The manual links of one asset, by SKU.
+    async fn manual_links_of_asset(&self, asset_id: &AssetId) -> StoreResult<Vec<ManualLink>>;
 }
 
 /// Work given up, waiting for an operator.
@@ -529,6 +572,7 @@ pub trait Store:
     + Configuration
     + FullSyncs
     + HandmadeEntries
+    + ManualLinks
     + DeadLetters
     + Maintenance
     + Coordination
@@ -548,6 +592,7 @@ impl<T> Store for T where
         + Configuration
         + FullSyncs
         + HandmadeEntries
+        + ManualLinks
         + DeadLetters
         + Maintenance
         + Coordination

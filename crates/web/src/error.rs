@@ -81,7 +81,9 @@ impl ApiError {
 
 /// What the engine refuses, as the API answers it: a refused configuration is 422 `invalid_config`, a DAM
 /// or commerce call that failed is 502 `remote_unavailable`, an asset the DAM does not have is 404
-/// `asset_not_found`, a preview that does not fit the rule in force is 400 `invalid_preview`; anything else
+/// `asset_not_found`, a preview that does not fit the rule in force is 400 `invalid_preview`, an unknown product
+/// 404 `product_not_found`, an asset that cannot be linked by hand 422 `asset_not_linkable`, a manual link
+/// that does not exist 404 `manual_link_not_found`; anything else
 /// (the store failing, shutting down) is logged and answered 503 `unavailable`.
 impl From<EngineError> for ApiError {
     fn from(error: EngineError) -> Self {
@@ -96,6 +98,15 @@ impl From<EngineError> for ApiError {
             }
             EngineError::NotFound(message) => Self::not_found("asset_not_found", message),
             EngineError::WrongRule(message) => Self::bad_request("invalid_preview", message),
+            EngineError::ProductNotFound(message) => Self::not_found("product_not_found", message),
+            EngineError::NotLinkable(message) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "asset_not_linkable",
+                message,
+            ),
+            EngineError::ManualLinkNotFound(message) => {
+                Self::not_found("manual_link_not_found", message)
+            }
             other @ (EngineError::Store(_) | EngineError::ShuttingDown) => Self::internal(&other),
         }
     }

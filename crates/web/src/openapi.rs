@@ -21,6 +21,7 @@ pub(crate) const ADMIN_SCHEME: &str = "admin_token";
     tags(
         (name = "events", description = "The Adobe I/O Events webhooks"),
         (name = "products", description = "The public read API and the product admin routes"),
+        (name = "manual-links", description = "Assets linked to products by hand, and the DAM search to pick them"),
         (name = "config", description = "The integration's configuration"),
         (name = "matching", description = "What the matching rule in force does"),
         (name = "sync", description = "Full syncs and verification"),

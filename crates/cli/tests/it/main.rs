@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_config;
+mod admin_products;
 mod bench;
 mod browser;
 mod cli;
@@ -19,6 +20,7 @@ mod listener;
 mod magento;
 mod magento_failures;
 mod magento_inputs;
+mod manual_links;
 mod matching;
 mod metrics;
 mod misconfiguration;

@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Every route of the service (the HTTP contract).
-const ROUTES: [(&str, &str); 23] = [
+const ROUTES: [(&str, &str); 27] = [
     ("get", "/events/aem"),
     ("post", "/events/aem"),
     ("get", "/events/commerce"),
@@ -30,6 +30,10 @@ const ROUTES: [(&str, &str); 23] = [
     ("post", "/api/v1/verify"),
     ("get", "/api/v1/sla"),
     ("get", "/api/v1/assets/{asset_id}"),
+    ("post", "/api/v1/products/{sku}/manual-links"),
+    ("get", "/api/v1/products/{sku}/manual-links"),
+    ("delete", "/api/v1/products/{sku}/manual-links/{asset_id}"),
+    ("get", "/api/v1/dam/assets"),
 ];
 
 #[tokio::test]

@@ -269,6 +269,7 @@ mod roles {
                 video: Some(facts),
                 content_id: ContentId("sha-video".into()),
                 hidden: false,
+                source: Default::default(),
             }]
         );
     }
@@ -294,6 +295,7 @@ mod reconciliation {
             video: None,
             content_id: ContentId(format!("sha-{uuid}")),
             hidden: false,
+            source: Default::default(),
         }
     }
 

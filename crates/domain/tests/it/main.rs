@@ -6,6 +6,7 @@ mod events;
 mod files;
 mod gallery;
 mod labels;
+mod manual;
 mod matching;
 mod properties;
 mod rules;

@@ -114,6 +114,7 @@ fn arb_applied() -> impl Strategy<Value = Vec<AppliedEntry>> {
                             video: None,
                             content_id,
                             hidden: false,
+                            source: Default::default(),
                         },
                         remote_id,
                         unknown_store_views: Default::default(),

@@ -93,4 +93,24 @@ impl Catalog for PostgresStore {
             super::product_calls::load_product_status(&tx, sku.clone()).await?
         }))
     }
+
+    async fn products_page(
+        &self,
+        prefix: &str,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> StoreResult<Vec<Sku>> {
+        let after = after.map_or("", |s| s.as_str());
+        let skus: Vec<String> = read_tx!(self, |tx| {
+            column(
+                &tx,
+                "SELECT sku FROM products
+                 WHERE sku >= $1 AND sku < $1 || chr(1114111) AND sku > $2
+                 ORDER BY sku LIMIT $3",
+                &[&prefix, &after, &limit],
+            )
+            .await?
+        });
+        skus.iter().map(|s| parse_sku(s)).collect()
+    }
 }

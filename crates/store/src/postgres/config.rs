@@ -141,7 +141,7 @@ pub(super) async fn requeue_galleries_in(tx: &Tx<'_>, now_ms: i64) -> StoreResul
     let skus: Vec<String> = column(
         tx,
         "SELECT sku FROM gallery UNION SELECT sku FROM claims UNION SELECT sku FROM handmade_entries
-         ORDER BY 1",
+         UNION SELECT sku FROM manual_links ORDER BY 1",
         &[],
     )
     .await?;

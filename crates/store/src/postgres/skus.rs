@@ -66,6 +66,7 @@ impl GalleryQueue for PostgresStore {
                     .collect::<StoreResult<_>>()?,
                 applied: load_gallery(&tx, sku).await?,
                 refused: partial::refused_of(&tx, sku).await?,
+                manual: super::manual::manual_links_of(&tx, sku).await?,
             }
         }))
     }

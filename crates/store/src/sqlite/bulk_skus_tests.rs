@@ -67,6 +67,7 @@ fn entry(n: u8, position: u32) -> AppliedEntry {
             video: None,
             content_id: ContentId(format!("c-{n}")),
             hidden: false,
+            source: Default::default(),
         },
         remote_id: Some(format!("m-{n}")),
         unknown_store_views: Default::default(),

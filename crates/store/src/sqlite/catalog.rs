@@ -107,4 +107,27 @@ impl Catalog for SqliteStore {
             .read(move |conn| super::product_calls::load_product_status(conn, sku))
             .await
     }
+
+    async fn products_page(
+        &self,
+        prefix: &str,
+        after: Option<&Sku>,
+        limit: i64,
+    ) -> StoreResult<Vec<Sku>> {
+        let prefix = prefix.to_owned();
+        let after = after.map_or_else(String::new, |s| s.as_str().to_owned());
+        let skus: Vec<String> = self
+            .db
+            .read(move |conn| {
+                column(
+                    conn,
+                    "SELECT sku FROM products
+                     WHERE sku >= ?1 AND sku < ?1 || char(1114111) AND sku > ?2
+                     ORDER BY sku LIMIT ?3",
+                    (prefix, after, limit),
+                )
+            })
+            .await?;
+        skus.iter().map(|s| parse_sku(s)).collect()
+    }
 }

@@ -137,7 +137,8 @@ pub(super) fn request_full_sync_in(
 pub(super) fn requeue_galleries_in(conn: &Connection, now_ms: i64) -> StoreResult<u64> {
     let skus: Vec<String> = column(
         conn,
-        "SELECT sku FROM gallery UNION SELECT sku FROM claims UNION SELECT sku FROM handmade_entries",
+        "SELECT sku FROM gallery UNION SELECT sku FROM claims UNION SELECT sku FROM handmade_entries
+         UNION SELECT sku FROM manual_links",
         [],
     )?;
     for sku in &skus {

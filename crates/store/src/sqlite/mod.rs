@@ -16,6 +16,7 @@ mod events;
 mod fullsync;
 mod leases;
 mod maintenance;
+mod manual;
 mod partial;
 mod product_calls;
 mod products;

@@ -74,6 +74,7 @@ impl GalleryQueue for SqliteStore {
                         .collect::<StoreResult<_>>()?,
                     applied: load_gallery(conn, sku)?,
                     refused: partial::refused_of(conn, sku)?,
+                    manual: super::manual::manual_links_of(conn, sku)?,
                 })
             })
             .await

@@ -65,6 +65,8 @@ macro_rules! conformance_suite {
                 a_removed_product_drops_its_links,
                 a_product_status_shows_its_work,
                 handmade_entries_keep_their_first_prior_state,
+                manual_links_are_kept_until_removed_by_hand,
+                products_are_paged_by_prefix_in_sku_order,
                 the_configuration_and_its_history_are_kept,
                 one_full_sync_runs_and_one_waits,
                 full_sync_pages_move_the_cursor_and_yield_to_live_work,

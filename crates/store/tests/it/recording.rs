@@ -10,7 +10,7 @@
 use crate::harness::Harness;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::gallery::HandmadeRecord;
-use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
+use domain::{AppliedEntry, AssetId, DesiredLink, ManualLink, Sku};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 #[allow(unused_imports)]
@@ -153,6 +153,8 @@ recording! {
         fn all_galleries(&self) -> StoreResult<Vec<(Sku, Vec<AppliedEntry>)>>;
         fn gallery(&self, sku: &Sku) -> StoreResult<Option<Vec<AppliedEntry>>>;
         fn product_status(&self, sku: &Sku) -> StoreResult<Option<ProductStatus>>;
+        fn products_page(&self, prefix: &str, after: Option<&Sku>, limit: i64)
+            -> StoreResult<Vec<Sku>>;
     }
     ProductCalls {
         fn claim_product_calls(&self, now_ms: i64, limit: i64, lease_ms: i64)
@@ -206,6 +208,13 @@ recording! {
         fn handmade_records(&self, sku: &Sku) -> StoreResult<Vec<HandmadeRecord>>;
         fn remember_handmade(&self, sku: &Sku, record: &HandmadeRecord) -> StoreResult<()>;
         fn forget_handmade(&self, sku: &Sku, entry_id: &str) -> StoreResult<()>;
+    }
+    ManualLinks {
+        fn put_manual_link(&self, link: &ManualLink, now_ms: i64) -> StoreResult<bool>;
+        fn remove_manual_link(&self, sku: &Sku, asset_id: &AssetId, now_ms: i64)
+            -> StoreResult<bool>;
+        fn manual_links(&self, sku: &Sku) -> StoreResult<Vec<ManualLink>>;
+        fn manual_links_of_asset(&self, asset_id: &AssetId) -> StoreResult<Vec<ManualLink>>;
     }
     DeadLetters {
         fn dead_letters(&self) -> StoreResult<Vec<DeadLetter>>;

@@ -8,6 +8,7 @@ mod config;
 mod dead_letters;
 mod events;
 mod health;
+mod manual_links;
 mod matching;
 mod openapi;
 mod products;
@@ -28,6 +29,7 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
         .merge(health::routes())
         .merge(assets::routes())
         .merge(products::routes())
+        .merge(manual_links::routes())
         .merge(openapi::routes())
 }
 

@@ -104,6 +104,8 @@ pub(crate) struct MediaEntry {
     /// Hidden on the storefront (the commerce side owns visualization, or `?store=` names a view the entry is
     /// hidden in).
     hidden: bool,
+    /// `aem_assets` (matched from the DAM's metadata) or `manual` (linked by hand: never hidden by the
+    /// visualization owner, never changed by a sync).
     source: String,
 }
 

@@ -15,6 +15,7 @@ pub use galleries::*;
 pub use leases::*;
 pub use maintenance::*;
 pub use store_views::*;
+pub use manual::*;
 
 mod accounts;
 mod assets;
@@ -28,6 +29,7 @@ mod galleries;
 mod leases;
 mod maintenance;
 mod store_views;
+mod manual;
 
 use domain::events::EventKind;
 use domain::gallery::{HandmadeRecord, RefusedEntry, compute_gallery};
@@ -203,7 +205,16 @@ async fn sync_asset<S: Store>(
 async fn apply_sku<S: Store>(store: &S, work: &SkuWork, now_ms: i64) {
     let state = store.sku_state(&work.sku).await.unwrap();
     let outcome = if state.product_exists {
-        SkuOutcome::Applied(gallery_of(&state.claims))
+        let desired = domain::manual::desired_gallery(&state.claims, &state.manual, false);
+        SkuOutcome::Applied(
+            desired
+                .into_iter()
+                .map(|entry| AppliedEntry {
+                    remote_id: Some(format!("media-{}", entry.asset_id.uuid())),
+                    entry,
+                })
+                .collect(),
+        )
     } else {
         SkuOutcome::ProductMissing
     };
