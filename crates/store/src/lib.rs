@@ -9,6 +9,7 @@
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
 mod coordination;
+mod listing;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -19,6 +20,9 @@ mod sqlite;
 pub mod testing;
 
 pub use coordination::{Duty, Leadership, WakeUp};
+pub use listing::{
+    AssetCursor, AssetEvent, AssetListQuery, AssetPage, AssetRow, AssetSort, PageDirection,
+};
 pub use model::*;
 pub use postgres::PostgresStore;
 /// Throw-away PostgreSQL databases for tests and benchmarks.

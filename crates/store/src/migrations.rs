@@ -63,6 +63,10 @@ const SQLITE: &[(&str, &str)] = &[
         "V11__cluster",
         include_str!("../migrations/sqlite/V11__cluster.sql"),
     ),
+    (
+        "V14__sync_status",
+        include_str!("../migrations/sqlite/V14__sync_status.sql"),
+    ),
 ];
 
 /// The PostgreSQL migrations, in order: the same versions as [`SQLITE`].
@@ -110,6 +114,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "V11__cluster",
         include_str!("../migrations/postgres/V11__cluster.sql"),
+    ),
+    (
+        "V14__sync_status",
+        include_str!("../migrations/postgres/V14__sync_status.sql"),
     ),
 ];
 

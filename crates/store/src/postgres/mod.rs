@@ -16,6 +16,7 @@ mod coordination;
 mod events;
 mod fullsync;
 mod leases;
+mod listing;
 mod maintenance;
 mod partial;
 mod product_calls;

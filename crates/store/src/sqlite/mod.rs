@@ -14,6 +14,7 @@ mod coordination;
 mod events;
 mod fullsync;
 mod leases;
+mod listing;
 mod maintenance;
 mod partial;
 mod product_calls;

@@ -12,6 +12,7 @@ pub use events::*;
 pub use fullsync::*;
 pub use galleries::*;
 pub use leases::*;
+pub use listing::*;
 pub use maintenance::*;
 
 mod assets;
@@ -23,6 +24,7 @@ mod events;
 mod fullsync;
 mod galleries;
 mod leases;
+mod listing;
 mod maintenance;
 
 use domain::events::EventKind;
