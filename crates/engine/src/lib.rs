@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 pub mod cluster;
 mod completions;
+pub mod console;
 pub mod dam_guard;
 mod duties;
 pub mod edge;

@@ -8,6 +8,7 @@ extern crate assetsync_engine as engine;
 
 mod cluster;
 mod coalescing;
+mod console;
 mod fake_sink;
 mod harness;
 mod lease;
