@@ -29,6 +29,7 @@ pub use postgres::PostgresStore;
 pub use postgres::scratch;
 pub use roles::*;
 pub use sqlite::SqliteStore;
+pub use sqlite::seed::{SEED_ASSETS_PER_SKU, seeded_asset_id, seeded_sku};
 use std::sync::Arc;
 
 /// The storage traits, for `use store::prelude::*` where their methods are called.

@@ -274,7 +274,11 @@ pub(crate) fn list_sql(query: &AssetListQuery, dialect: Dialect) -> (String, Vec
         if sort.by_processing() {
             let ms = param(Bound::Int(cursor.processing_ms), &mut params);
             let after = param(Bound::Text(cursor.asset_id.clone()), &mut params);
-            conditions.push(format!("({time}, {id}) {cmp} ({ms}, {after})"));
+            // The first term is the index range (a row-value comparison with an expression is not one in
+            // SQLite); the second settles the rows at the cursor's time.
+            conditions.push(format!(
+                "{time} {cmp}= {ms} AND ({time} {cmp} {ms} OR {id} {cmp} {after})"
+            ));
         } else {
             let after = param(Bound::Text(cursor.asset_id.clone()), &mut params);
             conditions.push(format!("{id} {cmp} {after}"));

@@ -3,12 +3,14 @@
 //! - `events`: pre-signed deliveries sent on a clock (open loop); latency from each event's intended time.
 //! - `full-sync`: a whole DAM onto a whole catalog, timed until every gallery is consistent.
 //! - `read`: the storefront read API against a trivial axum handler measured in the same run.
+//! - `admin`: the Sync Status page's reads on a store seeded with a million asset statuses.
 //!
 //! Modules: [`events`], [`full_sync`] and [`read`] (one per scenario), [`schedule`] (the events' plan, signed
 //! ahead), [`deliveries`] (sending them, redelivered as I/O Events does), [`workload`] (the generated catalog
 //! and waiting for the galleries), [`child`] (the service as a child process, for `full-sync`), [`report`]
 //! (percentiles, memory, the machine).
 
+mod admin;
 mod child;
 mod cluster;
 mod deliveries;
@@ -50,6 +52,8 @@ enum Scenario {
     FullSync(full_sync::FullSyncArgs),
     /// The storefront read API against a trivial handler measured in the same run.
     Read(read::ReadArgs),
+    /// The admin console's Sync Status reads on a store seeded with many asset statuses.
+    Admin(admin::AdminArgs),
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -58,6 +62,7 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Scenario::Events(events) => events::events_scenario(&events, &dir, args.seed).await?,
         Scenario::FullSync(full) => full_sync::full_sync_scenario(&full, &dir, args.seed).await?,
         Scenario::Read(read) => read::read_scenario(&read, &dir, args.seed).await?,
+        Scenario::Admin(admin) => admin::admin_scenario(&admin, &dir).await?,
     };
     let text = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.report {

@@ -20,6 +20,7 @@ mod partial;
 mod product_calls;
 mod products;
 mod queue;
+pub mod seed;
 mod shared;
 mod skus;
 

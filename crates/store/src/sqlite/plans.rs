@@ -237,6 +237,13 @@ fn every_sync_status_listing_uses_an_index() {
                                 s.contains("TEMP B-TREE")
                                     && !(i > 0 && steps[i - 1].starts_with("SEARCH n "))
                             });
+                            // A page after a cursor starts at the cursor: a range, not a walk from the
+                            // start of the index.
+                            let walks = query.cursor.is_some()
+                                && steps.iter().any(|s| s.starts_with("SCAN a "));
+                            if walks {
+                                offenders.push(format!("walks: {query:?}: {steps:?}"));
+                            }
                             if query.sku.is_none() && sorts_rows {
                                 offenders.push(format!("sorted: {query:?}: {steps:?}"));
                             }
