@@ -353,6 +353,7 @@ impl Emulators {
             },
             http: HttpConfig::default(),
             log: LogConfig::default(),
+            admin: Default::default(),
         };
         Ok(Self {
             emulator,
@@ -513,6 +514,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     emulator
         .subscribe(&format!("{}/events/aem", service.url))
         .await?;
+    let admin_password = crate::user_command::one_time_admin(&service.engine).await?;
 
     println!(
         "assetsync demo: {} products, {} assets, data in {}",
@@ -682,6 +684,10 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("open");
     println!("  {}/api/v1/products/{example}/media", service.url);
     println!("  {}/healthz", service.url);
+    println!(
+        "  {}/admin   (admin console: user admin, one-time password {admin_password})",
+        service.url
+    );
     if let Some(metrics) = &service.metrics_url {
         println!("  {metrics}");
     }

@@ -186,6 +186,7 @@ impl Service {
             verifier: Arc::new(verifier),
             recipient_client_id: config.events.recipient_client_id.clone(),
             admin_token: config.admin_token.clone(),
+            admin: config.admin.settings(),
         };
         let url = match &listener {
             Some(listener) => format!("http://{}", listener.local_addr()?),
@@ -272,7 +273,7 @@ fn event_verifier(
 
 /// The store's secret key from `ASSETSYNC_SECRET_KEY`, or from the file `ASSETSYNC_SECRET_KEY_FILE` names
 /// (trailing newline removed), when one is set; both set is an error.
-fn secret_key_from_env() -> anyhow::Result<Option<store::secrets::SecretKey>> {
+pub(crate) fn secret_key_from_env() -> anyhow::Result<Option<store::secrets::SecretKey>> {
     let env = store::secrets::SECRET_KEY_ENV;
     let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let value = match (set(env), set(&format!("{env}_FILE"))) {

@@ -14,6 +14,7 @@ mod launch;
 mod logging;
 mod progress;
 mod sync_command;
+mod user_command;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -98,6 +99,9 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The admin console's local users: `add` (password from standard input), `list`, `remove`. They work
+    /// while `serve` runs on the same configuration.
+    User(user_command::UserArgs),
     /// Exits 0 when the service's health URL answers 2xx (a container's HEALTHCHECK).
     Healthcheck(healthcheck::HealthcheckArgs),
     /// Prints a commented example configuration.
@@ -219,6 +223,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             sync_command::verify(&Config::load(config.as_deref())?, repair).await
         }
         Command::Healthcheck(args) => healthcheck::healthcheck(args).await,
+        Command::User(args) => user_command::run(args).await,
         Command::DefaultConfig => {
             print!("{}", config::example_with_random_token()?);
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@
 //! Entry points: [`metadata::evaluate`] (asset → links), [`gallery::compute_gallery`] (links of one SKU →
 //! gallery), [`gallery::reconcile`] (gallery vs applied → operations), [`events::parse_io_event`].
 
+pub mod accounts;
 pub mod config;
 pub mod events;
 pub mod gallery;

@@ -5,6 +5,7 @@
 //!
 //! Entry point: [`Engine::start`].
 
+pub mod accounts;
 mod antientropy;
 pub mod cache;
 pub mod clock;
@@ -252,6 +253,12 @@ impl Engine {
             );
         }
         Ok((engine, handles))
+    }
+
+    /// The admin console's accounts, on this engine's store and clock.
+    pub fn users(&self, policy: accounts::SessionPolicy) -> accounts::Users {
+        let store: Arc<dyn store::Accounts> = self.store.clone();
+        accounts::Users::new(store, self.settings.clock.clone(), policy)
     }
 
     /// The engine's time now (Unix ms), from [`EngineSettings::clock`].

@@ -35,7 +35,7 @@ use std::sync::Arc;
 /// The storage traits, for `use store::prelude::*` where their methods are called.
 pub mod prelude {
     pub use crate::roles::{
-        AssetQueue, Catalog, Cluster, Configuration, Coordination, DeadLetters, EventLog,
+        Accounts, AssetQueue, Catalog, Cluster, Configuration, Coordination, DeadLetters, EventLog,
         FullSyncs, GalleryQueue, HandmadeEntries, LeaseKeeper, Maintenance, ProductCalls, Store,
     };
 }
@@ -96,6 +96,22 @@ pub async fn open_with_secret_key(
 ) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open_with_key(url, key).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::open_with_key(url, key).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact_url(url)))
+    }
+}
+
+/// Opens the accounts of the store named by a database URL, for the `user` commands: on SQLite without the
+/// process lock, so that they work while `serve` runs on the same file (see
+/// [`SqliteStore::open_beside_service`]); on PostgreSQL as [`open_with_secret_key`].
+pub async fn open_accounts(
+    url: &str,
+    key: Option<secrets::SecretKey>,
+) -> StoreResult<Arc<dyn Accounts>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::open_beside_service(url, key).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PostgresStore::open_with_key(url, key).await?))
     } else {

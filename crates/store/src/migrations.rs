@@ -64,6 +64,10 @@ const SQLITE: &[(&str, &str)] = &[
         include_str!("../migrations/sqlite/V11__cluster.sql"),
     ),
     (
+        "V12__accounts",
+        include_str!("../migrations/sqlite/V12__accounts.sql"),
+    ),
+    (
         "V14__sync_status",
         include_str!("../migrations/sqlite/V14__sync_status.sql"),
     ),
@@ -114,6 +118,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "V11__cluster",
         include_str!("../migrations/postgres/V11__cluster.sql"),
+    ),
+    (
+        "V12__accounts",
+        include_str!("../migrations/postgres/V12__accounts.sql"),
     ),
     (
         "V14__sync_status",

@@ -401,3 +401,34 @@ pub struct ProcessReport {
     /// What it reported (the engine's shape; the store keeps it as JSON).
     pub report: serde_json::Value,
 }
+
+/// A local user of the admin console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub username: domain::accounts::Username,
+    pub role: domain::accounts::AccountRole,
+    /// The argon2id hash in PHC string format.
+    pub password_hash: String,
+    pub created_ms: i64,
+}
+
+/// A session to store: only the hash of its id is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id_hash: String,
+    pub username: domain::accounts::Username,
+    pub created_ms: i64,
+    /// The absolute expiry, whatever the activity.
+    pub expires_ms: i64,
+}
+
+/// A live session, with its user's role now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id_hash: String,
+    pub username: domain::accounts::Username,
+    pub role: domain::accounts::AccountRole,
+    pub created_ms: i64,
+    pub last_seen_ms: i64,
+    pub expires_ms: i64,
+}

@@ -5,6 +5,7 @@ use crate::listing::{AssetEvent, AssetListQuery, AssetPage};
 use crate::model::*;
 use crate::{Duty, Leadership, StoreError, StoreResult, WakeUp};
 use async_trait::async_trait;
+use domain::accounts::Username;
 use domain::config::{FieldChange, IntegrationConfig};
 use domain::gallery::HandmadeRecord;
 use domain::{AppliedEntry, AssetId, DesiredLink, Sku};
@@ -95,6 +96,21 @@ pub const METHODS: &[(&str, &[&str])] = &[
         &["prune", "database_bytes", "backlog", "sync_latencies"],
     ),
     ("Coordination", &["exclusive", "try_lead", "wake_ups"]),
+    (
+        "Accounts",
+        &[
+            "add_user",
+            "users",
+            "user",
+            "remove_user",
+            "create_session",
+            "session",
+            "delete_session",
+            "note_failed_sign_in",
+            "failed_sign_ins",
+            "clear_failed_sign_ins",
+        ],
+    ),
     (
         "Cluster",
         &[
@@ -470,6 +486,48 @@ pub trait Cluster: Send + Sync {
     async fn process_reports(&self, since_ms: i64) -> StoreResult<Vec<ProcessReport>>;
 }
 
+/// The admin console's local users, their sessions and the failed sign-ins that throttle them: stored, so
+/// every process sharing the database agrees.
+#[async_trait]
+pub trait Accounts: Send + Sync {
+    /// Adds a user; `false` (nothing written) when the name is taken.
+    async fn add_user(&self, user: &UserRecord) -> StoreResult<bool>;
+
+    /// Every user, by name.
+    async fn users(&self) -> StoreResult<Vec<UserRecord>>;
+
+    /// One user, `None` when unknown.
+    async fn user(&self, username: &Username) -> StoreResult<Option<UserRecord>>;
+
+    /// Removes a user and their sessions. Returns whether the user existed.
+    async fn remove_user(&self, username: &Username) -> StoreResult<bool>;
+
+    /// Stores a new session of a known user.
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+
+    /// The live session whose id hashes to `id_hash`, touched (`last_seen_ms = now_ms`). `None` when unknown,
+    /// past its absolute expiry, or idle since before `now_ms - idle_ms` (an expired one is deleted).
+    async fn session(
+        &self,
+        id_hash: &str,
+        now_ms: i64,
+        idle_ms: i64,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    /// Deletes a session (sign-out). Returns whether it existed.
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+
+    /// Notes one failed sign-in under each throttling key (user name, client address); forgets the ones of
+    /// these keys older than a day.
+    async fn note_failed_sign_in(&self, keys: &[String], now_ms: i64) -> StoreResult<()>;
+
+    /// The most failed sign-ins noted at or after `since_ms` under any one of `keys`.
+    async fn failed_sign_ins(&self, keys: &[String], since_ms: i64) -> StoreResult<i64>;
+
+    /// Forgets the failed sign-ins of one key (after a successful sign-in).
+    async fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()>;
+}
+
 /// Everything the engine and the API need from storage: the sum of the role traits. Implemented by every
 /// type that implements them all.
 pub trait Store:
@@ -486,6 +544,7 @@ pub trait Store:
     + Maintenance
     + Coordination
     + Cluster
+    + Accounts
     + 'static
 {
 }
@@ -504,6 +563,7 @@ impl<T> Store for T where
         + Maintenance
         + Coordination
         + Cluster
+        + Accounts
         + 'static
 {
 }

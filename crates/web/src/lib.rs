@@ -36,6 +36,8 @@ pub struct AppState {
     pub recipient_client_id: String,
     /// Bearer token of the admin API.
     pub admin_token: String,
+    /// How the admin console (`/admin`) is served.
+    pub admin: admin::AdminSettings,
 }
 
 impl fmt::Debug for AppState {

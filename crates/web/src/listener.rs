@@ -81,9 +81,9 @@ pub(crate) async fn serve_limited(
             permit = connections.clone().acquire_owned() => permit.map_err(std::io::Error::other)?,
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
                     tracing::warn!(%error, "could not accept a connection");
@@ -94,12 +94,16 @@ pub(crate) async fn serve_limited(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service =
-            service
-                .clone()
-                .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
-                    request.map(axum::body::Body::new)
-                });
+        let service = service.clone().map_request(
+            move |request: axum::http::Request<hyper::body::Incoming>| {
+                // The client's address, for the admin console's sign-in throttling.
+                let mut request = request.map(axum::body::Body::new);
+                request
+                    .extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                request
+            },
+        );
         let connection =
             http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);

@@ -1,6 +1,7 @@
 //! The configuration of `assetsync serve` and `worker`: a TOML file and `ASSETSYNC_*` environment variables
 //! over it (see [`source`]), one module per table. Relative paths are relative to the file's folder.
 
+mod admin;
 mod aem;
 mod check;
 mod commerce;
@@ -9,6 +10,7 @@ mod service;
 mod source;
 mod sync;
 
+pub use admin::AdminConfig;
 pub use aem::AemConfig;
 pub use check::Problems;
 pub use commerce::{CommerceConfig, SinkChoice};
@@ -53,6 +55,8 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
 }
 
 /// The admin token of the example configuration, refused at start-up.

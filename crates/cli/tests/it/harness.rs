@@ -362,6 +362,49 @@ sku_attribute = "commerce:skus"
         )
     }
 
+    /// `assetsync user add` against this service's configuration (while it runs), the password on standard
+    /// input. Returns (exit code, output).
+    pub async fn add_user(&self, name: &str, role: &str, password: &str) -> (Option<i32>, String) {
+        use std::io::Write as _;
+        let path = self.dir.path().join("assetsync.toml");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_assetsync"));
+        command
+            .args([
+                "user",
+                "add",
+                "--username",
+                name,
+                "--role",
+                role,
+                "--config",
+            ])
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let password = format!("{password}\n");
+        let output = tokio::task::spawn_blocking(move || {
+            let mut child = command.spawn().unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(password.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap();
+        (
+            output.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        )
+    }
+
     /// Kills the process, deletes its database, and starts it again on the same port: a lost database.
     pub fn lose_the_database(&mut self) {
         self.kill();

@@ -2,7 +2,9 @@
 //! 127.0.0.1 against the in-process AEM emulator, which delivers signed I/O Events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin;
 mod bench;
+mod browser;
 mod cli;
 mod cluster;
 mod config;

@@ -7,6 +7,7 @@
 //!
 //! The store lives in the connection's schema (its `search_path`, e.g. `?options=-c%20search_path%3Dname`).
 
+mod accounts;
 mod assets;
 mod catalog;
 mod cluster;

@@ -2,6 +2,7 @@
 //! precede an acknowledgement), one writer thread whose every call is one `BEGIN IMMEDIATE` transaction, and
 //! reader threads. One module per role; shared statements in `shared`.
 
+mod accounts;
 mod assets;
 mod bulk;
 mod bulk_skus;
@@ -64,11 +65,26 @@ impl SqliteStore {
     /// [`Self::open`] with secrets sealed by `key` (from `ASSETSYNC_SECRET_KEY`); `None`: the key file beside
     /// the database (a random key for an in-memory database). A plaintext secret stored before is sealed now.
     pub async fn open_with_key(url: &str, key: Option<SecretKey>) -> StoreResult<Self> {
+        Self::open_in(url, key, true).await
+    }
+
+    /// [`Self::open_with_key`] without taking the process lock: for short commands that only touch their own
+    /// tables (the `user` commands' [`crate::Accounts`]) while `serve` holds the database. WAL and the busy
+    /// timeout let their few writes wait for the service's writer.
+    pub async fn open_beside_service(url: &str, key: Option<SecretKey>) -> StoreResult<Self> {
+        Self::open_in(url, key, false).await
+    }
+
+    async fn open_in(url: &str, key: Option<SecretKey>, exclusive: bool) -> StoreResult<Self> {
         let path = database_path(url);
         if let Some(path) = path {
             create_parent(path)?;
         }
-        let process_lock = lock_database_file(path)?;
+        let process_lock = if exclusive {
+            lock_database_file(path)?
+        } else {
+            None
+        };
         let secrets = match (key, path) {
             (Some(key), _) => key,
             (None, Some(path)) => SecretKey::load_or_create(Path::new(&format!("{path}.key")))?,

@@ -87,6 +87,9 @@ macro_rules! conformance_suite {
                 the_gallery_feed_reports_every_change_of_what_is_served,
                 the_configuration_version_moves_with_every_save,
                 process_reports_are_replaced_and_forgotten,
+                users_are_added_once_listed_and_removed_with_their_sessions,
+                sessions_expire_when_idle_or_old_and_end_at_sign_out,
+                failed_sign_ins_are_counted_per_key_and_cleared,
             ],
             harness: [state_survives_reopening],
         );

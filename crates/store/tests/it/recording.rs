@@ -225,6 +225,20 @@ recording! {
         fn wake_ups(&self)
             -> StoreResult<Option<tokio::sync::mpsc::Receiver<store::WakeUp>>>;
     }
+    Accounts {
+        fn add_user(&self, user: &store::UserRecord) -> StoreResult<bool>;
+        fn users(&self) -> StoreResult<Vec<store::UserRecord>>;
+        fn user(&self, username: &domain::accounts::Username)
+            -> StoreResult<Option<store::UserRecord>>;
+        fn remove_user(&self, username: &domain::accounts::Username) -> StoreResult<bool>;
+        fn create_session(&self, session: &store::NewSession) -> StoreResult<()>;
+        fn session(&self, id_hash: &str, now_ms: i64, idle_ms: i64)
+            -> StoreResult<Option<store::SessionRecord>>;
+        fn delete_session(&self, id_hash: &str) -> StoreResult<bool>;
+        fn note_failed_sign_in(&self, keys: &[String], now_ms: i64) -> StoreResult<()>;
+        fn failed_sign_ins(&self, keys: &[String], since_ms: i64) -> StoreResult<i64>;
+        fn clear_failed_sign_ins(&self, key: &str) -> StoreResult<()>;
+    }
     Cluster {
         fn gallery_feed_position(&self) -> StoreResult<FeedCursor>;
         fn galleries_changed_since(&self, cursor: &FeedCursor) -> StoreResult<GalleryChanges>;

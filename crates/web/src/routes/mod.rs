@@ -34,7 +34,9 @@ pub(crate) fn documented() -> OpenApiRouter<AppState> {
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let (router, _) = documented().split_for_parts();
+    let console = admin::router(state.engine.clone(), state.admin.clone());
     router
         .fallback(|| async { ApiError::not_found("not_found", "no such route") })
         .with_state(state)
+        .nest("/admin", console)
 }

@@ -3,6 +3,7 @@
 
 pub use crate::hardening::*;
 use crate::harness::Harness;
+pub use accounts::*;
 pub use assets::*;
 pub use catalog::*;
 pub use cluster::*;
@@ -15,6 +16,7 @@ pub use leases::*;
 pub use listing::*;
 pub use maintenance::*;
 
+mod accounts;
 mod assets;
 mod catalog;
 mod cluster;
