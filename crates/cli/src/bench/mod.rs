@@ -58,6 +58,7 @@ enum Scenario {
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (dir, _temporary) = work_dir(args.dir.as_deref())?;
+    let checks_pages = matches!(args.scenario, Scenario::Admin(_));
     let (report, ok) = match args.scenario {
         Scenario::Events(events) => events::events_scenario(&events, &dir, args.seed).await?,
         Scenario::FullSync(full) => full_sync::full_sync_scenario(&full, &dir, args.seed).await?,
@@ -73,6 +74,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let overlaps = report["overlapping_writes"].as_u64().unwrap_or(0);
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if checks_pages {
+        println!("FAILED: a page of the console did not answer 200 (see `pages` in the report)");
+        ExitCode::FAILURE
     } else if overlaps > 0 {
         println!("FAILED: {overlaps} writes to one product overlapped in the commerce store");
         ExitCode::FAILURE
