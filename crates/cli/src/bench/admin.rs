@@ -29,10 +29,7 @@ pub(super) struct AdminArgs {
 /// The reads of the Sync Status page, by name.
 fn page_reads(assets: i64, now: i64) -> Vec<(&'static str, AssetListQuery)> {
     let page = |q: AssetListQuery| AssetListQuery { limit: 50, ..q };
-    let middle = AssetCursor {
-        processing_ms: now - 43_200_000,
-        asset_id: store::seeded_asset_id(assets / 2),
-    };
+    let middle = middle_cursor(assets, now);
     vec![
         ("first page", page(AssetListQuery::default())),
         (
@@ -166,11 +163,7 @@ async fn page_times(args: &AdminArgs, dir: &Path, now: i64) -> anyhow::Result<(V
     let cookie = format!("{}={}", admin::auth::SESSION_COOKIE, session.session_id);
     let http = reqwest::Client::builder().build()?;
     let failed = store::seeded_asset_id(3);
-    let middle = AssetCursor {
-        processing_ms: now - 43_200_000,
-        asset_id: store::seeded_asset_id(args.assets / 2),
-    }
-    .encode();
+    let middle = middle_cursor(args.assets, now).encode();
     let paths = [
         ("sync status", "/admin/sync-status".to_owned()),
         (
@@ -248,4 +241,14 @@ fn encode(value: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The position of the seed's middle asset in the default order (the seed processed asset `i` at
+/// `now - i * 7919 % 86,400,000`): a page from there is as deep as a page gets.
+fn middle_cursor(assets: i64, now: i64) -> AssetCursor {
+    let middle = (assets / 2).max(1);
+    AssetCursor {
+        processing_ms: now - (middle * 7919) % 86_400_000,
+        asset_id: store::seeded_asset_id(middle),
+    }
 }
