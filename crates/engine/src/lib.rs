@@ -11,6 +11,7 @@ pub mod cache;
 pub mod clock;
 pub mod cluster;
 mod completions;
+pub mod console;
 pub mod dam_guard;
 mod desired;
 mod duties;

@@ -97,6 +97,16 @@ impl WindowHistograms {
     }
 }
 
+/// One bucket of the SLA over time.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SlaPoint {
+    /// When the bucket begins (Unix ms, a whole minute).
+    pub start_ms: i64,
+    /// How many minutes it covers.
+    pub minutes: i64,
+    pub window: WindowReport,
+}
+
 /// The histograms behind an [`SlaReport`]: what a process hands the others (in its process report), so that
 /// the cluster's report merges every process's samples.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -177,6 +187,37 @@ impl SlaRecorder {
     /// The figures now (this process's samples).
     pub fn report(&self, now_ms: i64) -> SlaReport {
         self.histograms(now_ms).report(1)
+    }
+
+    /// The figures over time: `buckets` consecutive buckets of `bucket_minutes` minutes each, the last one
+    /// holding the current minute, oldest first (at most a day back: older minutes are not kept). A bucket
+    /// without samples has a count of 0.
+    pub fn series(&self, now_ms: i64, bucket_minutes: i64, buckets: usize) -> Vec<SlaPoint> {
+        let bucket_minutes = bucket_minutes.max(1);
+        let windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let now_minute = now_ms.div_euclid(MINUTE_MS);
+        let count = i64::try_from(buckets).unwrap_or(i64::MAX);
+        // Bucket i (0 = oldest) covers the minutes (end - (count - i) * size, end - (count - i - 1) * size].
+        let first_minute = now_minute - count.saturating_mul(bucket_minutes) + 1;
+        let mut merged: Vec<WindowHistograms> = vec![WindowHistograms::default(); buckets];
+        for minute in windows.minutes.iter().filter(|m| m.minute >= first_minute) {
+            let index =
+                usize::try_from((minute.minute - first_minute) / bucket_minutes).unwrap_or(0);
+            if let Some(bucket) = merged.get_mut(index) {
+                bucket.apply.merge(&minute.apply);
+                bucket.ack.merge(&minute.ack);
+            }
+        }
+        merged
+            .iter()
+            .enumerate()
+            .map(|(i, histograms)| SlaPoint {
+                start_ms: (first_minute + i64::try_from(i).unwrap_or(0) * bucket_minutes)
+                    * MINUTE_MS,
+                minutes: bucket_minutes,
+                window: histograms.report(),
+            })
+            .collect()
     }
 
     /// The histograms of the last hour, the last day and since start, now.

@@ -9,6 +9,7 @@
 //! Every time is Unix milliseconds supplied by the caller, so the store itself never reads a clock.
 
 mod coordination;
+mod listing;
 pub mod migrations;
 mod model;
 mod postgres;
@@ -19,12 +20,16 @@ mod sqlite;
 pub mod testing;
 
 pub use coordination::{Duty, Leadership, WakeUp};
+pub use listing::{
+    AssetCursor, AssetEvent, AssetListQuery, AssetPage, AssetRow, AssetSort, PageDirection,
+};
 pub use model::*;
 pub use postgres::PostgresStore;
 /// Throw-away PostgreSQL databases for tests and benchmarks.
 pub use postgres::scratch;
 pub use roles::*;
 pub use sqlite::SqliteStore;
+pub use sqlite::seed::{SEED_ASSETS_PER_SKU, seeded_asset_id, seeded_sku};
 use std::sync::Arc;
 
 /// The storage traits, for `use store::prelude::*` where their methods are called.

@@ -1,6 +1,7 @@
 //! The storage traits, one per role the engine and the API need; [`Store`] is their sum. Every method is one
 //! transaction: nothing is half-written. Times are Unix milliseconds supplied by the caller.
 
+use crate::listing::{AssetEvent, AssetListQuery, AssetPage};
 use crate::model::*;
 use crate::{Duty, Leadership, StoreError, StoreResult, WakeUp};
 use async_trait::async_trait;
@@ -30,6 +31,8 @@ pub const METHODS: &[(&str, &[&str])] = &[
             "asset_status",
             "asset_claims",
             "all_claims",
+            "list_assets",
+            "asset_history",
         ],
     ),
     (
@@ -199,6 +202,14 @@ pub trait AssetQueue: Send + Sync {
 
     /// Every stored claim (desired link), for verification.
     async fn all_claims(&self) -> StoreResult<Vec<DesiredLink>>;
+
+    /// One page of the Sync Status listing (filters, order, keyset cursor): each page is one index range,
+    /// never an `OFFSET`, so it costs the same wherever it is and however many assets there are.
+    async fn list_assets(&self, query: &AssetListQuery) -> StoreResult<AssetPage>;
+
+    /// The newest `limit` events received for an asset (still kept: events are pruned after the retention),
+    /// newest first.
+    async fn asset_history(&self, asset_id: &AssetId, limit: i64) -> StoreResult<Vec<AssetEvent>>;
 }
 
 /// Products whose gallery must be brought to the desired state, and what is applied.

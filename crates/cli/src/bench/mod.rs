@@ -3,12 +3,14 @@
 //! - `events`: pre-signed deliveries sent on a clock (open loop); latency from each event's intended time.
 //! - `full-sync`: a whole DAM onto a whole catalog, timed until every gallery is consistent.
 //! - `read`: the storefront read API against a trivial axum handler measured in the same run.
+//! - `admin`: the Sync Status page's reads on a store seeded with a million asset statuses.
 //!
 //! Modules: [`events`], [`full_sync`] and [`read`] (one per scenario), [`schedule`] (the events' plan, signed
 //! ahead), [`deliveries`] (sending them, redelivered as I/O Events does), [`workload`] (the generated catalog
 //! and waiting for the galleries), [`child`] (the service as a child process, for `full-sync`), [`report`]
 //! (percentiles, memory, the machine).
 
+mod admin;
 mod child;
 mod cluster;
 mod deliveries;
@@ -55,14 +57,18 @@ enum Scenario {
     FullSync(full_sync::FullSyncArgs),
     /// The storefront read API against a trivial handler measured in the same run.
     Read(read::ReadArgs),
+    /// The admin console's Sync Status reads on a store seeded with many asset statuses.
+    Admin(admin::AdminArgs),
 }
 
 pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (dir, _temporary) = work_dir(args.dir.as_deref())?;
+    let checks_pages = matches!(args.scenario, Scenario::Admin(_));
     let (report, ok) = match args.scenario {
         Scenario::Events(events) => events::events_scenario(&events, &dir, args.seed).await?,
         Scenario::FullSync(full) => full_sync::full_sync_scenario(&full, &dir, args.seed).await?,
         Scenario::Read(read) => read::read_scenario(&read, &dir, args.seed).await?,
+        Scenario::Admin(admin) => admin::admin_scenario(&admin, &dir).await?,
     };
     let text = serde_json::to_string_pretty(&report)?;
     if let Some(path) = &args.report {
@@ -73,6 +79,9 @@ pub async fn bench(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let overlaps = report["overlapping_writes"].as_u64().unwrap_or(0);
     Ok(if ok {
         ExitCode::SUCCESS
+    } else if checks_pages {
+        println!("FAILED: a page of the console did not answer 200 (see `pages` in the report)");
+        ExitCode::FAILURE
     } else if overlaps > 0 {
         println!("FAILED: {overlaps} writes to one product overlapped in the commerce store");
         ExitCode::FAILURE

@@ -325,3 +325,28 @@ async fn bench_events_on_two_processes_sharing_postgres() {
     assert_eq!(report["galleries_ok"], true);
     assert!(!output.contains("could not drop"), "{output}");
 }
+
+/// `bench admin` on a small seed: every store read and every console page is timed, every page answered 200,
+/// and the listing's reads found rows (the seed reads back).
+#[tokio::test]
+async fn bench_admin_times_the_console_pages_on_a_seeded_store() {
+    let report = bench(&["admin", "--assets", "3000", "--rounds", "2"]).await;
+    assert_eq!(report["scenario"], "admin");
+    assert_eq!(report["assets"], 3000);
+    assert_percentiles(&report["listing_ms"]);
+    assert_percentiles(&report["health_banner_ms"]);
+    let reads = report["reads"].as_object().unwrap();
+    assert_eq!(reads.len(), 8, "{reads:?}");
+    for name in ["first page", "failed", "waiting, oldest first", "deep page"] {
+        assert_eq!(reads[name]["rows"], 50, "{name}: {}", reads[name]);
+    }
+    assert_eq!(reads["by SKU"]["rows"], 4);
+    let pages = report["pages"]["by_page"].as_object().unwrap();
+    assert_eq!(pages.len(), 10);
+    for (name, page) in pages {
+        assert_eq!(page["status"], 200, "{name}: {page}");
+        assert!(count(&page["bytes"]) > 1000, "{name}: {page}");
+        assert_percentiles(&page["ms"]);
+    }
+    assert_percentiles(&report["pages"]["all_pages_ms"]);
+}

@@ -203,6 +203,26 @@ impl Session {
             .to_owned()
     }
 
+    /// The browser's cookies for the page shown (HttpOnly ones included), as a `Cookie` header.
+    pub async fn cookie_header(&self) -> String {
+        let cookies = self.get("/cookie").await;
+        cookies
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|c| {
+                        format!(
+                            "{}={}",
+                            c["name"].as_str().unwrap_or_default(),
+                            c["value"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
+    }
+
     /// Runs a script in the page; returns its value.
     pub async fn script(&self, script: &str) -> Value {
         self.post("/execute/sync", json!({ "script": script, "args": [] }))

@@ -5,6 +5,7 @@
 mod admin;
 mod admin_config;
 mod admin_products;
+mod admin_status;
 mod bench;
 mod browser;
 mod cli;

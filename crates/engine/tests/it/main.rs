@@ -9,6 +9,7 @@ extern crate assetsync_engine as engine;
 mod accounts;
 mod cluster;
 mod coalescing;
+mod console;
 mod fake_sink;
 mod harness;
 mod lease;

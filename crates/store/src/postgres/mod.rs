@@ -17,6 +17,7 @@ mod coordination;
 mod events;
 mod fullsync;
 mod leases;
+mod listing;
 mod maintenance;
 mod manual;
 mod partial;

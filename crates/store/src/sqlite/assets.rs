@@ -118,6 +118,18 @@ impl AssetQueue for SqliteStore {
             })
             .await
     }
+
+    async fn list_assets(&self, query: &crate::AssetListQuery) -> StoreResult<crate::AssetPage> {
+        self.list_assets_page(query).await
+    }
+
+    async fn asset_history(
+        &self,
+        asset_id: &AssetId,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::AssetEvent>> {
+        self.asset_events(asset_id, limit).await
+    }
 }
 
 /// Queues a re-read of the assets read longest ago (the anti-entropy slice), walking the index on when each

@@ -15,12 +15,14 @@ mod coordination;
 mod events;
 mod fullsync;
 mod leases;
+mod listing;
 mod maintenance;
 mod manual;
 mod partial;
 mod product_calls;
 mod products;
 mod queue;
+pub mod seed;
 mod shared;
 mod skus;
 

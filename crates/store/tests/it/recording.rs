@@ -16,10 +16,10 @@ use std::sync::{Arc, Mutex};
 #[allow(unused_imports)]
 use store::prelude::*;
 use store::{
-    AssetOutcome, AssetStatus, AssetWork, Backlog, BulkAsset, ConfigChange, ConfigFollowUps,
-    DeadLetter, FeedCursor, FullSync, FullSyncPhase, GalleryChanges, HeldLease, NewEvent,
-    ProcessReport, ProductCall, ProductCallOutcome, ProductChange, ProductEventRecorded,
-    ProductStatus, SkuOutcome, SkuState, SkuWork, StoreResult,
+    AssetEvent, AssetListQuery, AssetOutcome, AssetPage, AssetStatus, AssetWork, Backlog,
+    BulkAsset, ConfigChange, ConfigFollowUps, DeadLetter, FeedCursor, FullSync, FullSyncPhase,
+    GalleryChanges, HeldLease, NewEvent, ProcessReport, ProductCall, ProductCallOutcome,
+    ProductChange, ProductEventRecorded, ProductStatus, SkuOutcome, SkuState, SkuWork, StoreResult,
 };
 
 /// The names of the methods called, shared by every store one coverage run opens.
@@ -124,6 +124,8 @@ recording! {
         fn asset_status(&self, asset_id: &AssetId) -> StoreResult<Option<AssetStatus>>;
         fn asset_claims(&self, asset_id: &AssetId) -> StoreResult<Vec<DesiredLink>>;
         fn all_claims(&self) -> StoreResult<Vec<DesiredLink>>;
+        fn list_assets(&self, query: &AssetListQuery) -> StoreResult<AssetPage>;
+        fn asset_history(&self, asset_id: &AssetId, limit: i64) -> StoreResult<Vec<AssetEvent>>;
     }
     GalleryQueue {
         fn claim_sku_work(&self, now_ms: i64, limit: i64, lease_ms: i64)

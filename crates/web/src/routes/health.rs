@@ -200,48 +200,38 @@ async fn sync_health(
     State(state): State<AppState>,
     _: Admin,
 ) -> Result<Json<SyncHealth>, ApiError> {
-    let backlog = state.engine.backlog().await?;
-    let cluster = state.engine.cluster_health().await?;
-    let now = state.engine.now_ms();
-    let age = |since: Option<i64>| since.map(|t| (now - t).max(0));
-    let mut pauses = Pauses::now(&state);
-    // A part paused in another process is paused for the cluster: shown when it works here.
-    for member in cluster.members.iter().filter(|m| !m.this_process) {
-        if member.sink.paused() && pauses.sink.reason.is_none() {
-            pauses.sink.state.clone_from(&member.sink.state);
-            pauses.sink.reason.clone_from(&member.sink.reason);
-            pauses.sink.process = Some(member.process.clone());
-        }
-        if member.dam.paused() && pauses.dam.reason.is_none() {
-            pauses.dam.state.clone_from(&member.dam.state);
-            pauses.dam.reason.clone_from(&member.dam.reason);
-            pauses.dam.process = Some(member.process.clone());
-        }
-    }
+    let report = state.engine.sync_health().await?;
+    let part = |part: &engine::console::PartHealth| PartReport {
+        kind: part.kind,
+        state: part.state.state.clone(),
+        reason: part.state.reason.clone(),
+        process: part.process.clone(),
+    };
+    let backlog = &report.backlog;
     Ok(Json(SyncHealth {
-        sync_enabled: state.engine.config().sync_enabled,
-        sink: pauses.sink,
-        dam: pauses.dam,
-        processes: cluster.processes,
-        in_flight: cluster.in_flight,
-        cluster: cluster.members,
+        sync_enabled: report.sync_enabled,
+        sink: part(&report.sink),
+        dam: part(&report.dam),
+        processes: report.processes,
+        in_flight: report.in_flight,
+        cluster: report.members.clone(),
         queues: Queues {
             asset_work: backlog.asset_work,
             sku_work: backlog.sku_work,
             bulk_sku_work: backlog.bulk_sku_work,
-            oldest_sku_work_age_ms: age(backlog.oldest_sku_work_ms),
+            oldest_sku_work_age_ms: report.age_ms(backlog.oldest_sku_work_ms),
         },
         assets: AssetCounts {
             waiting: backlog.waiting_assets,
             failed: backlog.failed_assets,
-            oldest_waiting_age_ms: age(backlog.oldest_waiting_ms),
+            oldest_waiting_age_ms: report.age_ms(backlog.oldest_waiting_ms),
         },
         dead_letters: backlog.dead_letters,
         events: StoredEvents {
             stored: backlog.events,
             unused_types: backlog.unused_events,
         },
-        database_bytes: state.engine.database_bytes().await?,
+        database_bytes: report.database_bytes,
     }))
 }
 
