@@ -93,6 +93,7 @@ impl Engine {
                 labels: facts.labels,
                 hidden_in: BTreeSet::new(),
                 media_type: facts.media_type,
+                video: (facts.media_type == domain::MediaType::Video).then_some(facts.video),
                 content_id: facts.content_id,
                 modified_ms: facts.modified_ms,
             },

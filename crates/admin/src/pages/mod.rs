@@ -7,14 +7,12 @@
 //! - [`sla`]: `/admin/sla`, the latency chart (SVG drawn on the server) and the shares against the promise.
 //! - [`dead_letters`]: `/admin/dead-letters`, with replay behind a confirmation.
 //! - [`shown`]: how those pages show times, durations and links.
-//!
-//! Products (`pages/products.rs`) joins here the same way.
 
 pub mod asset_detail;
 pub mod config;
 mod config_form;
-pub mod products;
 pub mod dead_letters;
+pub mod products;
 pub mod shown;
 pub mod sla;
 pub mod sync_status;

@@ -104,6 +104,7 @@ fn template_link() -> StoreResult<String> {
         media_type: MediaType::Image,
         content_id: ContentId("seed".to_owned()),
         modified_ms: 0,
+        video: None,
     };
     to_json(&link)
 }
@@ -121,8 +122,11 @@ fn template_entry() -> StoreResult<String> {
             media_type: MediaType::Image,
             content_id: ContentId("seed".to_owned()),
             hidden: false,
+            video: None,
+            source: Default::default(),
         },
         remote_id: None,
+        unknown_store_views: BTreeSet::new(),
     };
     to_json(&entry)
 }

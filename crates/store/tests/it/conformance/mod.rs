@@ -15,8 +15,8 @@ pub use galleries::*;
 pub use leases::*;
 pub use listing::*;
 pub use maintenance::*;
-pub use store_views::*;
 pub use manual::*;
+pub use store_views::*;
 
 mod accounts;
 mod assets;
@@ -30,8 +30,8 @@ mod galleries;
 mod leases;
 mod listing;
 mod maintenance;
-mod store_views;
 mod manual;
+mod store_views;
 
 use domain::events::EventKind;
 use domain::gallery::{HandmadeRecord, RefusedEntry, compute_gallery};
@@ -214,6 +214,7 @@ async fn apply_sku<S: Store>(store: &S, work: &SkuWork, now_ms: i64) {
                 .map(|entry| AppliedEntry {
                     remote_id: Some(format!("media-{}", entry.asset_id.uuid())),
                     entry,
+                    unknown_store_views: Default::default(),
                 })
                 .collect(),
         )
