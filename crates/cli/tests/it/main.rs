@@ -4,6 +4,7 @@
 
 mod admin;
 mod admin_config;
+mod admin_oidc;
 mod bench;
 mod browser;
 mod cli;
