@@ -155,20 +155,22 @@ async fn start(State(state): State<AdminState>, headers: HeaderMap) -> Response 
         );
     };
     let challenge = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
-    let query = [
+    let redirect_uri = oidc.redirect_uri();
+    let pairs: [(&str, &str); 8] = [
         ("response_type", "code"),
         ("client_id", oidc.client_id.as_str()),
-        ("redirect_uri", &oidc.redirect_uri()),
+        ("redirect_uri", redirect_uri.as_str()),
         ("scope", oidc.scopes.as_str()),
-        ("state", &flow_state),
-        ("nonce", &nonce),
-        ("code_challenge", &challenge),
+        ("state", flow_state.as_str()),
+        ("nonce", nonce.as_str()),
+        ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
-    ]
-    .iter()
-    .map(|(k, v)| format!("{k}={}", encode(v)))
-    .collect::<Vec<_>>()
-    .join("&");
+    ];
+    let query = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
     let separator = if discovery.authorization_endpoint.contains('?') {
         '&'
     } else {

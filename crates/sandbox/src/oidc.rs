@@ -122,9 +122,14 @@ impl OidcProvider {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_secs();
+        let audience = if how == Misbehaviour::WrongAudience {
+            "another-client"
+        } else {
+            self.0.client_id.as_str()
+        };
         let mut claims = json!({
             "iss": self.0.url,
-            "aud": if how == Misbehaviour::WrongAudience { "another-client" } else { self.0.client_id.as_str() },
+            "aud": audience,
             "sub": sub,
             "nonce": pending.nonce,
             "iat": now,

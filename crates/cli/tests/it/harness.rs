@@ -83,15 +83,6 @@ impl TestApp {
         app
     }
 
-    /// A service with these tables appended to its configuration.
-    pub async fn spawn_with_tail(tail: &str) -> Self {
-        let mut app = Self::spawn().await;
-        app.extra_tail = tail.to_owned();
-        app.kill();
-        app.start_process();
-        app
-    }
-
     /// A service that also reads the emulator's I/O Events journal.
     pub async fn spawn_with_journal() -> Self {
         let mut app = Self::spawn().await;
