@@ -9,6 +9,8 @@
 
 pub mod auth;
 pub mod layout;
+pub mod oidc;
+mod oidc_token;
 pub mod pages;
 
 use axum::Router;
@@ -26,6 +28,8 @@ pub struct AdminSettings {
     pub public_origin: Option<String>,
     /// Session expiry and sign-in throttling.
     pub policy: SessionPolicy,
+    /// Sign-in through an OpenID Connect provider (`[admin.oidc]`), when configured.
+    pub oidc: Option<oidc::OidcSettings>,
 }
 
 /// What the handlers share.
@@ -46,6 +50,7 @@ pub fn router(engine: Arc<Engine>, settings: AdminSettings) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/admin/config") }))
         .merge(auth::routes())
+        .merge(oidc::routes())
         .merge(pages::routes())
         .with_state(state)
 }

@@ -12,6 +12,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use store::{NewSession, StoreError, UserRecord};
 
+mod external;
+pub use external::EXTERNAL_HASH;
+
 /// How sessions expire and sign-ins are throttled.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {

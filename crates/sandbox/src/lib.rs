@@ -13,6 +13,7 @@ mod ims;
 mod key_host;
 mod keys;
 pub mod matcher;
+pub mod oidc;
 pub mod originals;
 pub mod redirect;
 

@@ -41,7 +41,13 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn form(next: &str, token: &str, username: &str, problem: Option<&str>) -> Markup {
+fn form(
+    next: &str,
+    token: &str,
+    username: &str,
+    problem: Option<&str>,
+    provider: Option<&str>,
+) -> Markup {
     bare_page(
         "Sign in",
         html! {
@@ -65,6 +71,9 @@ fn form(next: &str, token: &str, username: &str, problem: Option<&str>) -> Marku
                     }
                     p { button type="submit" id="sign-in" { "Sign in" } }
                 }
+                @if let Some(provider) = provider {
+                    p { a href="/admin/oidc/start" id="sign-in-oidc" { "Sign in with " (provider) } }
+                }
                 p.help { "Accounts are made with " code { "assetsync user add" } "." }
             }
         },
@@ -83,7 +92,11 @@ async fn login_form(
     };
     let secure = over_https(&headers, state.settings.public_origin.as_deref());
     let cookie = set_cookie(LOGIN_COOKIE, &token, "/admin/login", LOGIN_FORM_S, secure);
-    ([(SET_COOKIE, cookie)], form(&next, &token, "", None)).into_response()
+    (
+        [(SET_COOKIE, cookie)],
+        form(&next, &token, "", None, provider(&state)),
+    )
+        .into_response()
 }
 
 /// The client's address (the connection's peer), for throttling; `unknown` when the listener gave none.
@@ -162,11 +175,26 @@ async fn sign_in(
             };
             (
                 status,
-                form(&next, &expected, &fields.username, Some(&message)),
+                form(
+                    &next,
+                    &expected,
+                    &fields.username,
+                    Some(&message),
+                    provider(&state),
+                ),
             )
                 .into_response()
         }
     }
+}
+
+/// The name of the configured identity provider, for the "Sign in with" link.
+fn provider(state: &AdminState) -> Option<&str> {
+    state
+        .settings
+        .oidc
+        .as_ref()
+        .map(|o| o.display_name.as_str())
 }
 
 fn capitalize(text: &str) -> String {

@@ -4,7 +4,7 @@
 mod cookies;
 mod login;
 
-pub use cookies::{SESSION_COOKIE, cookie_value};
+pub use cookies::{SESSION_COOKIE, cookie_value, over_https};
 pub use login::routes;
 
 use crate::AdminState;

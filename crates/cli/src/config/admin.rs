@@ -16,6 +16,9 @@ pub struct AdminConfig {
     /// Hours a session lasts at most, however active (default 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_hours: Option<u32>,
+    /// `[admin.oidc]`: sign-in through an OpenID Connect provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<super::admin_oidc::OidcConfig>,
 }
 
 impl AdminConfig {
@@ -31,6 +34,10 @@ impl AdminConfig {
         admin::AdminSettings {
             public_origin: self.public_origin.clone(),
             policy,
+            oidc: self
+                .oidc
+                .as_ref()
+                .map(super::admin_oidc::OidcConfig::settings),
         }
     }
 }

@@ -54,6 +54,11 @@ impl Config {
                 )));
             }
         }
+        if let Some(oidc) = &self.admin.oidc {
+            for problem in oidc.problems() {
+                check(Err(anyhow::anyhow!(problem)));
+            }
+        }
         check(self.aem.token_provider().map(drop));
         if let Some(url) = &self.aem.author_url {
             check(check_https_or_local("aem.author_url", url));

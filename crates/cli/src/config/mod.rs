@@ -2,6 +2,7 @@
 //! over it (see [`source`]), one module per table. Relative paths are relative to the file's folder.
 
 mod admin;
+mod admin_oidc;
 mod aem;
 mod check;
 mod commerce;
@@ -146,6 +147,15 @@ impl Config {
             if path.is_relative() {
                 *path = base.join(&path);
             }
+        }
+        if let Some(path) = self
+            .admin
+            .oidc
+            .as_mut()
+            .and_then(|o| o.client_secret_file.as_mut())
+            && path.is_relative()
+        {
+            *path = base.join(&path);
         }
     }
 

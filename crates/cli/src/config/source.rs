@@ -58,6 +58,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "database_url_file",
     "admin_token",
     "admin_token_file",
+    "admin",
     "aem",
     "events",
     "commerce",
@@ -311,6 +312,14 @@ fn read_secret_files(config: &mut Config) -> Vec<String> {
         &mut commerce.access_token_secret_file,
         &mut problems,
     );
+    if let Some(oidc) = config.admin.oidc.as_mut() {
+        twin(
+            "admin.oidc.client_secret",
+            &mut oidc.client_secret,
+            &mut oidc.client_secret_file,
+            &mut problems,
+        );
+    }
     problems
 }
 

@@ -36,6 +36,8 @@ pub struct TestApp {
     extra_commerce: String,
     /// Lines of the `[http]` table (the listener's limits).
     extra_http: String,
+    /// Tables appended at the end of the configuration (e.g. `[admin.oidc]`).
+    pub extra_tail: String,
     /// The credential lines of the `[aem]` table (default: the static token).
     aem_credentials: String,
     /// Whether a public key file is pinned (otherwise keys come from the emulator's key host only).
@@ -150,6 +152,7 @@ impl TestApp {
             extra_events: String::new(),
             extra_commerce: String::new(),
             extra_http: String::new(),
+            extra_tail: String::new(),
             aem_credentials: format!("access_token = \"{ACCESS_TOKEN}\""),
             pin_keys: true,
             store: store.map(|(store, _)| store),
@@ -198,6 +201,7 @@ listen = "127.0.0.1:0"
 enabled = {enabled}
 sku_attribute = "commerce:skus"
 {extra_sync}
+{extra_tail}
 "#,
             port = self.port,
             emulator = self.emulator.url(),
@@ -205,6 +209,7 @@ sku_attribute = "commerce:skus"
             extra_sync = self.extra_sync,
             extra_events = self.extra_events,
             extra_http = self.extra_http,
+            extra_tail = self.extra_tail,
             aem_credentials = self.aem_credentials,
             pinned = if self.pin_keys {
                 "\"keys/pub.pem\""
@@ -230,7 +235,7 @@ sku_attribute = "commerce:skus"
     }
 
     /// Starts `assetsync serve` and waits for its "listening on" line.
-    fn start_process(&mut self) {
+    pub(crate) fn start_process(&mut self) {
         let config = self.write_config();
         let mut child = Command::new(env!("CARGO_BIN_EXE_assetsync"))
             .args(["serve", "--config"])

@@ -6,6 +6,7 @@ mod admin;
 mod admin_config;
 mod admin_products;
 mod admin_status;
+mod admin_oidc;
 mod bench;
 mod browser;
 mod cli;
