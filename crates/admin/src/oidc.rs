@@ -2,7 +2,8 @@
 //! browser to the provider (authorization code with PKCE S256, `state` and `nonce` kept in a short-lived
 //! HttpOnly cookie), `GET /admin/oidc/callback` trades the code for an ID token, verifies it
 //! ([`crate::oidc_token`]), maps a claim to the role and makes a normal session. Every failure is a page
-//! with a 4xx status; nothing is stored and no token or secret is logged.
+//! with a 4xx status (502 when the provider cannot be reached); nothing is stored and no token or secret is
+//! logged.
 
 use crate::AdminState;
 use crate::auth::SESSION_COOKIE;
@@ -191,7 +192,8 @@ async fn start(State(state): State<AdminState>, headers: HeaderMap) -> Response 
         .into_response()
 }
 
-fn encode(value: &str) -> String {
+/// Percent-encodes all but the unreserved characters.
+pub(crate) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -1,12 +1,46 @@
 //! The provider's side of OpenID Connect sign-in: discovery, the token exchange, and the ID token's checks
 //! (RS256 signature against the provider's JWKS, `iss`, `aud`, `exp`/`iat` with a small leeway, `nonce`).
+//! The discovery document and the JWKS are kept for [`CACHE_FOR`]; a token whose `kid` the kept JWKS does not
+//! know fetches the JWKS once more (the provider may have rotated its keys).
 
 use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::Value;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a fetched discovery document or JWKS is used before it is fetched again.
+pub const CACHE_FOR: Duration = Duration::from_secs(300);
+
+/// Fetched documents by URL, with when they were fetched (successes only).
+fn cache() -> &'static Mutex<HashMap<String, (Instant, Value)>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, (Instant, Value)>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// `url`'s JSON, from the cache when fetched less than [`CACHE_FOR`] ago (unless `fresh`).
+async fn cached_json(http: &reqwest::Client, url: &str, fresh: bool) -> Result<Value, OidcError> {
+    if !fresh {
+        let kept = cache()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(url)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, value)| value.clone());
+        if let Some(value) = kept {
+            return Ok(value);
+        }
+    }
+    let value = get_json(http, url).await?;
+    cache()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .insert(url.to_owned(), (Instant::now(), value.clone()));
+    Ok(value)
+}
 
 /// How far `exp` and `iat` may be off the engine's clock.
 const LEEWAY_MS: i64 = 60_000;
@@ -35,6 +69,22 @@ pub struct Discovery {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    /// How the client authenticates at the token endpoint (`client_secret_post`, `client_secret_basic`, …).
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+}
+
+impl Discovery {
+    /// Whether the client secret goes in an `Authorization: Basic` header: when the provider lists
+    /// `client_secret_basic` and not `client_secret_post` (otherwise the secret is posted in the form).
+    pub fn uses_basic_auth(&self) -> bool {
+        let lists = |m: &str| {
+            self.token_endpoint_auth_methods_supported
+                .iter()
+                .any(|x| x == m)
+        };
+        lists("client_secret_basic") && !lists("client_secret_post")
+    }
 }
 
 pub fn client() -> Result<reqwest::Client, OidcError> {
@@ -67,7 +117,7 @@ pub async fn discover(http: &reqwest::Client, issuer: &str) -> Result<Discovery,
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let found: Discovery = serde_json::from_value(get_json(http, &url).await?)
+    let found: Discovery = serde_json::from_value(cached_json(http, &url, false).await?)
         .map_err(|e| OidcError::Provider(format!("discovery document: {e}")))?;
     if found.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err(OidcError::Provider(format!(
@@ -87,22 +137,32 @@ pub struct Exchange<'a> {
     pub code_verifier: &'a str,
 }
 
-/// Trades the code for an ID token at the token endpoint (`client_secret_post`).
+/// Trades the code for an ID token at the token endpoint (`client_secret_post`, or `client_secret_basic`
+/// when the provider lists only that).
 pub async fn exchange(
     http: &reqwest::Client,
     discovery: &Discovery,
     exchange: &Exchange<'_>,
 ) -> Result<String, OidcError> {
-    let reply = http
-        .post(&discovery.token_endpoint)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", exchange.code),
-            ("redirect_uri", exchange.redirect_uri),
-            ("client_id", exchange.client_id),
-            ("client_secret", exchange.client_secret),
-            ("code_verifier", exchange.code_verifier),
-        ])
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", exchange.code),
+        ("redirect_uri", exchange.redirect_uri),
+        ("client_id", exchange.client_id),
+        ("code_verifier", exchange.code_verifier),
+    ];
+    let mut request = http.post(&discovery.token_endpoint);
+    if discovery.uses_basic_auth() {
+        // Form-urlencoded first (RFC 6749, 2.3.1).
+        request = request.basic_auth(
+            crate::oidc::encode(exchange.client_id),
+            Some(crate::oidc::encode(exchange.client_secret)),
+        );
+    } else {
+        form.push(("client_secret", exchange.client_secret));
+    }
+    let reply = request
+        .form(&form)
         .send()
         .await
         .map_err(|e| OidcError::Provider(format!("token endpoint: {}", e.without_url())))?;
@@ -156,13 +216,20 @@ pub async fn verify(
         return Err(token_error("its algorithm is not RS256"));
     }
     let kid = header["kid"].as_str();
-    let jwks = get_json(http, &discovery.jwks_uri).await?;
-    let keys = jwks["keys"].as_array().cloned().unwrap_or_default();
-    let key = keys
-        .iter()
-        .filter(|k| k["kty"].as_str() == Some("RSA"))
-        .find(|k| kid.is_none() || k["kid"].as_str() == kid)
-        .ok_or_else(|| token_error("no key of the provider's JWKS matches its kid"))?;
+    let find = |jwks: &Value| {
+        jwks["keys"].as_array().and_then(|keys| {
+            keys.iter()
+                .filter(|k| k["kty"].as_str() == Some("RSA"))
+                .find(|k| kid.is_none() || k["kid"].as_str() == kid)
+                .cloned()
+        })
+    };
+    let mut key = find(&cached_json(http, &discovery.jwks_uri, false).await?);
+    if key.is_none() {
+        // An unknown kid: the keys may have been rotated since the JWKS was kept; fetched once more.
+        key = find(&cached_json(http, &discovery.jwks_uri, true).await?);
+    }
+    let key = key.ok_or_else(|| token_error("no key of the provider's JWKS matches its kid"))?;
     let component = |name: &str| {
         key[name]
             .as_str()

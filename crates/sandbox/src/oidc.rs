@@ -1,19 +1,22 @@
 //! A small OpenID Connect provider on `127.0.0.1` for the admin console's sign-in tests: a random RSA key
 //! made at start, discovery, JWKS, an authorize endpoint that signs in the configured test user at once and
 //! sends the browser back with a code, and a token endpoint that checks the code, the PKCE verifier (S256)
-//! and the client secret. It can be told to misbehave (a bad signature, a wrong audience).
+//! and the client secret. It can be told to misbehave (a bad signature, a wrong audience, an expired token, a token issued in
+//! the future), rotate its key, take the client secret only in a Basic header, and counts the fetches of
+//! discovery and of the JWKS.
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair, KeySize, PublicKeyComponents};
 use aws_lc_rs::signature::{KeyPair as _, RSA_PKCS1_SHA256};
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +31,10 @@ pub enum Misbehaviour {
     BadSignature,
     /// The ID token is meant for another client.
     WrongAudience,
+    /// The ID token expired ten minutes ago (well beyond any leeway).
+    Expired,
+    /// The ID token's `iat` is ten minutes in the future.
+    IssuedInFuture,
 }
 
 struct Pending {
@@ -40,7 +47,12 @@ struct Inner {
     url: String,
     client_id: String,
     client_secret: String,
-    key: KeyPair,
+    /// The signing key and its `kid`; [`OidcProvider::rotate_key`] replaces both.
+    key: Mutex<(String, Arc<KeyPair>)>,
+    /// Whether the token endpoint takes only `client_secret_basic` (and discovery lists only it).
+    basic_only: Mutex<bool>,
+    discovery_fetches: Mutex<u32>,
+    jwks_fetches: Mutex<u32>,
     user: Mutex<(String, Value)>,
     misbehaviour: Mutex<Misbehaviour>,
     codes: Mutex<HashMap<String, Pending>>,
@@ -61,7 +73,10 @@ impl OidcProvider {
             url: format!("http://{}", listener.local_addr()?),
             client_id: client_id.to_owned(),
             client_secret: client_secret.to_owned(),
-            key,
+            key: Mutex::new(("k1".to_owned(), Arc::new(key))),
+            basic_only: Mutex::new(false),
+            discovery_fetches: Mutex::new(0),
+            jwks_fetches: Mutex::new(0),
             user: Mutex::new(("user-1".to_owned(), json!({}))),
             misbehaviour: Mutex::new(Misbehaviour::None),
             codes: Mutex::new(HashMap::new()),
@@ -97,6 +112,46 @@ impl OidcProvider {
             .unwrap_or_else(PoisonError::into_inner) = how;
     }
 
+    /// A new signing key under a new `kid`; the JWKS lists only it from now on.
+    pub fn rotate_key(&self) -> std::io::Result<()> {
+        let key = KeyPair::generate(KeySize::Rsa2048)
+            .map_err(|_| std::io::Error::other("cannot make an RSA key"))?;
+        let mut held = self.0.key.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = format!(
+            "k{}",
+            held.0.trim_start_matches('k').parse::<u32>().unwrap_or(1) + 1
+        );
+        *held = (next, Arc::new(key));
+        Ok(())
+    }
+
+    /// Makes the token endpoint take the client secret only in a Basic header (`client_secret_basic`), as
+    /// discovery then says; a secret in the form is refused.
+    pub fn only_basic_auth(&self) {
+        *self
+            .0
+            .basic_only
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// How many times discovery and the JWKS were fetched.
+    pub fn fetches(&self) -> (u32, u32) {
+        let count = |m: &Mutex<u32>| *m.lock().unwrap_or_else(PoisonError::into_inner);
+        (
+            count(&self.0.discovery_fetches),
+            count(&self.0.jwks_fetches),
+        )
+    }
+
+    fn key(&self) -> (String, Arc<KeyPair>) {
+        self.0
+            .key
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// How many token requests were refused for a wrong or missing PKCE verifier.
     pub fn verifier_refusals(&self) -> u32 {
         *self
@@ -127,31 +182,35 @@ impl OidcProvider {
         } else {
             self.0.client_id.as_str()
         };
+        let (iat, exp) = match how {
+            Misbehaviour::Expired => (now - 1200, now - 600),
+            Misbehaviour::IssuedInFuture => (now + 600, now + 900),
+            _ => (now, now + 300),
+        };
         let mut claims = json!({
             "iss": self.0.url,
             "aud": audience,
             "sub": sub,
             "nonce": pending.nonce,
-            "iat": now,
-            "exp": now + 300,
+            "iat": iat,
+            "exp": exp,
         });
         if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
             claims.extend(extra.clone());
         }
+        let (kid, key) = self.key();
         let header =
-            URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": "k1", "typ": "JWT"}).to_string());
+            URL_SAFE_NO_PAD.encode(json!({"alg": "RS256", "kid": kid, "typ": "JWT"}).to_string());
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signed = format!("{header}.{payload}");
-        let mut signature = vec![0; self.0.key.public_modulus_len()];
-        self.0
-            .key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                signed.as_bytes(),
-                &mut signature,
-            )
-            .ok()?;
+        let mut signature = vec![0; key.public_modulus_len()];
+        key.sign(
+            &RSA_PKCS1_SHA256,
+            &SystemRandom::new(),
+            signed.as_bytes(),
+            &mut signature,
+        )
+        .ok()?;
         if how == Misbehaviour::BadSignature
             && let Some(last) = signature.last_mut()
         {
@@ -162,6 +221,19 @@ impl OidcProvider {
 }
 
 async fn discovery(State(p): State<OidcProvider>) -> Json<Value> {
+    *p.0.discovery_fetches
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) += 1;
+    let methods = if *p
+        .0
+        .basic_only
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+    {
+        json!(["client_secret_basic"])
+    } else {
+        json!(["client_secret_post", "client_secret_basic"])
+    };
     let url = &p.0.url;
     Json(json!({
         "issuer": url,
@@ -171,13 +243,18 @@ async fn discovery(State(p): State<OidcProvider>) -> Json<Value> {
         "response_types_supported": ["code"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": methods,
     }))
 }
 
 async fn jwks(State(p): State<OidcProvider>) -> Json<Value> {
-    let public: PublicKeyComponents<Vec<u8>> = p.0.key.public_key().into();
+    *p.0.jwks_fetches
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) += 1;
+    let (kid, key) = p.key();
+    let public: PublicKeyComponents<Vec<u8>> = key.public_key().into();
     Json(json!({"keys": [{
-        "kty": "RSA", "kid": "k1", "alg": "RS256", "use": "sig",
+        "kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig",
         "n": URL_SAFE_NO_PAD.encode(&public.n),
         "e": URL_SAFE_NO_PAD.encode(&public.e),
     }]}))
@@ -219,15 +296,39 @@ fn refuse(error: &str) -> Response {
     (StatusCode::BAD_REQUEST, Json(json!({"error": error}))).into_response()
 }
 
+/// The client id and secret of an `Authorization: Basic` header (the test's values need no url-decoding).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let decoded = STANDARD.decode(value.strip_prefix("Basic ")?).ok()?;
+    let (id, secret) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))?;
+    Some((id, secret))
+}
+
 async fn token(
     State(p): State<OidcProvider>,
+    headers: HeaderMap,
     axum::Form(form): axum::Form<HashMap<String, String>>,
 ) -> Response {
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
     if field("grant_type") != "authorization_code" {
         return refuse("unsupported_grant_type");
     }
-    if field("client_id") != p.0.client_id || field("client_secret") != p.0.client_secret {
+    let basic_only =
+        *p.0.basic_only
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+    let (client_id, secret) = if basic_only {
+        if form.contains_key("client_secret") {
+            return refuse("invalid_client");
+        }
+        basic_credentials(&headers).unwrap_or_default()
+    } else {
+        (field("client_id"), field("client_secret"))
+    };
+    if client_id != p.0.client_id || secret != p.0.client_secret {
         return refuse("invalid_client");
     }
     let Some(pending) =

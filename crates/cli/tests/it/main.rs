@@ -4,9 +4,9 @@
 
 mod admin;
 mod admin_config;
+mod admin_oidc;
 mod admin_products;
 mod admin_status;
-mod admin_oidc;
 mod bench;
 mod browser;
 mod cli;
