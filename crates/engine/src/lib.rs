@@ -133,6 +133,9 @@ pub enum EngineError {
     /// The product has no manual link to the asset.
     #[error("{0}")]
     ManualLinkNotFound(String),
+    /// A search cursor the DAM refused (not one a page gave, or expired).
+    #[error("{0}")]
+    InvalidCursor(String),
 }
 
 /// What a saved configuration change did.

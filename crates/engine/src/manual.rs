@@ -151,7 +151,13 @@ impl Engine {
             .dam
             .search_approved(text, cursor, limit.clamp(1, MAX_SEARCH_PAGE))
             .await
-            .map_err(|e| EngineError::Remote(format!("AEM search: {e}")))?;
+            .map_err(|e| match e {
+                // AEM answers 400 to a cursor it did not give: the caller's mistake, not the DAM's.
+                connectors::aem::DamError::Rejected { status: 400, .. } if cursor.is_some() => {
+                    EngineError::InvalidCursor(format!("the DAM refused the search cursor: {e}"))
+                }
+                e => EngineError::Remote(format!("AEM search: {e}")),
+            })?;
         let origin = view_of(&self.config(), &self.settings.delivery_origin).origin;
         Ok(DamSearchPage {
             assets: page

@@ -104,6 +104,7 @@ impl From<EngineError> for ApiError {
                 "asset_not_linkable",
                 message,
             ),
+            EngineError::InvalidCursor(message) => Self::bad_request("invalid_cursor", message),
             EngineError::ManualLinkNotFound(message) => {
                 Self::not_found("manual_link_not_found", message)
             }

@@ -28,16 +28,25 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewLink {
     /// The DAM asset (`urn:aaid:aem:…`); it must be approved (else 422 `asset_not_linkable`).
+    #[schema(pattern = "^urn:aaid:aem:[0-9A-Za-z-]{1,64}$")]
     asset_id: String,
     /// Roles (attribute codes such as `image`, `small_image`, `thumbnail`): a manual link takes each from the
     /// assets the matching rule gives it to.
     #[serde(default)]
+    #[schema(value_type = Vec<RoleCode>)]
     roles: Vec<String>,
     /// The gallery position (0 … 2147483647); absent or `null`: after the positioned entries.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 2147483647)]
     position: Option<i64>,
 }
+
+/// A role's attribute code: a letter, then letters, digits and `_`, at most 64 (compared lower-cased; else 400
+/// `invalid_role`).
+#[derive(ToSchema)]
+#[schema(pattern = "^[A-Za-z][A-Za-z0-9_]{0,63}$")]
+#[allow(dead_code)] // read as a `String`; declared for the document
+pub(crate) struct RoleCode(String);
 
 /// A product's manual link.
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -84,8 +93,13 @@ pub(crate) struct LinkList {
 #[allow(dead_code)] // read as `Path<(String, String)>`; declared for the document
 struct LinkPath {
     /// The product's SKU (400 `invalid_sku` when it does not parse).
+    #[param(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f. \t][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     sku: String,
     /// The linked asset (400 `invalid_asset_id` when it does not parse).
+    #[param(pattern = "^urn:aaid:aem:[0-9A-Za-z-]{1,64}$")]
     asset_id: String,
 }
 
@@ -95,6 +109,10 @@ struct LinkPath {
 #[allow(dead_code)] // read as `Path<String>`; declared for the document
 struct ProductPath {
     /// The product's SKU (400 `invalid_sku` when it does not parse).
+    #[param(
+        max_length = 64,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f. \t][^\x00-\x1f\x7f-\x9f]*$"
+    )]
     sku: String,
 }
 
