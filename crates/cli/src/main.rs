@@ -4,10 +4,12 @@
 
 #[cfg(feature = "sandbox")]
 mod bench;
+#[cfg(feature = "sandbox")]
 mod catalog;
 mod config;
 #[cfg(feature = "sandbox")]
 mod demo;
+#[cfg(feature = "sandbox")]
 mod emulators;
 #[cfg(feature = "sandbox")]
 mod galleries;

@@ -116,6 +116,7 @@ pub async fn run(args: UserArgs) -> anyhow::Result<ExitCode> {
 
 /// The demo's admin: a user `admin` with a random password (printed once; it is not stored anywhere else).
 /// Returns the password.
+#[cfg(feature = "sandbox")]
 pub async fn one_time_admin(engine: &engine::Engine) -> anyhow::Result<String> {
     let mut password = engine::accounts::random_token()?;
     password.truncate(24);
