@@ -169,8 +169,9 @@ async fn consistent(
     let mut last_print = Instant::now();
     loop {
         let checked_at = started.elapsed().as_secs_f64();
-        let (idle, progress) = service.idle_after(sync).await?;
-        if last_print.elapsed() >= Duration::from_secs(5) {
+        let report = last_print.elapsed() >= Duration::from_secs(5);
+        let (idle, progress) = service.idle_after(sync, report).await?;
+        if let (true, Some(progress)) = (report, progress) {
             println!("  {checked_at:>6.1}s  {progress}");
             last_print = Instant::now();
         }

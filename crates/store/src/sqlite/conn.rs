@@ -143,9 +143,10 @@ impl Connections {
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // Statement journals and sorts in memory: a set-based upsert of a page keeps a statement journal, which
-    // SQLite otherwise spills to a temporary file past 64 KiB.
-    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // The temporary store stays SQLite's default (a file, written only past its in-memory part): a statement
+    // journal is then kept in one chunk of `SQLITE_STMTJRNL_SPILL` bytes (16 MiB, set for the bundled SQLite
+    // in `.cargo/config.toml`), where `temp_store = MEMORY` keeps it in 1 KiB chunks, five allocations per
+    // page a set-based statement changes.
     Ok(())
 }
 
@@ -256,4 +257,30 @@ pub(crate) fn row<T>(
         .prepare_cached(sql)?
         .query_row(params, map)
         .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::{Connections, column};
+
+    /// The bundled SQLite is built with the statement-journal chunk `.cargo/config.toml` sets; without it a
+    /// set-based statement's journal would be kept in 1 KiB chunks or spill to a file past 64 KiB.
+    #[tokio::test]
+    async fn the_bundled_sqlite_keeps_a_statement_journal_in_one_16_mib_chunk() {
+        let db = Connections::open(None).unwrap();
+        let options: Vec<String> = db
+            .read(|conn| column(conn, "PRAGMA compile_options", []))
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "STMTJRNL_SPILL=16777216"),
+            "compile options: {options:?}"
+        );
+        let temp_store: i64 = db
+            .read(|conn| super::one(conn, "PRAGMA temp_store", []))
+            .await
+            .unwrap();
+        assert_eq!(temp_store, 0, "temp_store = MEMORY would keep 1 KiB chunks");
+    }
 }
