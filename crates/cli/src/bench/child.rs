@@ -144,7 +144,11 @@ impl ServiceProcess {
     /// is. The sync's own state is one row; the health report counts waiting and failed assets through their
     /// index, which grows with the catalog: it is read only once the sync is done, or for the progress line,
     /// so that the bench's polling does not load the service it measures.
-    pub(super) async fn idle_after(&self, sync: i64, report: bool) -> anyhow::Result<(bool, Option<String>)> {
+    pub(super) async fn idle_after(
+        &self,
+        sync: i64,
+        report: bool,
+    ) -> anyhow::Result<(bool, Option<String>)> {
         let sync = self
             .admin(self.http.get(format!("{}/api/v1/sync/{sync}", self.url)))
             .await?;
