@@ -37,8 +37,8 @@ pub(crate) struct NewLink {
     roles: Vec<String>,
     /// The gallery position (0 … 2147483647); absent or `null`: after the positioned entries.
     #[serde(default)]
-    #[schema(minimum = 0, maximum = 2147483647)]
-    position: Option<i64>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
+    position: Option<serde_json::Number>,
 }
 
 /// A role's attribute code: a letter, then letters, digits and `_`, at most 64 (compared lower-cased; else 400
@@ -185,8 +185,7 @@ fn new_link(body: &[u8]) -> Result<NewManualLink, ApiError> {
     let position = match raw.position {
         None => None,
         Some(p) => Some(
-            u32::try_from(p)
-                .ok()
+            whole_position(&p)
                 .filter(|p| *p <= MAX_POSITION)
                 .ok_or_else(|| {
                     ApiError::new(
@@ -206,6 +205,18 @@ fn new_link(body: &[u8]) -> Result<NewManualLink, ApiError> {
             .collect::<Result<_, _>>()?,
         position,
     })
+}
+
+/// A position as JSON gives it: JSON Schema's `integer` includes a number written with a zero fraction (`3.0`).
+fn whole_position(n: &serde_json::Number) -> Option<u32> {
+    if let Some(whole) = n.as_i64() {
+        return u32::try_from(whole).ok();
+    }
+    let f = n.as_f64()?;
+    if f.fract() != 0.0 || !(0.0..=f64::from(MAX_POSITION)).contains(&f) {
+        return None;
+    }
+    format!("{f:.0}").parse().ok()
 }
 
 /// `POST /api/v1/products/{sku}/manual-links`: links an approved DAM asset to the product by hand (replacing
@@ -324,4 +335,18 @@ async fn search_dam(
         )
         .await?;
     Ok(Json(page.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::new_link;
+
+    #[test]
+    fn a_position_written_with_a_zero_fraction_is_a_whole_position() {
+        let link = new_link(br#"{"asset_id": "urn:aaid:aem:H", "position": 615017475.0}"#).unwrap();
+        assert_eq!(link.position, Some(615_017_475));
+        let refused = new_link(br#"{"asset_id": "urn:aaid:aem:H", "position": 1.5}"#);
+        assert_eq!(refused.err().unwrap().code, "invalid_position");
+    }
 }
