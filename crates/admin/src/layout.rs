@@ -44,41 +44,33 @@ th{font-size:.85em;text-transform:uppercase;letter-spacing:.03em;color:#6e6e73}
 /// A page of the console for a signed-in user: the navigation (the current page marked), the user's name and
 /// role, a sign-out button, and `body`.
 pub fn page(user: &SignedIn, title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · assetsync admin" }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                header {
-                    a.brand href="/admin/config" { "assetsync" }
-                    nav aria-label="Main" {
-                        @for (path, name) in NAV {
-                            @if *name == title {
-                                a href=(path) aria-current="page" { (name) } " "
-                            } @else {
-                                a href=(path) { (name) } " "
-                            }
-                        }
-                    }
-                    form method="post" action="/admin/logout" {
-                        span { (user.username) " (" (user.role) ")" }
-                        (csrf_field(user))
-                        button type="submit" { "Sign out" }
-                    }
+    let header = html! {
+        a.brand href="/admin/config" { "assetsync" }
+        nav aria-label="Main" {
+            @for (path, name) in NAV {
+                @if *name == title {
+                    a href=(path) aria-current="page" { (name) } " "
+                } @else {
+                    a href=(path) { (name) } " "
                 }
-                main { (body) }
             }
         }
-    }
+        form method="post" action="/admin/logout" {
+            span { (user.username) " (" (user.role) ")" }
+            (csrf_field(user))
+            button type="submit" { "Sign out" }
+        }
+    };
+    shell(title, header, body)
 }
 
 /// A page without the navigation (sign-in, refusals before a session exists).
 pub fn bare_page(title: &str, body: Markup) -> Markup {
+    shell(title, html! { span.brand { "assetsync" } }, body)
+}
+
+/// The document every page shares: its head (title, style), then `header` and `body`.
+fn shell(title: &str, header: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -89,7 +81,7 @@ pub fn bare_page(title: &str, body: Markup) -> Markup {
                 style { (PreEscaped(STYLE)) }
             }
             body {
-                header { span.brand { "assetsync" } }
+                header { (header) }
                 main { (body) }
             }
         }
