@@ -20,7 +20,7 @@ use domain::{AssetId, GalleryEntry, Sku};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use store::{AssetOutcome, AssetWork, SkuFailure, SkuOutcome, SkuWork, WorkKey};
+use store::{AssetOutcome, AssetWork, SkuFailure, SkuOutcome, SkuState, SkuWork, WorkKey};
 use tokio::sync::{Notify, Semaphore, watch};
 
 /// Largest number of items claimed in one statement.
@@ -69,13 +69,14 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
                 if !sink_ready(&engine).await {
                     return Ok(Vec::new());
                 }
-                engine
+                let claimed = engine
                     .store
                     .claim_sku_work(engine.now_ms(), limit, lease_ms(&engine))
-                    .await
+                    .await?;
+                Ok(with_states(&engine, claimed).await)
             }
         },
-        move |work| process_sku(processor.clone(), work),
+        move |(work, state)| process_sku(processor.clone(), work, state),
     )
     .await;
 }
@@ -365,15 +366,35 @@ fn unlinked(reason: &str) -> AssetOutcome {
     }
 }
 
+/// A claimed batch with each SKU's state, read in one transaction after the claim; when that read fails, each
+/// item reads its own (and fails alone).
+async fn with_states(engine: &Engine, claimed: Vec<SkuWork>) -> Vec<(SkuWork, Option<SkuState>)> {
+    if claimed.is_empty() {
+        return Vec::new();
+    }
+    let skus: Vec<Sku> = claimed.iter().map(|work| work.sku.clone()).collect();
+    match engine.store.sku_states(&skus).await {
+        Ok(states) if states.len() == claimed.len() => claimed
+            .into_iter()
+            .zip(states.into_iter().map(Some))
+            .collect(),
+        Ok(_) => claimed.into_iter().map(|work| (work, None)).collect(),
+        Err(error) => {
+            tracing::warn!(%error, "could not read a claimed batch's states; each SKU reads its own");
+            claimed.into_iter().map(|work| (work, None)).collect()
+        }
+    }
+}
+
 /// Brings one SKU's gallery to the desired state. Its lease is renewed meanwhile; a lost lease stops the
 /// sink before its next write, and nothing is stored.
-async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
+async fn process_sku(engine: Arc<Engine>, work: SkuWork, state: Option<SkuState>) {
     let _in_flight = engine.in_flight.sku();
     let key = WorkKey::Sku(work.sku.clone());
     let lease = engine
         .leases
         .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
-    let applied = apply_sku(&engine, &work, &lease).await;
+    let applied = apply_sku(&engine, &work, state, &lease).await;
     if lease.revoked() {
         engine.leases.forget(&key, &lease);
         tracing::warn!(sku = %work.sku, "lost the lease on a SKU's work; another worker has it");
@@ -392,10 +413,15 @@ async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
 async fn apply_sku(
     engine: &Engine,
     work: &SkuWork,
+    state: Option<SkuState>,
     lease: &LeaseToken,
 ) -> Option<(SkuOutcome, bool)> {
     let had_operations;
-    let outcome = match engine.store.sku_state(&work.sku).await {
+    let state = match state {
+        Some(state) => Ok(state),
+        None => engine.store.sku_state(&work.sku).await,
+    };
+    let outcome = match state {
         Ok(state) => {
             let config = engine.config();
             let dam_owns_gallery = config.visualization_owner == VisualizationOwner::AemAssets;

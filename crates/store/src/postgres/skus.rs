@@ -55,19 +55,16 @@ impl GalleryQueue for PostgresStore {
     }
 
     async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState> {
-        let sku = sku.as_str();
+        Ok(read_tx!(self, |tx| { sku_state_in(&tx, sku).await? }))
+    }
+
+    async fn sku_states(&self, skus: &[Sku]) -> StoreResult<Vec<SkuState>> {
         Ok(read_tx!(self, |tx| {
-            SkuState {
-                product_exists: product_exists(&tx, sku).await?,
-                claims: column::<String>(&tx, "SELECT link FROM claims WHERE sku = $1", &[&sku])
-                    .await?
-                    .iter()
-                    .map(|text| from_json::<DesiredLink>(text))
-                    .collect::<StoreResult<_>>()?,
-                applied: load_gallery(&tx, sku).await?,
-                refused: partial::refused_of(&tx, sku).await?,
-                manual: super::manual::manual_links_of(&tx, sku).await?,
+            let mut states = Vec::with_capacity(skus.len());
+            for sku in skus {
+                states.push(sku_state_in(&tx, sku).await?);
             }
+            states
         }))
     }
 
@@ -312,4 +309,20 @@ pub(super) async fn resolve_pending(
     }
     resolved.extend(assets);
     Ok(())
+}
+
+/// The state of one SKU, read in `tx`.
+async fn sku_state_in(tx: &Tx<'_>, sku: &Sku) -> StoreResult<SkuState> {
+    let sku = sku.as_str();
+    Ok(SkuState {
+        product_exists: product_exists(tx, sku).await?,
+        claims: column::<String>(tx, "SELECT link FROM claims WHERE sku = $1", &[&sku])
+            .await?
+            .iter()
+            .map(|text| from_json::<DesiredLink>(text))
+            .collect::<StoreResult<_>>()?,
+        applied: load_gallery(tx, sku).await?,
+        refused: partial::refused_of(tx, sku).await?,
+        manual: super::manual::manual_links_of(tx, sku).await?,
+    })
 }
