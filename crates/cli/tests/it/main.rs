@@ -16,6 +16,8 @@ mod credentials;
 mod faults;
 mod fullsync;
 mod harness;
+mod harness_emulators;
+mod harness_http;
 mod health;
 mod journal;
 mod listener;

@@ -1,6 +1,7 @@
 //! The emulated Author API search (reference §10.6): `match` and `term` clauses, paged by an opaque cursor.
 
-use super::{Asset, Shared, asset_json, author_refusal, problem};
+use super::author::author_refusal;
+use super::{Asset, Shared, asset_json, problem};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
