@@ -64,14 +64,13 @@ pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiv
                 if !sink_ready(&engine).await {
                     return Ok(Vec::new());
                 }
-                let claimed = engine
+                engine
                     .store
                     .claim_sku_work(engine.now_ms(), limit, lease_ms(&engine))
-                    .await?;
-                Ok(sku::with_states(&engine, claimed).await)
+                    .await
             }
         },
-        move |(work, state)| sku::process_sku(processor.clone(), work, state),
+        move |work| sku::process_sku(processor.clone(), work),
     )
     .await;
 }

@@ -40,7 +40,6 @@ pub const METHODS: &[(&str, &[&str])] = &[
         &[
             "claim_sku_work",
             "sku_state",
-            "sku_states",
             "complete_sku",
             "complete_skus",
             "forget_applied",
@@ -226,11 +225,6 @@ pub trait GalleryQueue: Send + Sync {
 
     /// Loads the desired and applied state of one SKU.
     async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState>;
-
-    /// [`GalleryQueue::sku_state`] of each SKU of a claimed batch, read in one transaction: one state per SKU,
-    /// in order. (A SQLite reader starts every transaction with an empty page cache once the writer has
-    /// committed, so one transaction per batch reads each index's upper pages once, not once per SKU.)
-    async fn sku_states(&self, skus: &[Sku]) -> StoreResult<Vec<SkuState>>;
 
     /// Stores how the work on one SKU ended and updates the status of the assets that waited on it. Fails with
     /// [`StoreError::LeaseLost`], writing nothing, when the claim's lease is no longer the current one.

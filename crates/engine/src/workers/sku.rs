@@ -1,4 +1,4 @@
-//! A SKU's work: its state (read with its claimed batch), the desired gallery brought to the sink, and the
+//! A SKU's work: its state, the desired gallery brought to the sink, and the
 //! outcome handed to the group commit.
 
 use super::lease_margin_ms;
@@ -13,40 +13,17 @@ use domain::gallery::{RefusedEntry, without_refused};
 use domain::retry::{FailureClass, RetryDecision, decide};
 use domain::{AssetId, GalleryEntry, Sku};
 use std::sync::Arc;
-use store::{SkuFailure, SkuOutcome, SkuState, SkuWork, WorkKey};
-
-/// A claimed batch with each SKU's state, read in one transaction after the claim; when that read fails, each
-/// item reads its own (and fails alone).
-pub(super) async fn with_states(
-    engine: &Engine,
-    claimed: Vec<SkuWork>,
-) -> Vec<(SkuWork, Option<SkuState>)> {
-    if claimed.is_empty() {
-        return Vec::new();
-    }
-    let skus: Vec<Sku> = claimed.iter().map(|work| work.sku.clone()).collect();
-    match engine.store.sku_states(&skus).await {
-        Ok(states) if states.len() == claimed.len() => claimed
-            .into_iter()
-            .zip(states.into_iter().map(Some))
-            .collect(),
-        Ok(_) => claimed.into_iter().map(|work| (work, None)).collect(),
-        Err(error) => {
-            tracing::warn!(%error, "could not read a claimed batch's states; each SKU reads its own");
-            claimed.into_iter().map(|work| (work, None)).collect()
-        }
-    }
-}
+use store::{SkuFailure, SkuOutcome, SkuWork, WorkKey};
 
 /// Brings one SKU's gallery to the desired state. Its lease is renewed meanwhile; a lost lease stops the
 /// sink before its next write, and nothing is stored.
-pub(super) async fn process_sku(engine: Arc<Engine>, work: SkuWork, state: Option<SkuState>) {
+pub(super) async fn process_sku(engine: Arc<Engine>, work: SkuWork) {
     let _in_flight = engine.in_flight.sku();
     let key = WorkKey::Sku(work.sku.clone());
     let lease = engine
         .leases
         .hold(key.clone(), work.lease_until_ms, lease_margin_ms(&engine));
-    let applied = apply_sku(&engine, &work, state, &lease).await;
+    let applied = apply_sku(&engine, &work, &lease).await;
     if lease.revoked() {
         engine.leases.forget(&key, &lease);
         tracing::warn!(sku = %work.sku, "lost the lease on a SKU's work; another worker has it");
@@ -65,15 +42,10 @@ pub(super) async fn process_sku(engine: Arc<Engine>, work: SkuWork, state: Optio
 async fn apply_sku(
     engine: &Engine,
     work: &SkuWork,
-    state: Option<SkuState>,
     lease: &LeaseToken,
 ) -> Option<(SkuOutcome, bool)> {
     let had_operations;
-    let state = match state {
-        Some(state) => Ok(state),
-        None => engine.store.sku_state(&work.sku).await,
-    };
-    let outcome = match state {
+    let outcome = match engine.store.sku_state(&work.sku).await {
         Ok(state) => {
             let config = engine.config();
             let dam_owns_gallery = config.visualization_owner == VisualizationOwner::AemAssets;

@@ -55,16 +55,19 @@ impl GalleryQueue for PostgresStore {
     }
 
     async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState> {
-        Ok(read_tx!(self, |tx| { sku_state_in(&tx, sku).await? }))
-    }
-
-    async fn sku_states(&self, skus: &[Sku]) -> StoreResult<Vec<SkuState>> {
+        let sku = sku.as_str();
         Ok(read_tx!(self, |tx| {
-            let mut states = Vec::with_capacity(skus.len());
-            for sku in skus {
-                states.push(sku_state_in(&tx, sku).await?);
+            SkuState {
+                product_exists: product_exists(&tx, sku).await?,
+                claims: column::<String>(&tx, "SELECT link FROM claims WHERE sku = $1", &[&sku])
+                    .await?
+                    .iter()
+                    .map(|text| from_json::<DesiredLink>(text))
+                    .collect::<StoreResult<_>>()?,
+                applied: load_gallery(&tx, sku).await?,
+                refused: partial::refused_of(&tx, sku).await?,
+                manual: super::manual::manual_links_of(&tx, sku).await?,
             }
-            states
         }))
     }
 
@@ -309,20 +312,4 @@ pub(super) async fn resolve_pending(
     }
     resolved.extend(assets);
     Ok(())
-}
-
-/// The state of one SKU, read in `tx`.
-async fn sku_state_in(tx: &Tx<'_>, sku: &Sku) -> StoreResult<SkuState> {
-    let sku = sku.as_str();
-    Ok(SkuState {
-        product_exists: product_exists(tx, sku).await?,
-        claims: column::<String>(tx, "SELECT link FROM claims WHERE sku = $1", &[&sku])
-            .await?
-            .iter()
-            .map(|text| from_json::<DesiredLink>(text))
-            .collect::<StoreResult<_>>()?,
-        applied: load_gallery(tx, sku).await?,
-        refused: partial::refused_of(tx, sku).await?,
-        manual: super::manual::manual_links_of(tx, sku).await?,
-    })
 }

@@ -63,13 +63,20 @@ impl GalleryQueue for SqliteStore {
 
     async fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState> {
         let sku = sku.clone();
-        self.db.read(move |conn| sku_state_in(conn, &sku)).await
-    }
-
-    async fn sku_states(&self, skus: &[Sku]) -> StoreResult<Vec<SkuState>> {
-        let skus = skus.to_vec();
         self.db
-            .read(move |conn| skus.iter().map(|sku| sku_state_in(conn, sku)).collect())
+            .read(move |conn| {
+                let sku = sku.as_str();
+                Ok(SkuState {
+                    product_exists: product_exists(conn, sku)?,
+                    claims: column::<String>(conn, "SELECT link FROM claims WHERE sku = ?", [sku])?
+                        .iter()
+                        .map(|text| from_json::<DesiredLink>(text))
+                        .collect::<StoreResult<_>>()?,
+                    applied: load_gallery(conn, sku)?,
+                    refused: partial::refused_of(conn, sku)?,
+                    manual: super::manual::manual_links_of(conn, sku)?,
+                })
+            })
             .await
     }
 
@@ -111,21 +118,6 @@ impl GalleryQueue for SqliteStore {
 
 /// Completes a batch in order: each run of applied galleries of different SKUs together
 /// ([`bulk_skus::complete_applied`]), every other outcome on its own.
-/// The state of one SKU, read on `conn`.
-fn sku_state_in(conn: &Connection, sku: &Sku) -> StoreResult<SkuState> {
-    let sku = sku.as_str();
-    Ok(SkuState {
-        product_exists: product_exists(conn, sku)?,
-        claims: column::<String>(conn, "SELECT link FROM claims WHERE sku = ?", [sku])?
-            .iter()
-            .map(|text| from_json::<DesiredLink>(text))
-            .collect::<StoreResult<_>>()?,
-        applied: load_gallery(conn, sku)?,
-        refused: partial::refused_of(conn, sku)?,
-        manual: super::manual::manual_links_of(conn, sku)?,
-    })
-}
-
 pub(super) fn complete_batch(
     conn: &Connection,
     items: Vec<(SkuWork, SkuOutcome)>,

@@ -131,7 +131,6 @@ recording! {
         fn claim_sku_work(&self, now_ms: i64, limit: i64, lease_ms: i64)
             -> StoreResult<Vec<SkuWork>>;
         fn sku_state(&self, sku: &Sku) -> StoreResult<SkuState>;
-        fn sku_states(&self, skus: &[Sku]) -> StoreResult<Vec<SkuState>>;
         fn complete_sku(&self, work: &SkuWork, outcome: SkuOutcome, now_ms: i64) -> StoreResult<()>;
         fn complete_skus(&self, items: Vec<(SkuWork, SkuOutcome)>, now_ms: i64)
             -> StoreResult<Vec<StoreResult<()>>>;
