@@ -3,9 +3,7 @@
 //! into the database, not one round trip per statement. Reader threads own read-only connections (WAL lets
 //! them read while the writer writes); an in-memory database has none and reads through the writer.
 
-use super::checkpoint::{
-    Checkpointer, RESTART_PAGES, RestartWanted, WRITER_BACKSTOP_PAGES, restart_wal,
-};
+use super::checkpoint::{Checkpointer, WRITER_BACKSTOP_PAGES};
 use super::queue::{Job, JobQueue, Lane, job_queue};
 use crate::{StoreError, StoreResult};
 use rusqlite::types::FromSql;
@@ -35,8 +33,6 @@ const READERS: usize = 3;
 /// of 2 MiB holds a few hundred pages: at a million assets every random key of a batch then misses the
 /// cache and is read again from the file (a system call and a copy per page).
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
-/// How long a connection waits for a lock another holds.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The writer and reader threads of one database.
 pub(crate) struct Connections {
@@ -44,8 +40,6 @@ pub(crate) struct Connections {
     readers: Option<JobQueue>,
     /// The writer's `synchronous` setting now (only the writer thread changes it).
     synchronous: Arc<AtomicU8>,
-    /// Set when the writer should restart the WAL before its next transaction.
-    restart: RestartWanted,
     /// Checkpoints the WAL beside the writer (a file database only).
     _checkpointer: Option<Checkpointer>,
 }
@@ -53,11 +47,6 @@ pub(crate) struct Connections {
 impl Connections {
     /// Opens the writer connection at `path` (`None`: an in-memory database) and its readers.
     pub(crate) fn open(path: Option<&str>) -> StoreResult<Self> {
-        Self::open_restarting_at(path, RESTART_PAGES)
-    }
-
-    /// [`Connections::open`], with the WAL restarted once it holds `restart_pages`.
-    pub(super) fn open_restarting_at(path: Option<&str>, restart_pages: i64) -> StoreResult<Self> {
         let writer = match path {
             Some(path) => Connection::open(path)?,
             None => Connection::open_in_memory()?,
@@ -85,15 +74,11 @@ impl Connections {
             }
             None => None,
         };
-        let restart = RestartWanted::default();
-        let checkpointer = path
-            .map(|path| Checkpointer::start(path, restart_pages, restart.clone()))
-            .transpose()?;
+        let checkpointer = path.map(Checkpointer::start).transpose()?;
         Ok(Self {
             writer,
             readers,
             synchronous: Arc::new(AtomicU8::new(NORMAL)),
-            restart,
             _checkpointer: checkpointer,
         })
     }
@@ -128,13 +113,7 @@ impl Connections {
         F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
     {
         let synchronous = self.synchronous.clone();
-        let restart = self.restart.clone();
         call(&self.writer, lane, move |conn| {
-            if restart.take()
-                && let Err(error) = restart_wal(conn, BUSY_TIMEOUT)
-            {
-                tracing::warn!(%error, "could not restart the WAL; the checkpointer asks again");
-            }
             set_durability(conn, &synchronous, durability)?;
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = work(&tx)?;
@@ -162,7 +141,7 @@ impl Connections {
 }
 
 fn configure(conn: &Connection) -> StoreResult<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     // The temporary store stays SQLite's default (a file, written only past its in-memory part): a statement
     // journal is then kept in one chunk of `SQLITE_STMTJRNL_SPILL` bytes (16 MiB, set for the bundled SQLite
