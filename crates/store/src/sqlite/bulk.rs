@@ -29,14 +29,24 @@ pub(super) const DELETE_CLAIMS: &str = "DELETE FROM claims WHERE rowid IN (
 pub(super) const UPSERT_CLAIMS: &str = "INSERT INTO claims (sku, asset_id, link)
      SELECT j.value ->> 1, j.value ->> 0, j.value ->> 2 FROM json_each(?1) j WHERE true
      ON CONFLICT (sku, asset_id) DO UPDATE SET link = excluded.link";
-/// Queues each changed SKU (`[sku, changes, first_ms]`) as `shared::enqueue_sku` would once per change.
+/// Queues each changed SKU (`[sku, changes, first_ms]`) as `shared::enqueue_sku` would once per change, in
+/// three statements (first [`BUMP_SKUS`], then [`HASTEN_SKUS`], then this one): an upsert that names the
+/// queue's times in its `SET` rewrites their index entries even when their values stay, four random index
+/// pages per SKU already queued.
 pub(super) const ENQUEUE_SKUS: &str =
     "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms, priority)
      SELECT j.value ->> 0, j.value ->> 1, ?2, 0, j.value ->> 2, ?3 FROM json_each(?1) j WHERE true
-     ON CONFLICT (sku) DO UPDATE SET generation = generation + excluded.generation,
-         run_at_ms = MIN(run_at_ms, excluded.run_at_ms),
-         first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms),
-         priority = MIN(priority, excluded.priority)";
+     ON CONFLICT (sku) DO NOTHING";
+/// Moves the generation of each queued SKU of `[sku, changes, first_ms]` by its changes (not indexed).
+pub(super) const BUMP_SKUS: &str = "UPDATE sku_work SET generation = generation + (j.value ->> 1)
+     FROM json_each(?1) j WHERE sku_work.sku = j.value ->> 0";
+/// Brings forward the queued SKUs of `[sku, changes, first_ms]` whose time, first time or priority the new
+/// change lowers; the others' index entries are left alone.
+pub(super) const HASTEN_SKUS: &str = "UPDATE sku_work SET run_at_ms = MIN(run_at_ms, ?2),
+         first_enqueued_ms = MIN(first_enqueued_ms, j.value ->> 2), priority = MIN(priority, ?3)
+     FROM json_each(?1) j
+     WHERE sku_work.sku = j.value ->> 0
+       AND (run_at_ms > ?2 OR first_enqueued_ms > j.value ->> 2 OR priority > ?3)";
 /// Marks each changed `[asset, sku, before_last]` pending on the SKU generation its change made (the new
 /// generation less the changes after it on the page).
 pub(super) const MARK_PENDING: &str = "INSERT INTO asset_pending (asset_id, sku, generation)
@@ -198,7 +208,10 @@ fn store_linked(conn: &Connection, linked: &[Linked<'_>], now_ms: i64) -> StoreR
             .iter()
             .map(|(sku, (changes, first))| json!([sku, changes, first]))
             .collect();
-        execute(conn, ENQUEUE_SKUS, (to_json(&queued)?, now_ms, BULK))?;
+        let queued = to_json(&queued)?;
+        execute(conn, BUMP_SKUS, [&queued])?;
+        execute(conn, HASTEN_SKUS, (&queued, now_ms, BULK))?;
+        execute(conn, ENQUEUE_SKUS, (&queued, now_ms, BULK))?;
         // The n-th of a SKU's k changes waits on the generation its queuing returned: k - n before the last.
         let pending: Vec<Value> = changed
             .iter()

@@ -112,6 +112,8 @@ const BATCH: &[(&str, &str)] = &[
     ("full sync page: dropped claims", bulk::DELETE_CLAIMS),
     ("full sync page: written claims", bulk::UPSERT_CLAIMS),
     ("full sync page: queued SKUs", bulk::ENQUEUE_SKUS),
+    ("full sync page: requeued SKUs", bulk::BUMP_SKUS),
+    ("full sync page: hastened SKUs", bulk::HASTEN_SKUS),
     ("full sync page: pending assets", bulk::MARK_PENDING),
     ("full sync page: assets", bulk::UPSERT_ASSETS),
     ("full sync page: settled assets", bulk::SETTLE_ASSETS),

@@ -37,16 +37,29 @@ pub(super) fn enqueue_sku(
     first_ms: i64,
     priority: i64,
 ) -> StoreResult<i64> {
-    one(
+    // An upsert naming the queue's times in its `SET` would rewrite their index entries even when their
+    // values stay: a SKU already queued moves its generation, and its times only when they come forward.
+    let bumped: Option<i64> = optional(
         conn,
-        "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms, priority)
-         VALUES (?1, 1, ?2, 0, ?3, ?4)
-         ON CONFLICT (sku) DO UPDATE SET generation = generation + 1, run_at_ms = MIN(run_at_ms, excluded.run_at_ms),
-             first_enqueued_ms = MIN(first_enqueued_ms, excluded.first_enqueued_ms),
-             priority = MIN(priority, excluded.priority)
-         RETURNING generation",
+        "UPDATE sku_work SET generation = generation + 1 WHERE sku = ?1 RETURNING generation",
+        [sku],
+    )?;
+    let Some(generation) = bumped else {
+        return one(
+            conn,
+            "INSERT INTO sku_work (sku, generation, run_at_ms, attempt, first_enqueued_ms, priority)
+             VALUES (?1, 1, ?2, 0, ?3, ?4) RETURNING generation",
+            (sku, now_ms, first_ms, priority),
+        );
+    };
+    execute(
+        conn,
+        "UPDATE sku_work SET run_at_ms = MIN(run_at_ms, ?2),
+             first_enqueued_ms = MIN(first_enqueued_ms, ?3), priority = MIN(priority, ?4)
+         WHERE sku = ?1 AND (run_at_ms > ?2 OR first_enqueued_ms > ?3 OR priority > ?4)",
         (sku, now_ms, first_ms, priority),
-    )
+    )?;
+    Ok(generation)
 }
 
 /// Records that `asset` waits for the SKU's work of `generation`.
