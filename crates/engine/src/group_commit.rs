@@ -8,9 +8,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 /// Largest batch of events written in one transaction.
 pub(crate) const EVENT_BATCH: usize = 512;
-/// Largest batch of work outcomes written in one transaction: the writer is shared, and a commit that precedes
-/// an acknowledgement waits for the transaction already running, so outcome batches stay short.
-pub(crate) const OUTCOME_BATCH: usize = 64;
+/// Largest batch of work outcomes written in one transaction. A batch takes only what is waiting, so it is
+/// small unless the writer is behind; then a larger one writes each page it shares with others once (the
+/// queue's, the status indexes' and the tables' newest pages), and is about the size of a full sync's page
+/// of 200 assets, which a commit that precedes an acknowledgement may wait for already.
+pub(crate) const OUTCOME_BATCH: usize = 256;
 /// Outcomes per transaction on a database shared by several processes (PostgreSQL).
 pub(crate) const SHARED_OUTCOME_BATCH: usize = 16;
 
