@@ -141,9 +141,20 @@ impl Service {
             secret_key,
         } = plan;
         let store = open_store_with(&config.database_url, secret_key).await?;
+        let concurrency = config.commerce.concurrency;
+        // The built-in catalog's writes are the database writer's; a platform's sink keeps its concurrency.
+        let (storing_concurrency, drain_concurrency) = match config.commerce.sink()? {
+            SinkChoice::Builtin => (
+                engine::builtin_storing_concurrency(concurrency),
+                engine::BUILTIN_DRAIN_CONCURRENCY,
+            ),
+            SinkChoice::AdobeCommerce { .. } => (concurrency, concurrency),
+        };
         let settings = EngineSettings {
             delivery_origin: config.delivery_origin(),
-            sku_concurrency: config.commerce.concurrency,
+            sku_concurrency: concurrency,
+            storing_concurrency,
+            drain_concurrency,
             max_attempts: config
                 .sync
                 .max_attempts

@@ -4,6 +4,7 @@
 
 use crate::Engine;
 use crate::matching::AssetMatch;
+use crate::workers::BulkStage;
 use connectors::aem::DamError;
 use domain::metadata::Evaluation;
 use domain::retry::retry_delay_ms;
@@ -151,11 +152,13 @@ async fn run_one(
             .await
             .map_err(failed)?;
     }
-    // Applying: the SKU workers write what the sync queued; wait until none of it is left.
+    // Applying: the SKU workers write what the sync queued, as wide as the sink allows; wait until none of
+    // it is left.
+    let _draining = engine.bulk_stage.enter(BulkStage::Draining);
+    engine.skus_ready.notify_one();
     loop {
         stopping(shutdown)?;
-        let backlog = engine.store.backlog().await.map_err(failed)?;
-        if backlog.bulk_sku_work == 0 {
+        if engine.store.bulk_sku_work().await.map_err(failed)? == 0 {
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -210,7 +213,9 @@ async fn sync_assets(
         }
         Ok(())
     };
+    let storing = engine.bulk_stage.enter(BulkStage::Storing);
     let (read, stored): (Result<(), Stop>, Result<(), Stop>) = tokio::join!(reader, storer);
+    drop(storing);
     stored?;
     read?;
     let requeued = persistently("finishing the assets", shutdown, || {

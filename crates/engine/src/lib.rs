@@ -43,7 +43,7 @@ use store::{Backlog, Duty, Store, StoreError};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use settings::EngineSettings;
+pub use settings::{BUILTIN_DRAIN_CONCURRENCY, EngineSettings, builtin_storing_concurrency};
 
 /// The running pipeline, shared by the web layer and the workers.
 pub struct Engine {
@@ -80,6 +80,8 @@ pub struct Engine {
     pub(crate) in_flight: telemetry::InFlight,
     /// The id of the full sync that began last in this process (0: none yet).
     pub(crate) latest_full_sync: AtomicI64,
+    /// Where a running full sync is, for the SKU workers' width.
+    pub(crate) bulk_stage: workers::StageCell,
     ingest: group_commit::Submitter<store::NewEvent, store::Recorded>,
     /// Asset work outcomes, group-committed.
     pub(crate) asset_completions: group_commit::Submitter<
@@ -204,6 +206,7 @@ impl Engine {
             event_counters: telemetry::EventCounters::default(),
             in_flight: telemetry::InFlight::default(),
             latest_full_sync: AtomicI64::new(0),
+            bulk_stage: workers::StageCell::default(),
             ingest,
             asset_completions,
             sku_completions,

@@ -379,7 +379,7 @@ pub(crate) async fn run_product_calls(engine: Arc<Engine>, shutdown: watch::Rece
     let processor = engine.clone();
     crate::workers::run_pool(
         &engine.product_calls_ready,
-        PRODUCT_CONCURRENCY,
+        crate::workers::Width::fixed(PRODUCT_CONCURRENCY),
         shutdown,
         &engine.settings,
         move |limit| {

@@ -5,6 +5,17 @@ use domain::config::UrlPolicy;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// SKUs in flight while a full sync drains into the built-in catalog ([`EngineSettings::drain_concurrency`]):
+/// enough to keep the database's writer busy while each waits for its claim, its read and its commit.
+pub const BUILTIN_DRAIN_CONCURRENCY: usize = 256;
+
+/// The part of `sku_concurrency` that writes into the built-in catalog while a full sync stores its pages
+/// ([`EngineSettings::storing_concurrency`]): a quarter.
+pub const fn builtin_storing_concurrency(sku_concurrency: usize) -> usize {
+    let quarter = sku_concurrency / 4;
+    if quarter == 0 { 1 } else { quarter }
+}
+
 /// How the engine runs.
 #[derive(Debug, Clone)]
 pub struct EngineSettings {
@@ -14,6 +25,14 @@ pub struct EngineSettings {
     pub asset_concurrency: usize,
     /// Concurrent SKU writes (one at a time per SKU).
     pub sku_concurrency: usize,
+    /// Concurrent SKU writes while a full sync stores its pages: fewer lets its SKU work coalesce and leaves
+    /// the database's writer to the pages (the built-in catalog, whose writes are that writer's); a
+    /// platform's sink keeps `sku_concurrency`. See `workers/width.rs`.
+    pub storing_concurrency: usize,
+    /// Concurrent SKU writes while a full sync's applying phase drains the work its pages queued (no page is
+    /// left to coalesce with it): the built-in catalog, which has no platform to spare, takes as many as the
+    /// database's writer keeps up with; a platform's sink keeps `sku_concurrency`.
+    pub drain_concurrency: usize,
     /// How long a claimed work item stays leased (renewed every third of it while the work runs).
     pub lease: Duration,
     /// The longest `Retry-After` honoured as given; longer ones are cut to it.
@@ -48,6 +67,8 @@ impl Default for EngineSettings {
             delivery_origin: String::new(),
             asset_concurrency: 64,
             sku_concurrency: 64,
+            storing_concurrency: 64,
+            drain_concurrency: 64,
             lease: Duration::from_secs(60),
             max_retry_after: Duration::from_millis(domain::retry::MAX_RETRY_AFTER_MS),
             poll: Duration::from_millis(250),

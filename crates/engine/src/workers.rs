@@ -17,6 +17,9 @@ use store::{AssetOutcome, AssetWork, WorkKey};
 use tokio::sync::{Notify, Semaphore, watch};
 
 mod sku;
+mod width;
+
+pub(crate) use width::{BulkStage, StageCell, Width};
 
 /// Largest number of items claimed in one statement.
 const MAX_CLAIM: usize = 64;
@@ -27,7 +30,7 @@ pub(crate) async fn run_asset_workers(engine: Arc<Engine>, shutdown: watch::Rece
     let processor = engine.clone();
     run_pool(
         &engine.assets_ready,
-        concurrency,
+        Width::fixed(concurrency),
         shutdown,
         &engine.settings,
         move |limit| {
@@ -50,12 +53,18 @@ pub(crate) async fn run_asset_workers(engine: Arc<Engine>, shutdown: watch::Rece
 }
 
 pub(crate) async fn run_sku_workers(engine: Arc<Engine>, shutdown: watch::Receiver<bool>) {
-    let concurrency = engine.settings.sku_concurrency;
+    let settings = &engine.settings;
+    let width = Width::by_stage(
+        settings.sku_concurrency,
+        settings.storing_concurrency,
+        settings.drain_concurrency,
+        &engine.bulk_stage,
+    );
     let claimer = engine.clone();
     let processor = engine.clone();
     run_pool(
         &engine.skus_ready,
-        concurrency,
+        width,
         shutdown,
         &engine.settings,
         move |limit| {
@@ -128,7 +137,7 @@ fn lease_margin_ms(engine: &Engine) -> i64 {
 /// interval passes) when nothing is due.
 pub(crate) async fn run_pool<W, C, CF, P, PF>(
     ready: &Notify,
-    concurrency: usize,
+    width: Width<'_>,
     mut shutdown: watch::Receiver<bool>,
     settings: &crate::EngineSettings,
     claim: C,
@@ -140,18 +149,27 @@ pub(crate) async fn run_pool<W, C, CF, P, PF>(
     P: Fn(W) -> PF,
     PF: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    // Claims go through the store's single writer: claim when a quarter of the permits are free, not one
-    // item per finished item.
-    let claim_at = u32::try_from((concurrency / 4).clamp(1, MAX_CLAIM)).unwrap_or(1);
+    let most = width.most();
+    let permits = Arc::new(Semaphore::new(most));
+    let claim_at = width.claim_at(MAX_CLAIM);
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let free = permits.available_permits().min(MAX_CLAIM);
-        if free < claim_at as usize {
+        // Permits beyond the width now are held back.
+        let now = width.now();
+        let held_back = most - now;
+        let claim_at = claim_at.min(now);
+        let free = permits
+            .available_permits()
+            .saturating_sub(held_back)
+            .min(MAX_CLAIM);
+        if free < claim_at {
+            let wanted = u32::try_from(claim_at + held_back).unwrap_or(u32::MAX);
+            // A wake-up (the width may have changed: a full sync's stage) looks again.
             tokio::select! {
-                permit = permits.clone().acquire_many_owned(claim_at) => drop(permit),
+                permit = permits.clone().acquire_many_owned(wanted) => drop(permit),
+                () = ready.notified() => {}
                 _ = shutdown.changed() => return,
             }
             continue;

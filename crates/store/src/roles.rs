@@ -84,6 +84,7 @@ pub const METHODS: &[(&str, &[&str])] = &[
             "finish_full_sync_assets",
             "store_full_sync_products",
             "set_full_sync_phase",
+            "bulk_sku_work",
             "complete_full_sync",
         ],
     ),
@@ -409,6 +410,10 @@ pub trait FullSyncs: Send + Sync {
 
     /// Moves a full sync to its next phase.
     async fn set_full_sync_phase(&self, id: i64, phase: FullSyncPhase) -> StoreResult<()>;
+
+    /// How many SKUs queued by full syncs still wait (what the applying phase waits for): read from a
+    /// counter, since it is asked ten times a second while hundreds of thousands may be queued.
+    async fn bulk_sku_work(&self) -> StoreResult<i64>;
 
     /// Ends a full sync: `done`, or `failed` with the error.
     async fn complete_full_sync(

@@ -10,6 +10,7 @@ mod accounts;
 mod cluster;
 mod coalescing;
 mod console;
+mod drain;
 mod fake_sink;
 mod harness;
 mod lease;

@@ -3,7 +3,7 @@
 
 use super::PostgresStore;
 use super::assets::store_links;
-use super::conn::{Tx, execute, optional, read_tx, row, rows, write_tx};
+use super::conn::{Tx, execute, one, optional, read_tx, row, rows, write_tx};
 use super::products::insert_products;
 use super::shared::{BULK, settle_asset};
 use crate::{
@@ -175,6 +175,12 @@ impl FullSyncs for PostgresStore {
             .await?;
         });
         Ok(())
+    }
+
+    async fn bulk_sku_work(&self) -> StoreResult<i64> {
+        Ok(read_tx!(self, |tx| {
+            one::<i64>(&tx, "SELECT COUNT(*) FROM sku_work WHERE priority > 0", &[]).await?
+        }))
     }
 
     async fn complete_full_sync(

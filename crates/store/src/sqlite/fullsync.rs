@@ -6,7 +6,7 @@ use super::assets::store_links;
 use super::bulk;
 use super::conn::{Durability, execute, optional, row};
 use super::products::insert_products;
-use super::shared::{BULK, count, settle_asset};
+use super::shared::{BULK, count, counter, settle_asset};
 use crate::{
     BulkAsset, FullSync, FullSyncPhase, FullSyncState, FullSyncs, StoreError, StoreResult,
 };
@@ -152,6 +152,10 @@ impl FullSyncs for SqliteStore {
                 Ok(())
             })
             .await
+    }
+
+    async fn bulk_sku_work(&self) -> StoreResult<i64> {
+        self.db.read(|conn| counter(conn, "bulk_sku_work")).await
     }
 
     async fn complete_full_sync(

@@ -204,6 +204,7 @@ recording! {
             now_ms: i64,
         ) -> StoreResult<Vec<Sku>>;
         fn set_full_sync_phase(&self, id: i64, phase: FullSyncPhase) -> StoreResult<()>;
+        fn bulk_sku_work(&self) -> StoreResult<i64>;
         fn complete_full_sync(&self, id: i64, error: Option<&str>, now_ms: i64) -> StoreResult<()>;
     }
     HandmadeEntries {

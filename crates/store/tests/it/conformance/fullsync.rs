@@ -89,6 +89,11 @@ pub async fn full_sync_pages_move_the_cursor_and_yield_to_live_work<S: Store>(st
         (Some("cursor-2"), 1, 2)
     );
     assert_eq!(backlog(store).await.bulk_sku_work, 1);
+    assert_eq!(
+        store.bulk_sku_work().await.unwrap(),
+        1,
+        "the page's SKU is bulk work"
+    );
 
     // Live work queued later still goes first.
     let live_asset = asset(2);

@@ -499,6 +499,7 @@ pub async fn requeued_galleries_are_bulk_work<S: Store>(store: &S) {
     let counts = backlog(store).await;
     assert_eq!((counts.sku_work, counts.bulk_sku_work), (3, 3));
     assert_eq!(counts.oldest_sku_work_ms, Some(T0 + 10));
+    assert_eq!(store.bulk_sku_work().await.unwrap(), 3);
 
     // Live work queued later goes first.
     let c = asset(3);
@@ -515,6 +516,14 @@ pub async fn requeued_galleries_are_bulk_work<S: Store>(store: &S) {
     assert_eq!(skus_of(&first), vec![bare.clone()]);
     let rest = claim_skus(store, T0 + 30).await;
     assert_eq!(skus_of(&rest), vec![applied, claimed, handmade]);
+    for work in &rest {
+        apply_sku(store, work, T0 + 40).await;
+    }
+    assert_eq!(
+        store.bulk_sku_work().await.unwrap(),
+        0,
+        "no bulk work is left once it is applied"
+    );
 }
 
 pub async fn a_queued_gallery_keeps_its_place_when_changed_again<S: Store>(store: &S) {
