@@ -11,9 +11,8 @@ pub const BUILTIN_DRAIN_CONCURRENCY: usize = 256;
 
 /// The part of `sku_concurrency` that writes into the built-in catalog while a full sync stores its pages
 /// ([`EngineSettings::storing_concurrency`]): a quarter.
-pub const fn builtin_storing_concurrency(sku_concurrency: usize) -> usize {
-    let quarter = sku_concurrency / 4;
-    if quarter == 0 { 1 } else { quarter }
+pub fn builtin_storing_concurrency(sku_concurrency: usize) -> usize {
+    (sku_concurrency / 4).max(1)
 }
 
 /// How the engine runs.

@@ -42,11 +42,7 @@ async fn a_full_syncs_queued_work_drains_wider_than_live_work() {
         sync.phase == FullSyncPhase::Applying
     })
     .await;
-    h.wait_until("six applies held at once", || async { held(&h) == DRAIN })
-        .await;
-    // The pool claims as soon as a slot is free: a moment more would show a seventh.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(held(&h), DRAIN, "no more than the drain's width at once");
+    held_steadily(&h, DRAIN, "the drain's width").await;
 
     for product in &products {
         h.sink.stop_holding(product);
@@ -67,13 +63,18 @@ async fn a_full_syncs_queued_work_drains_wider_than_live_work() {
         h.update(asset, json!({ "commerce:positions": [n + 2] }));
         h.hint(asset).await;
     }
-    h.wait_until("two applies held at once", || async { held(&h) == NORMAL })
-        .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(held(&h), NORMAL, "live work keeps the normal width");
+    held_steadily(&h, NORMAL, "live work's normal width").await;
     for product in &products {
         h.sink.stop_holding(product);
     }
+}
+
+/// Waits until `width` applies are held in the sink, then checks that no more come: the pool claims as soon
+/// as a slot is free, so a moment more would show one over its width.
+async fn held_steadily(h: &Harness, width: usize, what: &str) {
+    h.wait_until(what, || async { held(h) == width }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(held(h), width, "no more than {what} at once");
 }
 
 /// Apply calls waiting in the sink now.
